@@ -1,0 +1,86 @@
+"""Batches from uint8 images that live on the device.
+
+``DeviceLoader`` holds a whole split as a uint8 tensor on the training device (CIFAR-10
+train is 138 MB), draws a permutation per epoch and yields normalised float batches,
+augmented as whole batches. No worker processes, no PIL, no per-image Python: the
+approach of airbench's ``CifarLoader``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from coursekit.augment import get_augmentation
+
+__all__ = ["DeviceLoader", "LabelledImages", "channel_stats", "resolve_device"]
+
+
+class LabelledImages(Protocol):
+    """Anything with ``images`` (N, C, H, W) uint8 and ``labels`` (N,) int64 tensors."""
+
+    images: Tensor
+    labels: Tensor
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` means CUDA when a GPU is present, else CPU; other strings pass through."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def channel_stats(images: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and standard deviation of a uint8 (N, C, H, W) batch, in [0, 1]."""
+    x = images.float().div_(255)
+    return x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3))
+
+
+class DeviceLoader:
+    """Iterate over ``(inputs, labels)`` batches of a split held on ``device``.
+
+    Args:
+        data: the split; its uint8 images are copied to ``device`` once.
+        batch_size: images per batch.
+        mean, std: (C,) per-channel statistics in [0, 1] used to normalise.
+        shuffle: draw a new permutation every epoch (training) or keep order (evaluation).
+        augment: a name from ``coursekit.augment.AUGMENTATIONS``.
+        drop_last: skip a last incomplete batch (keeps batch-norm statistics sane).
+        channels_last: yield inputs in channels_last memory format.
+        generator: random source for permutations and augmentation, on ``device``.
+    """
+
+    def __init__(self, data: LabelledImages, batch_size: int, mean: Tensor, std: Tensor,
+                 *, device: torch.device, shuffle: bool = False, augment: str = "none",
+                 drop_last: bool = False, channels_last: bool = False,
+                 generator: torch.Generator | None = None) -> None:
+        if data.images.dtype != torch.uint8 or data.images.ndim != 4:
+            raise ValueError("DeviceLoader expects uint8 images of shape (N, C, H, W), "
+                             f"got {data.images.dtype} {tuple(data.images.shape)}")
+        self.images = data.images.to(device)
+        self.labels = data.labels.to(device)
+        self.batch_size = batch_size
+        self.mean = (mean * 255).to(device).view(1, -1, 1, 1)
+        self.std = (std * 255).to(device).view(1, -1, 1, 1)
+        self.shuffle, self.drop_last, self.channels_last = shuffle, drop_last, channels_last
+        self.augment = get_augmentation(augment)
+        self.generator = generator
+
+    def __len__(self) -> int:
+        n = len(self.labels)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        n = len(self.labels)
+        order = (torch.randperm(n, device=self.images.device, generator=self.generator)
+                 if self.shuffle else torch.arange(n, device=self.images.device))
+        for i in range(len(self)):
+            index = order[i * self.batch_size:(i + 1) * self.batch_size]
+            images = self.augment(self.images[index], generator=self.generator)
+            inputs = (images.float() - self.mean) / self.std      # (B, C, H, W)
+            if self.channels_last:
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
+            yield inputs, self.labels[index]

@@ -1,0 +1,142 @@
+"""Figures with one look across the book.
+
+Call ``use_book_style()`` once per notebook (the imports cell does). Plot functions take
+histories, arrays and frames (never a model or a loader), draw on an optional ``ax``,
+return the ``Figure``, and neither show nor save it. The same variant always gets the
+same colour (``color_for``).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+__all__ = ["color_for", "plot_confusion_matrix", "plot_curves", "plot_image_grid",
+           "plot_reported_vs_reproduced", "use_book_style"]
+
+FIGSIZE = (6.0, 3.5)        # inches: the book column
+WIDE_FIGSIZE = (7.0, 3.2)   # two panels side by side
+_PALETTE = sns.color_palette("tab10") + sns.color_palette("Set2")
+# Registry order of coursekit.models first, so a variant's colour never changes.
+_VARIANT_ORDER = ["lenet", "lenet_bn", "lenet_dp", "lenet_l2", "lenet_bn_dp",
+                  "super_lenet", "super_lenet_wrong_init"]
+
+
+def use_book_style() -> None:
+    """Set the book's seaborn theme, font sizes and crisp SVG output for notebooks."""
+    sns.set_theme(context="notebook", style="whitegrid", palette=_PALETTE[:10],
+                  font_scale=0.8, rc={"figure.figsize": FIGSIZE, "figure.dpi": 110,
+                                      "savefig.dpi": 200, "axes.titleweight": "bold",
+                                      "legend.frameon": False})
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        set_matplotlib_formats("svg")
+    except ImportError:  # outside Jupyter
+        pass
+
+
+def color_for(variant: str) -> tuple[float, float, float]:
+    """The colour of a variant name, the same in every chapter."""
+    if variant in _VARIANT_ORDER:
+        return _PALETTE[_VARIANT_ORDER.index(variant)]
+    return _PALETTE[len(_VARIANT_ORDER) + sum(map(ord, variant)) % 10]
+
+
+def plot_image_grid(images: np.ndarray, labels: np.ndarray, classes: list[str], *,
+                    per_class: int = 6) -> Figure:
+    """The first ``per_class`` images of every class, one row per class.
+
+    Args:
+        images: (N, C, H, W) uint8 array or tensor, RGB or grayscale.
+        labels: (N,) class indices into ``classes``.
+    """
+    images, labels = np.asarray(images), np.asarray(labels)
+    fig, axes = plt.subplots(len(classes), per_class, squeeze=False,
+                             figsize=(0.55 * per_class + 1.0, 0.55 * len(classes)))
+    for row, name in enumerate(classes):
+        picks = np.flatnonzero(labels == row)[:per_class]
+        for col, ax in enumerate(axes[row]):
+            ax.set_axis_off()
+            if col < len(picks):
+                ax.imshow(images[picks[col]].transpose(1, 2, 0).squeeze(),
+                          cmap="gray", interpolation="nearest")
+        axes[row, 0].text(-0.15, 0.5, name, transform=axes[row, 0].transAxes,
+                          ha="right", va="center", fontsize="small")
+    fig.subplots_adjust(left=0.2, right=0.99, top=0.99, bottom=0.01, wspace=0.05,
+                        hspace=0.05)
+    return fig
+
+
+def plot_curves(histories: dict[str, pd.DataFrame], *, labels: dict[str, str] | None = None,
+                axes: tuple[Axes, Axes] | None = None) -> Figure:
+    """Accuracy (left) and loss (right) per epoch: validation solid, training dashed.
+
+    Args:
+        histories: variant name -> per-epoch frame with columns train_acc, val_acc (%),
+            train_loss, val_loss (``History.to_frame()``).
+        labels: display names for the legend; defaults to the variant names.
+    """
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=WIDE_FIGSIZE)
+    fig = axes[0].figure
+    labels = labels or {}
+    for name, frame in histories.items():
+        color = color_for(name)
+        for ax, metric in zip(axes, ("acc", "loss")):
+            ax.plot(frame.index, frame[f"val_{metric}"], color=color,
+                    label=labels.get(name, name))
+            ax.plot(frame.index, frame[f"train_{metric}"], color=color, ls="--", lw=1)
+    axes[0].set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    axes[1].set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center",
+               ncol=min(4, len(histories)), bbox_to_anchor=(0.5, 0.0))
+    fig.text(0.99, 0.99, "solid: validation   dashed: training", ha="right", va="top",
+             fontsize="small", color="0.35")
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], *,
+                          normalize: bool = True, ax: Axes | None = None,
+                          title: str | None = None) -> Figure:
+    """Heat map of a confusion matrix: true classes on rows, predicted on columns.
+
+    With ``normalize`` each row is shown as percentages of that true class.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.8, 4.2))
+    values = 100 * matrix / matrix.sum(axis=1, keepdims=True) if normalize else matrix
+    sns.heatmap(values, annot=True, fmt=".0f", cmap="Blues", cbar=False, square=True,
+                xticklabels=classes, yticklabels=classes, annot_kws={"fontsize": 7},
+                ax=ax)
+    ax.set(xlabel="predicted class", ylabel="true class",
+           title=title or ("confusion matrix (% of true class)" if normalize
+                           else "confusion matrix (counts)"))
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_reported_vs_reproduced(table: pd.DataFrame, *, metric: str,
+                                ax: Axes | None = None) -> Figure:
+    """Paired horizontal bars of one metric: the report's value and ours, per variant.
+
+    Args:
+        table: ``report.comparison_table`` output (columns variant, metric, reported,
+            reproduced).
+        metric: which metric's rows to draw, e.g. "test accuracy (%)".
+    """
+    rows = table[table["metric"] == metric]
+    long = rows.melt(id_vars="variant", value_vars=["reported", "reproduced"],
+                     var_name="source", value_name=metric)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.0, 0.35 * len(rows) + 1.2))
+    sns.barplot(long, y="variant", x=metric, hue="source", ax=ax,
+                palette=["0.65", _PALETTE[0]])
+    ax.set(ylabel="", xlabel=metric)
+    ax.legend(title="", loc="lower right")
+    ax.figure.tight_layout()
+    return ax.figure

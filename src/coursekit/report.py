@@ -1,0 +1,180 @@
+"""Reported vs reproduced: the reports' numbers, comparison tables and run records.
+
+The reports' figures live in one machine-readable file, ``reported.yaml`` beside this
+module, keyed by experiment id (A1, D1, ...). ``comparison_table`` puts a chapter's
+results beside them, one row per number the report gives; ``write_run_record`` saves
+what a chapter run measured (parameters, metrics, environment, timings) as JSON so the
+book-wide scoreboard can be built from records, never typed by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+import coursekit
+
+__all__ = ["SHORTFALL_POINTS", "comparison_table", "environment", "experiment",
+           "profile_note", "reported", "select_variants", "style_comparison",
+           "write_run_record"]
+
+REPORTED_FILE = Path(__file__).with_name("reported.yaml")
+SHORTFALL_POINTS = 1.5  # a reproduced accuracy further below the report than this is marked
+
+
+@cache
+def _load() -> dict:
+    return yaml.safe_load(REPORTED_FILE.read_text())
+
+
+def experiment(experiment_id: str) -> dict:
+    """The raw entry of one experiment (title, source, setup, metrics, variants).
+
+    Raises:
+        KeyError: if the id is not in ``reported.yaml``; the message lists known ids.
+    """
+    entries = _load()
+    if experiment_id not in entries:
+        raise KeyError(f"no reported numbers for experiment {experiment_id!r} in "
+                       f"{REPORTED_FILE.name}; known: {', '.join(entries)}")
+    return entries[experiment_id]
+
+
+def reported(experiment_id: str) -> pd.DataFrame:
+    """The report's table for one experiment: one row per variant, one column per metric.
+
+    Example:
+        >>> reported("A1").loc["lenet", "test_acc"]
+        np.float64(58.98)
+    """
+    entry = experiment(experiment_id)
+    frame = pd.DataFrame.from_dict(entry["variants"], orient="index")
+    frame.index.name = "variant"
+    return frame
+
+
+def select_variants(experiment_id: str, variants: str) -> list[str]:
+    """Variant names from a chapter parameter: "all" (the report's, in its order) or
+    comma-separated names such as "lenet,super_lenet".
+
+    Raises:
+        ValueError: for a name the report's experiment does not have.
+    """
+    known = list(experiment(experiment_id)["variants"])
+    if variants.strip() == "all":
+        return known
+    names = [v.strip() for v in variants.split(",") if v.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise ValueError(f"variants={variants!r}: {experiment_id} has no variant "
+                         f"{', '.join(map(repr, unknown))}; choose 'all' or "
+                         f"comma-separated names from: {', '.join(known)}")
+    return names
+
+
+def profile_note(chapter: str, profile: str, settings: dict) -> str:
+    """Markdown saying which profile produced this copy, with its settings and the
+    command that re-runs it (shown near the top of every chapter)."""
+    shown = ", ".join(f"`{k}={v!r}`" for k, v in settings.items())
+    return (f"**This copy was produced with the `{profile}` profile** ({shown}). "
+            f"Re-run it with `coursekit run {chapter} --profile {profile}`; the other "
+            "profiles are `smoke` (seconds, for tests), `cpu` (minutes on a laptop) and "
+            "`gpu` (the report's own settings). Change any parameter with "
+            f"`-p name=value`, e.g. `coursekit run {chapter} -p seed=1`.")
+
+
+def comparison_table(experiment_id: str, reproduced: pd.DataFrame, *, profile: str,
+                     metrics: list[str] | None = None) -> pd.DataFrame:
+    """One row per reported number: experiment, variant, metric, reported, reproduced.
+
+    Args:
+        experiment_id: key in ``reported.yaml``, e.g. "A1".
+        reproduced: our results, indexed by variant with the report's metric keys as
+            columns (e.g. ``test_acc``); variants or metrics we lack show as NaN.
+        profile: the profile that produced ``reproduced`` (smoke, cpu or gpu).
+        metrics: which metric keys to compare; defaults to every one both sides have.
+    Returns:
+        Columns experiment, variant, metric, reported, reproduced, difference
+        (reproduced - reported), profile; and ``short`` (True where an accuracy falls
+        more than ``SHORTFALL_POINTS`` below the report).
+    """
+    entry = experiment(experiment_id)
+    theirs = reported(experiment_id)
+    keys = metrics or [m for m in entry["metrics"] if m in reproduced.columns]
+    rows = []
+    for variant in theirs.index:
+        for key in keys:
+            ours = reproduced[key].get(variant, math.nan) if key in reproduced else math.nan
+            rows.append({"experiment": experiment_id,
+                         "variant": theirs.loc[variant, "name"],
+                         "metric": entry["metrics"][key],
+                         "reported": float(theirs.loc[variant, key]),
+                         "reproduced": float(ours)})
+    table = pd.DataFrame(rows)
+    table["difference"] = table["reproduced"] - table["reported"]
+    table["profile"] = profile
+    table["short"] = table["metric"].str.contains("accuracy") & (
+        table["difference"] < -SHORTFALL_POINTS)
+    return table
+
+
+def style_comparison(table: pd.DataFrame):
+    """A pandas Styler of ``comparison_table`` for the page: tidy numbers, shortfalls red."""
+    def mark(row: pd.Series) -> list[str]:
+        return ["color: #b00020" if row["short"] and c == "difference" else ""
+                for c in row.index]
+
+    return (table.style.apply(mark, axis=1)
+            .format({"reported": "{:,.2f}", "reproduced": "{:,.2f}",
+                     "difference": "{:+,.2f}"}, na_rep="n/a")
+            .hide(axis="index").hide(["short"], axis="columns"))
+
+
+def environment() -> dict:
+    """Where a run happened: versions, device, threads, host platform."""
+    import torch
+    cuda = torch.cuda.is_available()
+    return {"coursekit": coursekit.__version__, "python": platform.python_version(),
+            "torch": torch.__version__, "platform": platform.platform(),
+            "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+            "cpu": platform.processor() or platform.machine(),
+            "num_threads": torch.get_num_threads(), "cuda": cuda}
+
+
+def write_run_record(chapter: str, *, profile: str, params: dict, results: dict,
+                     timings: dict | None = None, run_dir: str | Path | None = None) -> Path:
+    """Save a chapter run's record as ``record.json`` and return its path.
+
+    The record holds chapter, profile, params, results, timings, environment and the
+    UTC time. It goes to ``run_dir``, else ``$COURSEKIT_RUN_DIR`` (set by
+    ``coursekit run``/``build``), else ``runs/<chapter>/`` under the working directory.
+    Written to a temporary file first, so a killed run leaves no half-written record.
+    """
+    folder = Path(run_dir or os.environ.get("COURSEKIT_RUN_DIR") or Path("runs") / chapter)
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"chapter": chapter, "profile": profile, "params": params,
+              "results": results, "timings": timings or {},
+              "environment": environment(),
+              "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    path = folder / "record.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=_jsonable))
+    os.replace(tmp, path)
+    return path
+
+
+def _jsonable(value):
+    """Fallback for numpy scalars and similar in run records."""
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in a run record")

@@ -1,0 +1,368 @@
+"""One training loop for every classifier of the book: ``fit`` and ``evaluate``.
+
+``fit(model, train_data, val_data, FitConfig(...))`` trains on uint8 images held on the
+device (see ``coursekit.loader``), picks CUDA when present (with bf16/fp16 autocast),
+seeds every random source, shows a progress bar, prints one row per epoch, stops early
+on validation loss, checkpoints every epoch and resumes from a checkpoint, and returns
+a ``History`` with per-epoch metrics, wall time, throughput and peak memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from coursekit import models
+from coursekit.loader import DeviceLoader, LabelledImages, channel_stats, resolve_device
+from coursekit.memory import PeakMemory
+
+__all__ = ["FitConfig", "History", "VariantRuns", "evaluate", "fit", "fit_variants",
+           "lr_factor", "predict", "seed_everything"]
+
+
+@dataclass
+class FitConfig:
+    """Every knob of ``fit``, with its unit. Unknown keys raise ``TypeError``."""
+
+    num_epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3                 # peak learning rate
+    optimizer: str = "adam"          # adam | sgd (with Nesterov momentum)
+    momentum: float = 0.9            # sgd only
+    weight_decay: float = 0.0        # L2 penalty added by the optimizer (coupled)
+    lr_schedule: str = "constant"    # constant | cosine (per step, to 0 at the end)
+    augment: str = "none"            # a name from coursekit.augment.AUGMENTATIONS
+    early_stopping_patience: int | None = None  # epochs without a better val loss
+    seed: int = 0
+    device: str = "auto"             # auto = cuda if available, else cpu
+    amp: bool = True                 # mixed precision autocast, CUDA only
+    channels_last: bool | None = None  # None = on for CUDA, off for CPU (measured faster)
+    eval_batch_size: int = 2048      # images per evaluation chunk
+    checkpoint_path: str | None = None  # save every epoch here; resume if it exists
+    progress: bool | None = None     # tqdm bar; None = off in batch (papermill) runs
+    verbose: bool = True             # print one row per epoch
+
+
+@dataclass
+class History:
+    """What ``fit`` measured: one list entry per epoch, then run-level figures."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)   # %, running, train mode
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)     # %
+    lr: list[float] = field(default_factory=list)
+    epoch_time_s: list[float] = field(default_factory=list)
+    train_time_s: float = 0.0         # training steps only, evaluation excluded
+    wall_time_s: float = 0.0          # the whole fit call
+    throughput: float = 0.0           # training images per second
+    peak_memory_mb: float = 0.0       # CUDA: peak allocated; CPU: peak resident set
+    device: str = ""
+    best_epoch: int = 0               # epoch with the lowest validation loss
+    stopped_early: bool = False
+
+    def to_frame(self):
+        """Per-epoch columns as a pandas DataFrame indexed by epoch."""
+        import pandas as pd
+        columns = ["train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s"]
+        return pd.DataFrame({c: getattr(self, c) for c in columns},
+                            index=pd.Index(self.epoch, name="epoch"))
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) so a run repeats exactly on CPU."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, data: LabelledImages, *, mean: Tensor | None = None,
+            std: Tensor | None = None, batch_size: int = 2048,
+            device: str | torch.device = "auto") -> Tensor:
+    """Logits (N, C) of ``model`` on every image of ``data``, as float32 on the CPU.
+
+    Runs in eval mode in large chunks and puts the model back in the mode it was in.
+    ``mean``/``std`` default to the statistics ``fit`` stored on the model.
+    """
+    device = resolve_device(device) if isinstance(device, str) else device
+    mean = mean if mean is not None else model.coursekit_norm[0]
+    std = std if std is not None else model.coursekit_norm[1]
+    loader = DeviceLoader(data, batch_size, mean, std, device=device)
+    was_training = model.training
+    model.to(device).eval()
+    chunks = []
+    for inputs, _ in loader:
+        with _autocast(device, enabled=True):
+            chunks.append(model(inputs).float())
+    model.train(was_training)
+    return torch.cat(chunks).cpu()
+
+
+def evaluate(model: nn.Module, data: LabelledImages, **kwargs) -> dict[str, float]:
+    """Mean cross-entropy ``loss`` and top-1 ``acc`` (%) of ``model`` on ``data``.
+
+    Counts over the whole split (no mean of batch means). Keywords go to ``predict``.
+    """
+    logits = predict(model, data, **kwargs)
+    labels = data.labels.cpu()
+    return {"loss": nn.functional.cross_entropy(logits, labels).item(),
+            "acc": 100.0 * (logits.argmax(1) == labels).float().mean().item()}
+
+
+def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages | None = None,
+        config: FitConfig | None = None, **overrides) -> History:
+    """Train ``model`` on ``train_data`` with cross-entropy and return its ``History``.
+
+    Args:
+        model: any classifier ``model(inputs) -> logits (N, C)``; trained in place.
+        train_data: uint8 images (N, C, H, W) and int64 labels (N,).
+        val_data: evaluated after every epoch; needed for early stopping.
+        config: a ``FitConfig``; keyword ``overrides`` replace its fields.
+    Raises:
+        TypeError: for an override that is not a ``FitConfig`` field.
+        ValueError: for an unknown optimizer or schedule, or a checkpoint made with
+            another configuration.
+    """
+    config = dataclasses.replace(config or FitConfig(), **overrides)
+    start = time.perf_counter()
+    device = resolve_device(config.device)
+    channels_last = config.channels_last if config.channels_last is not None \
+        else device.type == "cuda"
+    seed_everything(config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+
+    mean, std = channel_stats(train_data.images)
+    model.coursekit_norm = (mean, std)  # evaluate() normalises with the same statistics
+    model.to(device, memory_format=torch.channels_last if channels_last
+             else torch.contiguous_format)
+    train_loader = DeviceLoader(train_data, config.batch_size, mean, std, device=device,
+                                shuffle=True, augment=config.augment, drop_last=True,
+                                channels_last=channels_last, generator=generator)
+    optimizer = _make_optimizer(model, config)
+    total_steps = config.num_epochs * len(train_loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(config.lr_schedule, step, total_steps))
+    scaler = torch.amp.GradScaler(enabled=_use_fp16_scaler(device, config.amp))
+
+    history, best_loss, best_state, first_epoch = History(device=str(device)), math.inf, None, 1
+    checkpoint = Path(config.checkpoint_path) if config.checkpoint_path else None
+    if checkpoint and checkpoint.exists():
+        first_epoch, best_loss, best_state, history = _resume(
+            checkpoint, config, model, optimizer, scheduler, generator)
+
+    memory = PeakMemory(device)
+    epochs = range(first_epoch, config.num_epochs + 1)
+    bar = _progress_bar(epochs, config.progress)
+    for epoch in bar:
+        # ---- train one epoch: loss and correct counts stay on the device
+        model.train()
+        _sync(device)
+        t0 = time.perf_counter()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        for inputs, labels in train_loader:
+            with _autocast(device, config.amp):
+                logits = model(inputs)
+                loss = nn.functional.cross_entropy(logits.float(), labels)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            loss_sum += loss.detach() * len(labels)
+            correct += (logits.argmax(1) == labels).sum()
+        _sync(device)
+        seconds = time.perf_counter() - t0
+        history.train_time_s += seconds
+        seen = len(train_loader) * config.batch_size
+        # ---- log: .item() syncs once per epoch, not once per step
+        history.epoch.append(epoch)
+        history.train_loss.append(loss_sum.item() / seen)
+        history.train_acc.append(100.0 * correct.item() / seen)
+        history.epoch_time_s.append(seconds)
+        history.lr.append(optimizer.param_groups[0]["lr"])
+        # ---- evaluate, remember the best weights, maybe stop
+        if val_data is not None:
+            metrics = evaluate(model, val_data, batch_size=config.eval_batch_size,
+                               device=device)
+            history.val_loss.append(metrics["loss"])
+            history.val_acc.append(metrics["acc"])
+            if metrics["loss"] < best_loss:
+                best_loss, history.best_epoch = metrics["loss"], epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            history.val_loss.append(math.nan)
+            history.val_acc.append(math.nan)
+        if config.verbose:
+            _print_row(history, config.num_epochs)
+        if checkpoint:
+            _save_checkpoint(checkpoint, config, model, optimizer, scheduler, generator,
+                             history, best_loss, best_state)
+        patience = config.early_stopping_patience
+        if patience is not None and epoch - history.best_epoch >= patience:
+            history.stopped_early = True
+            model.load_state_dict(best_state)
+            if config.verbose:
+                print(f"early stop after epoch {epoch}: restored epoch {history.best_epoch}")
+            break
+
+    seen_total = len(history.epoch) * len(train_loader) * config.batch_size
+    history.throughput = seen_total / max(history.train_time_s, 1e-9)
+    history.peak_memory_mb = max(history.peak_memory_mb, memory.peak_mb())
+    history.wall_time_s += time.perf_counter() - start
+    return history
+
+
+@dataclass
+class VariantRuns:
+    """What ``fit_variants`` returns: a results table, and each variant's history and model."""
+
+    results: "pd.DataFrame"             # one row per variant (see fit_variants)
+    histories: dict[str, History]
+    trained: dict[str, nn.Module]
+
+
+def fit_variants(names: list[str], train_data: LabelledImages, val_data: LabelledImages,
+                 test_data: LabelledImages, config: FitConfig,
+                 **model_kwargs) -> VariantRuns:
+    """Build, train and evaluate each named model variant under the same ``config``.
+
+    Each variant starts from ``config.seed``, takes its report's weight decay from its
+    ``ModelSpec`` (e.g. "lenet_l2"), and is scored on train, validation and test data in
+    eval mode. The results table, indexed by variant, has train_acc, val_acc,
+    test_acc (%), test_loss, epochs, best_epoch, time_s (training only), throughput
+    (images/s), peak_memory_mb and num_parameters.
+    """
+    import pandas as pd
+    rows, histories, trained = {}, {}, {}
+    for name in names:
+        spec = models.get_spec(name)
+        seed_everything(config.seed)
+        model = models.build_model(name, **model_kwargs)
+        print(f"--- {name} ({spec.report_name})")
+        history = fit(model, train_data, val_data, config,
+                      weight_decay=spec.weight_decay or config.weight_decay)
+        test = evaluate(model, test_data)
+        rows[name] = {"train_acc": evaluate(model, train_data)["acc"],
+                      "val_acc": evaluate(model, val_data)["acc"],
+                      "test_acc": test["acc"], "test_loss": test["loss"],
+                      "epochs": len(history.epoch), "best_epoch": history.best_epoch,
+                      "time_s": history.train_time_s, "throughput": history.throughput,
+                      "peak_memory_mb": history.peak_memory_mb,
+                      "num_parameters": models.count_parameters(model)}
+        histories[name], trained[name] = history, model
+    results = pd.DataFrame.from_dict(rows, orient="index").rename_axis("variant")
+    return VariantRuns(results, histories, trained)
+
+
+def lr_factor(schedule: str, step: int, total_steps: int) -> float:
+    """Multiplier of the peak learning rate at ``step`` (0-based) of ``total_steps``.
+
+    "constant": 1 throughout. "cosine": half a cosine from 1 down to 0.
+    """
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
+    raise ValueError(f"unknown lr_schedule {schedule!r}; choose 'constant' or 'cosine'")
+
+
+# ----------------------------------------------------------------------------------
+# helpers
+
+
+def _make_optimizer(model: nn.Module, config: FitConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr,
+                                weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                               nesterov=config.momentum > 0,
+                               weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose 'adam' or 'sgd'")
+
+
+def _autocast(device: torch.device, enabled: bool):
+    """bf16 autocast on CUDA (fp16 where bf16 is missing); a no-op on CPU."""
+    if device.type != "cuda" or not enabled:
+        return torch.autocast(device.type, enabled=False)
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def _use_fp16_scaler(device: torch.device, amp: bool) -> bool:
+    return device.type == "cuda" and amp and not torch.cuda.is_bf16_supported()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)  # make the timers measure the GPU's work
+
+
+def _progress_bar(epochs: range, progress: bool | None):
+    if progress is None:  # the runner sets COURSEKIT_RUN_DIR for batch executions
+        progress = "COURSEKIT_RUN_DIR" not in os.environ
+    if not progress:
+        return epochs
+    from tqdm.auto import tqdm
+    return tqdm(epochs, desc="epochs", leave=False)
+
+
+def _print_row(history: History, num_epochs: int) -> None:
+    h = history
+    print(f"epoch {h.epoch[-1]:>{len(str(num_epochs))}}/{num_epochs}  "
+          f"train loss {h.train_loss[-1]:.4f}  acc {h.train_acc[-1]:5.2f}%  |  "
+          f"val loss {h.val_loss[-1]:.4f}  acc {h.val_acc[-1]:5.2f}%  |  "
+          f"{h.epoch_time_s[-1]:5.1f} s", file=sys.stdout, flush=True)
+
+
+def _config_key(config: FitConfig) -> dict:
+    """The fields that must match for a checkpoint to be resumed."""
+    ignore = {"num_epochs", "checkpoint_path", "progress", "verbose", "device",
+              "eval_batch_size", "early_stopping_patience"}
+    return {k: v for k, v in dataclasses.asdict(config).items() if k not in ignore}
+
+
+def _save_checkpoint(path: Path, config, model, optimizer, scheduler, generator,
+                     history, best_loss, best_state) -> None:
+    """Write atomically: a run killed mid-save leaves the previous checkpoint intact."""
+    state = {"config": _config_key(config), "model": model.state_dict(),
+             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+             "history": history.to_dict(), "best_loss": best_loss, "best_state": best_state}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, config, model, optimizer, scheduler, generator):
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state["config"] != _config_key(config):
+        raise ValueError(f"checkpoint {path} was written with another configuration "
+                         f"({state['config']}); delete it or choose another "
+                         "checkpoint_path to start afresh")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    history = History(**state["history"])
+    print(f"resumed from {path} after epoch {history.epoch[-1]}")
+    return history.epoch[-1] + 1, state["best_loss"], state["best_state"], history

@@ -1,0 +1,56 @@
+"""Reported numbers, comparison tables and run records."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from coursekit import report
+
+
+def test_report_a_table_1_is_on_file():
+    table = report.reported("A1")
+    assert len(table) == 7
+    assert table.loc["super_lenet", "test_acc"] == 66.00
+    assert table.loc["lenet_bn", "num_parameters"] == 62458
+
+
+def test_unknown_experiment_lists_known_ids():
+    with pytest.raises(KeyError, match="'Z9'.*A1"):
+        report.reported("Z9")
+
+
+def test_comparison_has_one_row_per_reported_number_and_marks_shortfalls():
+    ours = pd.DataFrame({"test_acc": {"lenet": 57.0, "lenet_bn": 60.5},
+                         "num_parameters": {"lenet": 62006, "lenet_bn": 62458}})
+    table = report.comparison_table("A1", ours, profile="cpu")
+    assert len(table) == 7 * 2  # every reported variant, metrics both sides have
+    lenet = table[(table.variant == "LeNet") & (table.metric == "test accuracy (%)")]
+    assert lenet.difference.item() == pytest.approx(57.0 - 58.98)
+    assert lenet.short.item()  # 1.98 points below the report
+    bn = table[(table.variant == "LeNetBN") & (table.metric == "test accuracy (%)")]
+    assert not bn.short.item()
+    missing = table[table.variant == "LeNetDp"]
+    assert missing.reproduced.isna().all()
+    assert set(table.profile) == {"cpu"}
+    html = report.style_comparison(table).to_html()
+    assert "n/a" in html and "#b00020" in html
+
+
+def test_select_variants():
+    assert report.select_variants("A1", "all")[0] == "lenet"
+    assert report.select_variants("A1", "super_lenet, lenet") == ["super_lenet", "lenet"]
+    with pytest.raises(ValueError, match="no variant 'resnet'"):
+        report.select_variants("A1", "lenet,resnet")
+
+
+def test_run_record_goes_to_the_run_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_RUN_DIR", str(tmp_path / "runs" / "A1"))
+    path = report.write_run_record("A1", profile="smoke", params={"seed": 0},
+                                   results={"lenet": {"test_acc": 50.0}})
+    record = json.loads(path.read_text())
+    assert path == tmp_path / "runs" / "A1" / "record.json"
+    assert set(record) >= {"chapter", "profile", "params", "results", "environment",
+                           "timings", "created"}
+    assert record["environment"]["torch"]
+    assert not list(path.parent.glob("*.tmp"))

@@ -1,0 +1,154 @@
+"""fit, evaluate and the device loader on small generated data (CPU, seconds)."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+
+from coursekit import augment, train
+from coursekit.loader import DeviceLoader, channel_stats
+
+
+def separable(n: int = 256, seed: int = 0) -> SimpleNamespace:
+    """8 x 8 uint8 images whose class (0 or 1) is which half of the image is bright."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (n,), generator=g)
+    images = torch.randint(0, 60, (n, 3, 8, 8), generator=g, dtype=torch.uint8)
+    bright = torch.zeros(n, 3, 8, 8, dtype=torch.bool)
+    bright[labels == 0, :, :4] = True
+    bright[labels == 1, :, 4:] = True
+    images = images + bright.to(torch.uint8) * 150
+    return SimpleNamespace(images=images, labels=labels)
+
+
+def tiny_model() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                         nn.Dropout(0.1), nn.Linear(4 * 8 * 8, 2))
+
+
+FAST = dict(batch_size=32, lr=3e-3, verbose=False, progress=False)
+
+
+def test_fit_learns_a_separable_problem():
+    data = separable()
+    torch.manual_seed(0)
+    history = train.fit(tiny_model(), data, separable(seed=1), num_epochs=4, **FAST)
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.val_acc[-1] > 95
+    assert history.epoch == [1, 2, 3, 4]
+    assert history.throughput > 0 and history.peak_memory_mb > 0
+    assert history.device == "cpu"
+
+
+def test_same_seed_same_numbers():
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        h = train.fit(tiny_model(), separable(), separable(seed=1), num_epochs=2,
+                      augment="flip_crop", **FAST)
+        runs.append((h.train_loss, h.val_loss))
+    assert runs[0] == runs[1]
+
+
+def test_early_stopping_restores_the_best_epoch():
+    model = tiny_model()
+    # a learning rate far too high makes the validation loss rise after epoch 1
+    history = train.fit(model, separable(), separable(seed=1), num_epochs=20,
+                        early_stopping_patience=2, **{**FAST, "lr": 5.0})
+    assert history.stopped_early
+    assert len(history.epoch) == history.best_epoch + 2
+    best = min(history.val_loss)
+    assert train.evaluate(model, separable(seed=1))["loss"] == pytest.approx(best, rel=1e-5)
+
+
+def test_checkpoint_resume_gives_the_same_result_as_one_run(tmp_path):
+    data, val = separable(), separable(seed=1)
+    torch.manual_seed(0)
+    straight = train.fit(tiny_model(), data, val, num_epochs=3, **FAST)
+
+    ckpt = tmp_path / "run.ckpt"
+    torch.manual_seed(0)
+    model = tiny_model()
+    train.fit(model, data, val, num_epochs=2, checkpoint_path=str(ckpt), **FAST)
+    torch.manual_seed(123)  # a "new process": the checkpoint must restore every RNG
+    resumed_model = tiny_model()
+    resumed = train.fit(resumed_model, data, val, num_epochs=3,
+                        checkpoint_path=str(ckpt), **FAST)
+    assert resumed.epoch == [1, 2, 3]
+    assert resumed.train_loss == pytest.approx(straight.train_loss)
+    assert resumed.val_loss == pytest.approx(straight.val_loss)
+
+
+def test_checkpoint_from_another_configuration_is_refused(tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    train.fit(tiny_model(), separable(), num_epochs=1, checkpoint_path=str(ckpt), **FAST)
+    with pytest.raises(ValueError, match="another configuration"):
+        train.fit(tiny_model(), separable(), num_epochs=2, checkpoint_path=str(ckpt),
+                  **{**FAST, "lr": 0.1})
+
+
+def test_unknown_config_key_and_optimizer_are_refused():
+    with pytest.raises(TypeError, match="num_epoch"):
+        train.fit(tiny_model(), separable(), num_epoch=1)
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
+        train.fit(tiny_model(), separable(), optimizer="lbfgs", **FAST)
+
+
+def test_evaluate_counts_over_the_whole_split():
+    data = separable(n=100)
+    model = tiny_model()
+    model.coursekit_norm = channel_stats(data.images)
+    full = train.evaluate(model, data, batch_size=100)
+    chunked = train.evaluate(model, data, batch_size=7)  # uneven last batch
+    assert chunked["acc"] == pytest.approx(full["acc"])
+    assert chunked["loss"] == pytest.approx(full["loss"], rel=1e-5)
+    assert model.training  # evaluate restores the mode
+
+
+def test_cosine_schedule_ends_at_zero():
+    assert train.lr_factor("cosine", 0, 100) == 1.0
+    assert train.lr_factor("cosine", 100, 100) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="lr_schedule 'step'"):
+        train.lr_factor("step", 0, 10)
+
+
+def test_loader_normalises_and_covers_every_image_once():
+    data = separable(n=70)
+    mean, std = channel_stats(data.images)
+    loader = DeviceLoader(data, 32, mean, std, device=torch.device("cpu"), shuffle=True,
+                          generator=torch.Generator().manual_seed(0))
+    batches = list(loader)
+    assert [len(y) for _, y in batches] == [32, 32, 6]
+    inputs = torch.cat([x for x, _ in batches])
+    assert inputs.dtype == torch.float32
+    assert inputs.mean(dim=(0, 2, 3)).abs().max() < 1e-4
+    assert sorted(torch.cat([y for _, y in batches]).tolist()) == sorted(data.labels.tolist())
+
+
+def test_loader_rejects_float_images():
+    data = SimpleNamespace(images=torch.rand(4, 3, 8, 8), labels=torch.zeros(4))
+    with pytest.raises(ValueError, match="uint8"):
+        DeviceLoader(data, 2, torch.zeros(3), torch.ones(3), device=torch.device("cpu"))
+
+
+def test_augmentations_keep_shape_dtype_and_content():
+    images = torch.randint(0, 255, (16, 3, 8, 8), dtype=torch.uint8)
+    for name in augment.AUGMENTATIONS:
+        out = augment.get_augmentation(name)(images, generator=torch.Generator())
+        assert out.shape == images.shape and out.dtype == images.dtype
+    flipped = augment.random_hflip(images)
+    same = (flipped == images).flatten(1).all(1)
+    mirrored = (flipped == images.flip(-1)).flatten(1).all(1)
+    assert torch.all(same | mirrored)
+
+
+def test_random_crop_is_a_shifted_window_of_the_reflected_image():
+    images = torch.arange(2 * 1 * 6 * 6, dtype=torch.uint8).view(2, 1, 6, 6)
+    crops = augment.random_crop(images, padding=2, generator=torch.Generator().manual_seed(3))
+    padded = nn.functional.pad(images.float(), (2,) * 4, mode="reflect").to(torch.uint8)
+    for i in range(2):
+        windows = [padded[i, :, y:y + 6, x:x + 6] for y in range(5) for x in range(5)]
+        assert any(torch.equal(crops[i], w) for w in windows)
+    with pytest.raises(ValueError, match="unknown augmentation 'cutout'"):
+        augment.get_augmentation("cutout")
