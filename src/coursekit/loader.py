@@ -80,7 +80,7 @@ class DeviceLoader:
         for i in range(len(self)):
             index = order[i * self.batch_size:(i + 1) * self.batch_size]
             images = self.augment(self.images[index], generator=self.generator)
-            inputs = (images.float() - self.mean) / self.std      # (B, C, H, W)
+            inputs = images.float().sub_(self.mean).div_(self.std)  # (B, C, H, W)
             if self.channels_last:
                 inputs = inputs.contiguous(memory_format=torch.channels_last)
             yield inputs, self.labels[index]

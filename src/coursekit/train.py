@@ -158,7 +158,7 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
     total_steps = config.num_epochs * len(train_loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(config.lr_schedule, step, total_steps))
-    scaler = torch.amp.GradScaler(enabled=_use_fp16_scaler(device, config.amp))
+    scaler = torch.amp.GradScaler() if _use_fp16_scaler(device, config.amp) else None
 
     history, best_loss, best_state, first_epoch = History(device=str(device)), math.inf, None, 1
     checkpoint = Path(config.checkpoint_path) if config.checkpoint_path else None
@@ -181,9 +181,13 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
                 logits = model(inputs)
                 loss = nn.functional.cross_entropy(logits.float(), labels)
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            if scaler is None:
+                loss.backward()
+                optimizer.step()
+            else:  # fp16 autocast needs loss scaling; bf16 and fp32 do not
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
             scheduler.step()
             loss_sum += loss.detach() * len(labels)
             correct += (logits.argmax(1) == labels).sum()

@@ -1,0 +1,305 @@
+"""The ``coursekit`` command: list, run and build the book's chapters; fetch data.
+
+Examples::
+
+    coursekit list
+    coursekit params A1 --profile smoke
+    coursekit run A1 --profile smoke -p num_epochs=2
+    coursekit build --profile cpu
+    coursekit data status
+
+Errors the reader can fix (unknown chapter, bad parameter, missing dataset) are printed
+as one message and exit with status 2; a chapter that fails while running exits 1.
+The work is done by :mod:`coursekit.runner` and :mod:`coursekit.data`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from coursekit import runner
+from coursekit.runner import RunnerError, RunResult
+
+__all__ = ["main", "build_parser"]
+
+_PROFILE_HELP = (
+    "how big a run: smoke (seconds, proves the code runs), cpu (minutes on a "
+    "laptop), gpu (the reports' own settings), auto (gpu if CUDA is available, "
+    "else cpu; the default)"
+)
+
+
+# ---------------------------------------------------------------- output helpers
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Left-aligned text table with a dashed line under the headers."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _show(path: Path) -> str:
+    """A path relative to the current directory when it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _root(args: argparse.Namespace) -> Path:
+    if args.root is None:
+        return runner.find_book_root()
+    root = Path(args.root).resolve()
+    if not (root / "_toc.yml").is_file() or not (root / "chapters").is_dir():
+        raise RunnerError(
+            f"--root {args.root}: not a book root (it needs a _toc.yml and a "
+            "chapters/ folder)"
+        )
+    return root
+
+
+def _describe(result: RunResult, full: bool = False) -> str:
+    """One line on how a run went; ``full`` keeps every line of an error."""
+    if result.status == "cached":
+        return "cached: nothing changed since the last run (use --force to re-run)"
+    if result.status == "failed":
+        error = result.error if full else _first_line(result.error or "")
+        return f"FAILED after {result.seconds:.1f} s: {error}"
+    return f"ok in {result.seconds:.1f} s"
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] + (" [...]" if len(lines) > 1 else "") if lines else ""
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    root = _root(args)
+    chapters = runner.list_chapters(root)
+    if not chapters:
+        print(f"no chapters in {_show(root / 'chapters')}")
+        return 0
+    rows = [
+        (ch.id, ch.title, ", ".join(ch.experiments), f"chapters/{ch.path.name}")
+        for ch in chapters
+    ]
+    print(_table(("id", "title", "experiments", "file"), rows))
+    return 0
+
+
+def _cmd_params(args: argparse.Namespace) -> int:
+    chapter = runner.find_chapter(_root(args), args.chapter)
+    values = runner.resolve_parameters(chapter, args.profile)
+    profile = values["profile"]
+    rows = [
+        (p.name, p.type_name, repr(p.default), repr(values[p.name]), p.help)
+        for p in runner.read_parameters(chapter).values()
+    ]
+    print(f"{chapter.id}: {chapter.title}  (profile {profile})\n")
+    print(_table(("parameter", "type", "default", f"value ({profile})", "note"), rows))
+    print(f"\nChange one with: coursekit run {chapter.id} --profile {profile} "
+          "-p KEY=VALUE")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    root = _root(args)
+    chapter = runner.find_chapter(root, args.chapter)
+    overrides = runner.parse_assignments(args.param)
+    runner.resolve_parameters(chapter, args.profile, overrides)  # fail before printing
+    print(f"running {chapter.id} ({chapter.title}) ...", flush=True)
+    result = runner.run_chapter(
+        root, chapter, profile=args.profile, overrides=overrides, force=args.force,
+        output=args.output, progress_bar=sys.stderr.isatty(),
+    )
+    profile = result.params["profile"]
+    print(f"{chapter.id} under profile {profile}: {_describe(result, full=True)}")
+    print(f"executed notebook: {_show(result.executed)}")
+    folder = result.run_dir
+    records = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    where = f" ({', '.join(records)})" if records else " (empty)"
+    print(f"run record:        {_show(folder)}/{where}")
+    return 0 if result.ok else 1
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    root = _root(args)
+    runs = runner.run_chapters(
+        root, profile=args.profile, force=args.force,
+        progress_bar=sys.stderr.isatty(),
+        on_start=lambda ch: print(f"{ch.id}: running ...", flush=True),
+        on_result=lambda r: print(f"{r.chapter}: {_describe(r)}", flush=True),
+    )
+    rows = [(r.chapter, r.status, f"{r.seconds:.1f}") for r in runs]
+    print("\n" + _table(("chapter", "status", "seconds"), rows))
+    if not args.no_html:
+        print("\nbuilding the HTML with jupyter-book ...", flush=True)
+        html = runner.build_html(root)
+        print(f"HTML: {_show(html / 'index.html')}")
+    failed = [r for r in runs if not r.ok]
+    if not failed:
+        return 0
+    print(f"\n{len(failed)} chapter(s) failed; their pages show the error:")
+    for r in failed:
+        print(f"  {r.chapter}: {_first_line(r.error or '')}\n"
+              f"    reproduce with: {r.command}")
+    return 1
+
+
+def _data_table(datasets: Sequence[dict[str, Any]]) -> str:
+    """The table of ``coursekit.data.status()``: one row per dataset."""
+    # "where" is what coursekit.data returns; "found" is the older name of that key
+    columns = ["name", "title", "where", "path", "detail"]
+    rows = [
+        [d.get(c, d.get("found")) if c == "where" else d.get(c) for c in columns]
+        for d in datasets
+    ]
+    rows = [["-" if v in (None, "", False) else v for v in row] for row in rows]
+    return _table(columns, rows)
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    try:
+        from coursekit import data  # lazily: only these commands need it
+    except ImportError as exc:
+        raise RunnerError(f"the data commands need coursekit.data: {exc}") from exc
+    try:
+        if args.data_command == "status":
+            print(_data_table(data.status()))
+        else:
+            print(f"{args.name}: ready at {_show(data.fetch(args.name))}")
+    except data.DataError as exc:
+        print(f"coursekit: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def _add_profile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile", default="auto", choices=("smoke", "cpu", "gpu", "auto"),
+        help=_PROFILE_HELP,
+    )
+
+
+def _add_run_parsers(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run", help="run one chapter notebook",
+        description="Run one chapter notebook and save the executed copy with its "
+        "outputs. Nothing runs again if the notebook, its parameters and the library "
+        "are unchanged since the last run.",
+        epilog="example: coursekit run A1 --profile smoke -p num_epochs=2",
+    )
+    run.add_argument("chapter", help="chapter id (A1, a1) or file name")
+    run.add_argument(
+        "-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+        help="change one parameter of the chapter; repeat for more. VALUE is "
+        "read as Python: 2, 0.1, True, \"['lenet','super_lenet']\"; anything else "
+        "is text. See the parameters with: coursekit params CHAPTER",
+    )
+    _add_profile(run)
+    run.add_argument("--force", action="store_true",
+                     help="run even if nothing changed since the last run")
+    run.add_argument("--output", type=Path, metavar="PATH",
+                     help="save the executed notebook here instead of _build/executed/ "
+                     "(such runs always execute)")
+    run.set_defaults(func=_cmd_run)
+
+    build = commands.add_parser(
+        "build", help="run every chapter, then build the HTML book",
+        description="Run every chapter (skipping those that have not changed), then "
+        "build the HTML book in _build/html. A failing chapter does not stop the "
+        "others; its page shows the error. Exits with 1 if a chapter failed.",
+    )
+    _add_profile(build)
+    build.add_argument("--force", action="store_true", help="re-run every chapter")
+    build.add_argument("--no-html", action="store_true",
+                       help="only run the chapters, do not build the HTML")
+    build.set_defaults(func=_cmd_build)
+
+
+def _add_info_parsers(commands: argparse._SubParsersAction) -> None:
+    listing = commands.add_parser("list", help="list the chapters of the book",
+                                  description="List the chapters in book order.")
+    listing.set_defaults(func=_cmd_list)
+
+    params = commands.add_parser(
+        "params", help="show the parameters of a chapter",
+        description="Show each parameter of a chapter: its type, its default and "
+        "its value under a profile. Change one with: "
+        "coursekit run CHAPTER -p KEY=VALUE",
+    )
+    params.add_argument("chapter", help="chapter id (A1, a1) or file name")
+    _add_profile(params)
+    params.set_defaults(func=_cmd_params)
+
+
+def _add_data_parser(commands: argparse._SubParsersAction) -> None:
+    data = commands.add_parser("data", help="check or download the datasets",
+                               description="Check or download the datasets.")
+    data_commands = data.add_subparsers(dest="data_command", required=True,
+                                        metavar="{status,fetch}")
+    data_commands.add_parser("status", help="where each dataset was found, if at all")
+    fetch = data_commands.add_parser("fetch", help="get a dataset and verify it")
+    fetch.add_argument("name", help="dataset name, as listed by: coursekit data status")
+    data.set_defaults(func=_cmd_data)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``coursekit`` command."""
+    parser = argparse.ArgumentParser(
+        prog="coursekit",
+        description="Run, re-parameterize and build the chapters of the course book.",
+        epilog="Start with: coursekit list, then coursekit run A1 --profile smoke",
+    )
+    parser.add_argument(
+        "--root", metavar="PATH",
+        help="the book folder (default: $COURSEKIT_BOOK_ROOT, else the folder "
+        "holding _toc.yml above the current directory)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="{list,params,run,build,data}")
+    _add_info_parsers(commands)
+    _add_run_parsers(commands)
+    _add_data_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``coursekit`` command.
+
+    Args:
+        argv: the arguments after the program name (default: ``sys.argv[1:]``).
+    Returns:
+        0 on success, 1 if a chapter failed, 2 for a usage or configuration error.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse already printed
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return args.func(args)
+    except RunnerError as exc:
+        print(f"coursekit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("coursekit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Datasets of the book: find, verify, decode once, load as tensors.
+
+Every dataset has a manifest, `data_manifests/<name>.yaml`, that lists its
+files, checksums, classes and splits. `load_images(name)` looks for the data
+in this order and uses the first source that works:
+
+1. the data directory (`COURSEKIT_DATA_DIR`, default the user cache dir);
+2. a mirror (`COURSEKIT_DATA_MIRROR`: a folder, read in place, or an http(s)
+   URL, laid out like the data directory: `<mirror>/cifar10/...`);
+3. the official source, downloaded into the data directory.
+
+Every file is checked against its checksum; a bad download is deleted. The
+decoded arrays are cached in `<data dir>/<name>/decoded/`, so images are
+decoded once and later loads are a fast `np.load`.
+
+>>> from coursekit import data
+>>> splits = data.load_images("cifar10")                # doctest: +SKIP
+>>> train, val = data.split_off(splits["train"], 5000, seed=0)  # doctest: +SKIP
+
+Modules: `manifest` (the YAML schema), `lookup` (fetch and status), `download`
+(checksums and downloads), `formats` (file formats), `cache` (decoded arrays),
+`images` (tensors and splits). This package knows nothing of training.
+"""
+
+from .errors import ChecksumError, DataError, DatasetNotFoundError
+from .lookup import data_dir, fetch, mirror_location, status
+from .images import ImageSplit, load_images, split_off, subset
+from .manifest import (
+    Manifest,
+    MirrorFile,
+    MirrorSource,
+    OfficialSource,
+    list_datasets,
+    load_manifest,
+)
+
+__all__ = [
+    "DataError",
+    "DatasetNotFoundError",
+    "ChecksumError",
+    "Manifest",
+    "MirrorFile",
+    "MirrorSource",
+    "OfficialSource",
+    "list_datasets",
+    "load_manifest",
+    "data_dir",
+    "mirror_location",
+    "fetch",
+    "status",
+    "ImageSplit",
+    "load_images",
+    "split_off",
+    "subset",
+]

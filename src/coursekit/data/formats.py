@@ -1,0 +1,208 @@
+"""File formats: turn a verified source file into uint8 image arrays.
+
+Each format is one function `decode(path, splits) -> {split: (images, labels)}`
+with images a uint8 array (N, C, H, W) RGB and labels an int64 array (N,).
+A manifest names its format (`mirror.format`, `official.format`); adding a
+dataset in a known format therefore needs only a manifest file.
+
+- `jpeg_npz`: the course mirror. One .npz per split with keys `jpeg` (all JPEG
+  files concatenated), `offsets` (N+1; image i is jpeg[offsets[i]:offsets[i+1]])
+  and `y` (N labels). Used by CIFAR-10 and the Tiny ImageNet subset.
+- `cifar_python_tarball`: the official CIFAR-10 "python version" tar.gz.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tarfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .errors import DataError
+
+__all__ = ["Arrays", "DECODERS", "decode", "decode_jpeg_npz", "decode_cifar_tarball"]
+
+Arrays = tuple[np.ndarray, np.ndarray]  # images (N, C, H, W) uint8, labels (N,) int64
+
+_DECODE_CHUNK = 2048  # images per thread-pool task
+
+
+def decode(format_name: str, path: Path, splits: Sequence[str]) -> dict[str, Arrays]:
+    """Decode `path`, a file in format `format_name`, into arrays for `splits`.
+
+    Args:
+        format_name: a key of `DECODERS`, as written in a manifest.
+        path: the verified source file.
+        splits: the splits this file holds, e.g. ["train"] or ["train", "test"].
+    Returns:
+        {split: (images uint8 (N, C, H, W), labels int64 (N,))}.
+    Raises:
+        DataError: for an unknown format or a file that does not fit it.
+    """
+    if format_name not in DECODERS:
+        raise DataError(
+            f"Unknown data format {format_name!r} for {path.name}; known formats: "
+            f"{sorted(DECODERS)}. Fix the manifest, or add a decoder to "
+            f"coursekit/data/formats.py."
+        )
+    return DECODERS[format_name](path, splits)
+
+
+# ---------------------------------------------------------------------------
+# jpeg_npz: JPEG bytes packed in an .npz (the course mirror)
+# ---------------------------------------------------------------------------
+
+
+def decode_jpeg_npz(path: Path, splits: Sequence[str]) -> dict[str, Arrays]:
+    """Decode every JPEG of a packed .npz (one split per file) with PIL.
+
+    Greyscale JPEGs are converted to RGB. Decoding runs on a small thread pool
+    (PIL releases the GIL while decoding): about 3 s for CIFAR-10's 50,000.
+    """
+    if len(splits) != 1:
+        raise DataError(f"{path.name}: a jpeg_npz file holds one split, got {splits}.")
+    try:
+        with np.load(path) as packed:
+            jpeg, offsets, labels = packed["jpeg"], packed["offsets"], packed["y"]
+    except (OSError, ValueError, KeyError) as err:
+        raise DataError(
+            f"{path} is not a jpeg_npz file (need keys jpeg, offsets, y): {err}"
+        ) from None
+    if len(offsets) != len(labels) + 1:
+        raise DataError(
+            f"{path.name}: offsets has {len(offsets)} entries, expected "
+            f"len(y) + 1 = {len(labels) + 1}."
+        )
+    images = _decode_all(jpeg.tobytes(), offsets.tolist(), path)
+    return {splits[0]: (images, labels.astype(np.int64))}
+
+
+def _decode_all(buffer: bytes, offsets: list[int], path: Path) -> np.ndarray:
+    """Decode image i = buffer[offsets[i]:offsets[i+1]] into (N, C, H, W) uint8."""
+    num = len(offsets) - 1
+    if num == 0:
+        raise DataError(f"{path.name} holds no images.")
+    first = _decode_one(buffer, offsets, 0, path)  # (C, H, W): fixes the shape
+    images = np.empty((num, *first.shape), dtype=np.uint8)
+    starts = range(0, num, _DECODE_CHUNK)
+
+    def fill(start: int) -> None:
+        for i in range(start, min(start + _DECODE_CHUNK, num)):
+            images[i] = _decode_one(buffer, offsets, i, path, first.shape)
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        list(pool.map(fill, starts))  # list(): re-raise any worker's error
+    return images
+
+
+def _decode_one(
+    buffer: bytes, offsets: list[int], i: int, path: Path, shape: tuple = ()
+) -> np.ndarray:
+    try:
+        with Image.open(io.BytesIO(buffer[offsets[i] : offsets[i + 1]])) as image:
+            rgb = image if image.mode == "RGB" else image.convert("RGB")
+            pixels = np.asarray(rgb).transpose(2, 0, 1)  # (H, W, C) -> (C, H, W)
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path.name}: image {i} cannot be decoded: {err}") from err
+    if shape and pixels.shape != shape:
+        raise DataError(
+            f"{path.name}: image {i} has shape {pixels.shape} (C, H, W), "
+            f"expected {shape} like image 0."
+        )
+    return pixels
+
+
+# ---------------------------------------------------------------------------
+# cifar_python_tarball: the official CIFAR-10 python pickles
+# ---------------------------------------------------------------------------
+
+_CIFAR_MEMBERS = {  # split -> batch files inside the tarball, in order
+    "train": [f"cifar-10-batches-py/data_batch_{k}" for k in range(1, 6)],
+    "test": ["cifar-10-batches-py/test_batch"],
+}
+
+
+def decode_cifar_tarball(path: Path, splits: Sequence[str]) -> dict[str, Arrays]:
+    """Read the pickled batches of `cifar-10-python.tar.gz` in one pass.
+
+    Each batch is a dict with b"data", uint8 (N, 3072) stored channel-major
+    (1024 red, then green, then blue values, row by row), and b"labels".
+    """
+    unknown = set(splits) - set(_CIFAR_MEMBERS)
+    if unknown:
+        raise DataError(
+            f"{path.name}: the CIFAR-10 tarball has splits {sorted(_CIFAR_MEMBERS)}, "
+            f"not {sorted(unknown)}."
+        )
+    wanted = {m for split in splits for m in _CIFAR_MEMBERS[split]}
+    batches = _read_members(path, wanted)
+    result = {}
+    for split in splits:
+        parts = [batches[m] for m in _CIFAR_MEMBERS[split]]
+        try:
+            data = np.concatenate([np.asarray(b[b"data"], np.uint8) for b in parts])
+            labels = np.concatenate([np.asarray(b[b"labels"], np.int64) for b in parts])
+            images = data.reshape(-1, 3, 32, 32)  # (N, 3072) -> (N, C, H, W)
+        except (KeyError, TypeError, ValueError) as err:
+            raise DataError(
+                f"{path.name}: a {split} batch is not a dict with b'data' "
+                f"(N, 3072) uint8 and b'labels': {err!r}"
+            ) from err
+        result[split] = (images, labels)
+    return result
+
+
+def _read_members(path: Path, wanted: set[str]) -> dict[str, dict]:
+    """Unpickle the `wanted` members of a tar.gz, streaming it once."""
+    found = {}
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar:  # one pass: no seeking back in the gzip stream
+                if member.name in wanted:
+                    found[member.name] = _safe_unpickle(tar.extractfile(member).read())
+    except (OSError, EOFError, tarfile.TarError, pickle.UnpicklingError) as err:
+        raise DataError(f"{path} is not a readable CIFAR-10 tarball: {err}") from None
+    missing = wanted - set(found)
+    if missing:
+        raise DataError(f"{path} lacks the members {sorted(missing)}.")
+    return found
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Unpickle dicts, lists, bytes and numpy arrays, and nothing else.
+
+    A pickle can run arbitrary code when loaded; this one refuses every global
+    except the few a numpy array needs, even though the file's checksum was
+    verified before.
+    """
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),  # pickles written by numpy 1.x
+        ("numpy._core.multiarray", "_reconstruct"),  # ... by numpy 2.x
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # bytes in protocol-2 pickles written by Python 3
+    }
+
+    def find_class(self, module: str, name: str) -> Callable:
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+        if name == "_reconstruct":
+            return np.ndarray.__reduce__(np.empty(0))[0]  # numpy's own _reconstruct
+        return super().find_class(module, name)
+
+
+def _safe_unpickle(data: bytes) -> dict:
+    return _ArraysOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()
+
+
+DECODERS: dict[str, Callable[[Path, Sequence[str]], dict[str, Arrays]]] = {
+    "jpeg_npz": decode_jpeg_npz,
+    "cifar_python_tarball": decode_cifar_tarball,
+}

@@ -1,0 +1,156 @@
+"""Image classification data as in-memory uint8 tensors, and stratified splits.
+
+`load_images("cifar10")` returns {"train": ImageSplit, "test": ImageSplit};
+`split_off` carves a validation set out of train, `subset` a small sample for
+the smoke profile. Both keep the class proportions and depend only on `seed`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import cache
+from .errors import DataError
+from .lookup import fetch, resolve_manifest
+from .manifest import Manifest
+
+__all__ = ["ImageSplit", "load_images", "split_off", "subset"]
+
+
+@dataclass
+class ImageSplit:
+    """One split of an image classification dataset, held in memory.
+
+    Attributes:
+        images: uint8 tensor (N, C, H, W), RGB, values 0..255.
+        labels: int64 tensor (N,), class indices into `classes`.
+        classes: class names; label i means classes[i].
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 4 or len(self.images) != len(self.labels):
+            raise ValueError(
+                f"ImageSplit needs images (N, C, H, W) and labels (N,); got "
+                f"{tuple(self.images.shape)} and {tuple(self.labels.shape)}."
+            )
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __repr__(self) -> str:
+        return (
+            f"ImageSplit({len(self)} images {tuple(self.images.shape[1:])} "
+            f"{self.images.dtype}, {len(self.classes)} classes)"
+        )
+
+
+def load_images(
+    name: str,
+    *,
+    manifest: Manifest | None = None,
+    data_dir: Path | None = None,
+    mirror: str | None = None,
+) -> dict[str, ImageSplit]:
+    """Load every split of an image dataset as uint8 tensors.
+
+    The first call finds, verifies and decodes the files (see `fetch`); later
+    calls read the decoded cache, about a second for CIFAR-10.
+
+    Args:
+        name: dataset name, e.g. "cifar10" (splits train, test) or
+            "tiny_imagenet_subset10" (splits train, val).
+        manifest: use this instead of `load_manifest(name)`.
+        data_dir: data directory; default `data_dir()`.
+        mirror: mirror folder or URL; default `mirror_location()`.
+    Returns:
+        {split: ImageSplit}, in the manifest's split order.
+    Raises:
+        DatasetNotFoundError, ChecksumError, DataError: as `fetch`.
+    """
+    manifest = resolve_manifest(name, manifest)
+    if manifest.image_shape is None or not manifest.classes:
+        raise DataError(
+            f"Dataset {name!r} is not an image classification dataset (its "
+            f"manifest has no image_shape or classes); use its own loader."
+        )
+    folder = fetch(name, manifest=manifest, data_dir=data_dir, mirror=mirror)
+    splits = {}
+    for split in manifest.splits:
+        images, labels = cache.load_arrays(folder, split)
+        splits[split] = ImageSplit(
+            torch.from_numpy(images), torch.from_numpy(labels), list(manifest.classes)
+        )
+    return splits
+
+
+def split_off(
+    split: ImageSplit, num_holdout: int, *, seed: int
+) -> tuple[ImageSplit, ImageSplit]:
+    """Split off a stratified holdout set, e.g. CIFAR-10's 5,000 validation images.
+
+    Uses `sklearn.model_selection.train_test_split(..., stratify=labels)`, so
+    each class keeps its share (up to rounding). Both parts keep the original
+    order of the images.
+
+    Args:
+        split: the split to divide.
+        num_holdout: number of images in the holdout part, at least the number
+            of classes present and at most len(split) minus that number.
+        seed: the same seed always gives the same parts.
+    Returns:
+        (rest, holdout), with len(rest) + len(holdout) == len(split).
+    Raises:
+        ValueError: if num_holdout is out of range.
+
+    Example:
+        >>> toy = ImageSplit(torch.zeros(8, 3, 2, 2, dtype=torch.uint8),
+        ...                  torch.tensor([0, 0, 0, 0, 1, 1, 1, 1]), ["a", "b"])
+        >>> rest, holdout = split_off(toy, 2, seed=0)
+        >>> len(rest), sorted(holdout.labels.tolist())
+        (6, [0, 1])
+    """
+    from sklearn.model_selection import train_test_split  # slow import: only here
+
+    indices = np.arange(len(split))
+    try:
+        rest, holdout = train_test_split(
+            indices, test_size=num_holdout, stratify=split.labels.numpy(),
+            random_state=seed, shuffle=True,
+        )
+    except ValueError as err:
+        raise ValueError(
+            f"Cannot split off {num_holdout} of {len(split)} images stratified by "
+            f"{len(torch.unique(split.labels))} classes: {err} Choose num_holdout "
+            f"between the number of classes and len(split) minus it."
+        ) from None
+    return _take(split, np.sort(rest)), _take(split, np.sort(holdout))
+
+
+def subset(split: ImageSplit, num: int, *, seed: int) -> ImageSplit:
+    """A stratified random subset of `num` images, e.g. for the smoke profile.
+
+    Args:
+        split: the split to sample from.
+        num: number of images to keep, from the number of classes to len(split).
+        seed: the same seed always gives the same subset.
+    Returns:
+        The subset, in the original order.
+    Raises:
+        ValueError: if num is out of range.
+    """
+    if num == len(split):
+        return split
+    return split_off(split, num, seed=seed)[1]
+
+
+def _take(split: ImageSplit, indices: np.ndarray) -> ImageSplit:
+    index = torch.from_numpy(indices)
+    return ImageSplit(split.images[index], split.labels[index], list(split.classes))

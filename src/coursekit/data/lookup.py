@@ -1,0 +1,355 @@
+"""Resolve a dataset to a decoded cache: data dir -> mirror -> official source.
+
+`fetch(name)` makes `<data dir>/<name>/decoded/` exist and be valid:
+
+0. a valid decoded cache is used as it is (no checksums, no decoding);
+1. the data directory: the official file, then the mirror files, if present.
+   A file whose checksum is wrong is removed, and the lookup goes on;
+2. the mirror: a folder is read in place (checked, never copied); from a URL,
+   the files are downloaded into the data directory;
+3. the official URL: downloaded into the data directory.
+Whatever is found first is decoded once into the cache. A download that fails
+its checksum raises `ChecksumError`; when every source fails,
+`DatasetNotFoundError` lists what was tried and how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from . import cache, formats
+from .download import DownloadError, check_file, download_file
+from .errors import DataError, DatasetNotFoundError
+from .manifest import Manifest, list_datasets, load_manifest, manifests_dir
+
+__all__ = ["data_dir", "mirror_location", "fetch", "status"]
+
+
+def data_dir() -> Path:
+    """The data directory: `$COURSEKIT_DATA_DIR`, else the user cache dir.
+
+    Returns:
+        e.g. ~/.cache/coursekit on Linux. The folder may not exist yet.
+    """
+    override = os.environ.get("COURSEKIT_DATA_DIR")
+    return Path(override or platformdirs.user_cache_dir("coursekit")).expanduser()
+
+
+def mirror_location() -> str | None:
+    """The mirror: `$COURSEKIT_DATA_MIRROR` (a folder or an http(s) URL), or None."""
+    return os.environ.get("COURSEKIT_DATA_MIRROR", "").strip() or None
+
+
+def fetch(
+    name: str,
+    *,
+    manifest: Manifest | None = None,
+    data_dir: Path | None = None,
+    mirror: str | None = None,
+) -> Path:
+    """Make the decoded cache of a dataset exist, finding its files if needed.
+
+    Args:
+        name: dataset name, e.g. "cifar10".
+        manifest: use this instead of `load_manifest(name)` (tests use it to
+            point the official source at a local server).
+        data_dir: data directory; default `data_dir()`.
+        mirror: folder or URL; default `mirror_location()`.
+    Returns:
+        The decoded-cache folder, holding `<split>_images.npy` (uint8,
+        (N, C, H, W)) and `<split>_labels.npy` (int64, (N,)) for each split.
+    Raises:
+        ChecksumError: a download did not match its checksum (it was deleted).
+        DatasetNotFoundError: no source worked; the message says what to do.
+        DataError: the manifest or a verified file is inconsistent.
+    """
+    manifest = resolve_manifest(name, manifest)
+    root = _data_root(data_dir)
+    folder = cache.cache_dir(root, manifest)
+    if cache.check_cache(folder, manifest) is None:
+        return folder
+    found = _find_source(manifest, root, _mirror_or_default(mirror))
+    arrays: dict[str, formats.Arrays] = {}
+    for path, splits in found.files:
+        arrays.update(formats.decode(found.format, path, splits))
+    cache.write_cache(folder, manifest, arrays, found.origin())
+    return folder
+
+
+def resolve_manifest(name: str, manifest: Manifest | None) -> Manifest:
+    """`manifest` if given (its name must be `name`), else `load_manifest(name)`."""
+    if manifest is None:
+        return load_manifest(name)
+    if manifest.name != name:
+        raise DataError(
+            f"Dataset {name!r} was asked for with the manifest of "
+            f"{manifest.name!r}; pass a manifest with name={name!r}."
+        )
+    return manifest
+
+
+def _data_root(folder: Path | str | None) -> Path:
+    return Path(folder).expanduser() if folder is not None else data_dir()
+
+
+def _mirror_or_default(mirror: str | None) -> str | None:
+    return mirror_location() if mirror is None else (str(mirror).strip() or None)
+
+
+# ---------------------------------------------------------------------------
+# The lookup: each step returns a _Found or records why it failed in `tried`
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    kind: str  # "mirror" or "official": which files of the manifest these are
+    where: str  # for people: "data dir /x", "mirror /y", "official URL"
+    format: str
+    files: list[tuple[Path, list[str]]] = field(default_factory=list)  # path, splits
+
+    def origin(self) -> dict[str, str]:
+        return {"kind": self.kind, "where": self.where, "format": self.format}
+
+
+def _find_source(manifest: Manifest, root: Path, mirror: str | None) -> _Found:
+    tried: list[str] = []
+    for step in (_from_data_dir, _from_mirror, _from_official):
+        found = step(manifest, root, mirror, tried)
+        if found is not None:
+            return found
+    raise DatasetNotFoundError(_not_found_message(manifest, root, tried))
+
+
+def _from_data_dir(
+    manifest: Manifest, root: Path, mirror: str | None, tried: list[str]
+) -> _Found | None:
+    """Step 1: files already in the data dir; the official one first (lossless)."""
+    official = manifest.official
+    if official is not None:
+        path, size = root / official.path, official.bytes
+        if _verify(path, official.checksum, size, tried, "data dir", remove=True):
+            return _official_found(manifest, path, f"data dir {root}")
+    if manifest.mirror is not None:
+        paths = [root / f.path for f in manifest.mirror.files]
+        if _verify_mirror_files(manifest, paths, tried, "data dir", remove=True):
+            return _mirror_found(manifest, paths, f"data dir {root}")
+    return None
+
+
+def _from_mirror(
+    manifest: Manifest, root: Path, mirror: str | None, tried: list[str]
+) -> _Found | None:
+    """Step 2: the mirror, a folder read in place or a URL downloaded from."""
+    if manifest.mirror is None:
+        tried.append("mirror: the manifest lists no mirror files")
+        return None
+    if mirror is None:
+        tried.append("mirror: unset (COURSEKIT_DATA_MIRROR is not set)")
+        return None
+    if _is_url(mirror):
+        return _from_mirror_url(manifest, root, mirror, tried)
+    base = Path(mirror.removeprefix("file://")).expanduser()
+    if not base.is_dir():
+        tried.append(f"mirror {base}: path missing (no such folder)")
+        return None
+    paths = [base / f.path for f in manifest.mirror.files]
+    if _verify_mirror_files(manifest, paths, tried, "mirror", remove=False):
+        return _mirror_found(manifest, paths, f"mirror {base}")
+    return None
+
+
+def _from_mirror_url(
+    manifest: Manifest, root: Path, url: str, tried: list[str]
+) -> _Found | None:
+    paths = []
+    for item in manifest.mirror.files:
+        dest, checksum = root / item.path, ("sha256", item.sha256)
+        if dest.is_file() and check_file(dest, checksum, item.bytes) is None:
+            paths.append(dest)  # already downloaded and verified
+            continue
+        try:
+            download_file(
+                _join_url(url, item.path), dest, checksum=checksum, num_bytes=item.bytes
+            )
+        except DownloadError as err:
+            tried.append(f"mirror URL {err}")
+            return None
+        paths.append(dest)
+    return _mirror_found(manifest, paths, f"mirror {url}")
+
+
+def _from_official(
+    manifest: Manifest, root: Path, mirror: str | None, tried: list[str]
+) -> _Found | None:
+    """Step 3: download the official file into the data dir."""
+    official = manifest.official
+    if official is None:
+        tried.append("official URL: none in the manifest (see its 'prepare' text)")
+        return None
+    dest = root / official.path
+    try:
+        download_file(
+            official.url, dest, checksum=official.checksum, num_bytes=official.bytes
+        )
+    except DownloadError as err:
+        tried.append(f"official URL {err}")
+        return None
+    return _official_found(manifest, dest, f"official URL {official.url}")
+
+
+# ---------------------------------------------------------------------------
+# Helpers of the lookup
+# ---------------------------------------------------------------------------
+
+
+def _verify(
+    path: Path,
+    checksum: tuple[str, str],
+    num_bytes: int,
+    tried: list[str],
+    label: str,
+    *,
+    remove: bool,
+) -> bool:
+    """True if `path` exists and matches; else record why (and remove it if asked)."""
+    if not path.is_file():
+        tried.append(f"{label} {path}: missing")
+        return False
+    reason = check_file(path, checksum, num_bytes)
+    if reason is None:
+        return True
+    if not remove:
+        tried.append(f"{label} {path}: wrong checksum ({reason}); not used")
+        return False
+    try:
+        path.unlink()
+        tried.append(f"{label} {path}: wrong checksum ({reason}); removed")
+    except OSError as err:
+        tried.append(f"{label} {path}: wrong checksum ({reason}); cannot remove: {err}")
+    return False
+
+
+def _verify_mirror_files(
+    manifest: Manifest, paths: list[Path], tried: list[str], label: str, remove: bool
+) -> bool:
+    results = [  # a list, not all(...): check (and report) every file
+        _verify(path, ("sha256", item.sha256), item.bytes, tried, label, remove=remove)
+        for path, item in zip(paths, manifest.mirror.files)
+    ]
+    return all(results)
+
+
+def _mirror_found(manifest: Manifest, paths: list[Path], where: str) -> _Found:
+    files = [(path, [item.split]) for path, item in zip(paths, manifest.mirror.files)]
+    return _Found("mirror", where, manifest.mirror.format, files)
+
+
+def _official_found(manifest: Manifest, path: Path, where: str) -> _Found:
+    splits = list(manifest.splits)
+    return _Found("official", where, manifest.official.format, [(path, splits)])
+
+
+def _is_url(location: str) -> bool:
+    return urllib.parse.urlsplit(location).scheme in ("http", "https")
+
+
+def _join_url(base: str, relative_path: str) -> str:
+    return base.rstrip("/") + "/" + urllib.parse.quote(relative_path)
+
+
+def _not_found_message(manifest: Manifest, root: Path, tried: list[str]) -> str:
+    lines = [
+        f"Dataset {manifest.name!r} ({manifest.title}) was not found. "
+        f"Places tried, in order:",
+        *(f"  - {line}" for line in tried),
+        "To fix this, do one of:",
+    ]
+    if manifest.mirror is not None:
+        needed = ", ".join(f.path for f in manifest.mirror.files)
+        lines.append(
+            f"  - set COURSEKIT_DATA_MIRROR to a folder (or URL) holding {needed}"
+            f"{_shared_data_hint(manifest)};"
+        )
+    if manifest.official is not None:
+        lines.append(
+            f"  - put the official file {manifest.official.url} at "
+            f"{root / manifest.official.path};"
+        )
+    lines.append(
+        f"  - run `coursekit data fetch {manifest.name}` on a machine with internet, "
+        f"then copy its data dir's {manifest.name}/ folder to {root / manifest.name}."
+    )
+    source = manifest.source_file or "its manifest"
+    lines.append(f"More in the 'prepare' notes of {source}.")
+    return "\n".join(lines)
+
+
+def _shared_data_hint(manifest: Manifest) -> str:
+    """Name the course's shared/data folder if it sits next to this repository."""
+    shared = manifests_dir().parent.parent / "shared" / "data"
+    if manifest.mirror.files and (shared / manifest.mirror.files[0].path).is_file():
+        return f" (on this machine: export COURSEKIT_DATA_MIRROR={shared})"
+    return ""
+
+
+# ---------------------------------------------------------------------------
+# status: where each dataset would be found, without downloading or decoding
+# ---------------------------------------------------------------------------
+
+
+def status(
+    *, data_dir: Path | None = None, mirror: str | None = None
+) -> list[dict[str, Any]]:
+    """Where each dataset is, without downloading, hashing or decoding.
+
+    Args:
+        data_dir: data directory; default `data_dir()`.
+        mirror: folder or URL; default `mirror_location()`.
+    Returns:
+        One dict per dataset of `list_datasets()`, with keys name, title,
+        where ("decoded cache", "data dir", "mirror" or "missing"), path (str)
+        and detail (a sentence). Files are matched by size only; checksums are
+        verified when the data is loaded. A mirror URL is not contacted.
+    """
+    root, mirror = _data_root(data_dir), _mirror_or_default(mirror)
+    return [_status_of(load_manifest(name), root, mirror) for name in list_datasets()]
+
+
+def _status_of(manifest: Manifest, root: Path, mirror: str | None) -> dict[str, Any]:
+    folder = cache.cache_dir(root, manifest)
+    if cache.check_cache(folder, manifest) is None:
+        origin = (cache.read_stamp(folder) or {}).get("where")
+        where, path, detail = "decoded cache", folder, f"decoded from {origin}"
+    elif _present(manifest, root, "official") or _present(manifest, root, "mirror"):
+        where, path, detail = "data dir", root / manifest.name, "decoded on first load"
+    elif mirror is not None and _is_url(mirror) and manifest.mirror is not None:
+        where, path, detail = "mirror", mirror, "a URL; not contacted by status"
+    elif mirror is not None and _present(manifest, Path(mirror).expanduser(), "mirror"):
+        where, path, detail = "mirror", Path(mirror).expanduser(), "read in place"
+    else:
+        where, path = "missing", root / manifest.name
+        detail = f"run `coursekit data fetch {manifest.name}`"
+    return {"name": manifest.name, "title": manifest.title, "where": where,
+            "path": str(path), "detail": detail}
+
+
+def _present(manifest: Manifest, base: Path, kind: str) -> bool:
+    """True if the files of one source kind ("official" or "mirror") exist under
+    `base` with the right sizes."""
+    if kind == "official" and manifest.official is not None:
+        items = [(manifest.official.path, manifest.official.bytes)]
+    elif kind == "mirror" and manifest.mirror is not None:
+        items = [(f.path, f.bytes) for f in manifest.mirror.files]
+    else:
+        return False
+    return all(
+        (base / path).is_file() and (base / path).stat().st_size == size
+        for path, size in items
+    )

@@ -1,0 +1,253 @@
+"""Dataset manifests: the YAML files in `data_manifests/`, parsed and checked.
+
+A manifest says what a dataset is (title, classes, split sizes, licence,
+citation) and where its files come from (mirror files with sha256, the
+official download with its checksum, and the format of each). This module
+only reads manifests; finding and loading the files is `coursekit.data.fetch`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Collection
+
+import yaml
+
+from .errors import DataError
+
+__all__ = [
+    "Manifest",
+    "MirrorFile",
+    "MirrorSource",
+    "OfficialSource",
+    "list_datasets",
+    "load_manifest",
+    "manifests_dir",
+]
+
+# ---------------------------------------------------------------------------
+# The schema: one frozen dataclass per YAML mapping
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MirrorFile:
+    """One file of a mirror, e.g. `cifar10/cifar10_train_jpeg.npz`."""
+
+    path: str  # relative to the mirror root, and to the data dir once downloaded
+    split: str  # the split it holds: "train", "test", "val"
+    sha256: str  # hex digest
+    bytes: int  # exact size
+
+
+@dataclass(frozen=True)
+class MirrorSource:
+    """The files of a dataset on the course mirror, all in one format."""
+
+    format: str  # how to decode the files, e.g. "jpeg_npz"
+    files: tuple[MirrorFile, ...]
+    note: str = ""  # what differs from the official data (e.g. lossy JPEG)
+
+
+@dataclass(frozen=True)
+class OfficialSource:
+    """The single file the dataset's authors publish, e.g. a tarball."""
+
+    url: str
+    format: str  # how to convert it, e.g. "cifar_python_tarball"
+    path: str  # where the download is kept, relative to the data dir
+    bytes: int  # exact size
+    md5: str = ""  # hex digest; give md5 or sha256 (sha256 wins if both)
+    sha256: str = ""
+    note: str = ""
+
+    @property
+    def checksum(self) -> tuple[str, str]:
+        """(algorithm, hex digest) used to verify the download."""
+        return ("sha256", self.sha256) if self.sha256 else ("md5", self.md5)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A parsed `data_manifests/<name>.yaml`; see `cifar10.yaml` for an example.
+
+    Tests and notebooks may derive variants with `dataclasses.replace`, e.g.
+    to point `official` at a local server.
+    """
+
+    name: str  # short id, equal to the file name: "cifar10"
+    title: str  # for people: "CIFAR-10"
+    description: str
+    license: str
+    citation: str
+    splits: dict[str, int]  # split name -> number of examples
+    prepare: str  # how to get the data by hand
+    classes: tuple[str, ...] = ()  # label i means classes[i]
+    image_shape: tuple[int, ...] | None = None  # (C, H, W) of every image
+    mirror: MirrorSource | None = None
+    official: OfficialSource | None = None
+    source_file: Path | None = field(default=None, compare=False)  # the YAML
+
+    def __repr__(self) -> str:  # the default would print every text in full
+        sources = [
+            f"{kind} {source.format}"
+            for kind, source in (("mirror", self.mirror), ("official", self.official))
+            if source is not None
+        ]
+        return (
+            f"Manifest({self.name!r}, {self.title!r}, splits={self.splits}, "
+            f"{len(self.classes)} classes, sources: {', '.join(sources)})"
+        )
+
+
+# ---------------------------------------------------------------------------
+# Finding and reading manifest files
+# ---------------------------------------------------------------------------
+
+
+def manifests_dir() -> Path:
+    """The folder holding `<name>.yaml` manifests.
+
+    Returns:
+        `$COURSEKIT_MANIFESTS` if set, else `data_manifests/` at the root of
+        the repository that holds this package (src/coursekit/data/...).
+    """
+    override = os.environ.get("COURSEKIT_MANIFESTS")
+    if override:
+        return Path(override).expanduser()
+    return Path(__file__).resolve().parents[3] / "data_manifests"
+
+
+def list_datasets() -> list[str]:
+    """Names of all datasets that have a manifest, sorted.
+
+    Example:
+        >>> "cifar10" in list_datasets()
+        True
+    """
+    folder = manifests_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(path.stem for path in folder.glob("*.yaml"))
+
+
+def load_manifest(name: str) -> Manifest:
+    """Read and check `<manifests_dir>/<name>.yaml`.
+
+    Args:
+        name: dataset name, e.g. "cifar10" (see `list_datasets()`).
+    Returns:
+        The parsed manifest.
+    Raises:
+        DataError: if no manifest has that name (the message lists the known
+            ones), or if the file is not valid YAML or breaks the schema.
+    """
+    path = manifests_dir() / f"{name}.yaml"
+    if not path.is_file():
+        raise DataError(_unknown_name_message(name))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise DataError(f"Manifest {path} is not valid YAML: {err}") from None
+    manifest = _parse_manifest(raw, path)
+    if manifest.name != name:
+        raise DataError(
+            f"Manifest {path} says name: {manifest.name!r} but its file name "
+            f"is {name}.yaml; make the two equal."
+        )
+    return manifest
+
+
+def _unknown_name_message(name: str) -> str:
+    known = list_datasets()
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (
+        f"Unknown dataset {name!r}.{hint} Known datasets: "
+        f"{', '.join(known) or '(none)'}. Manifests are read from "
+        f"{manifests_dir()}; add <name>.yaml there, or set COURSEKIT_MANIFESTS "
+        f"to another folder."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Parsing: plain dicts from YAML -> dataclasses, with errors naming the key
+# ---------------------------------------------------------------------------
+
+
+def _parse_manifest(raw: Any, path: Path) -> Manifest:
+    values = _check_keys(raw, Manifest, path, "the top level", skip={"source_file"})
+    if not isinstance(values["splits"], dict):
+        raise DataError(f"Manifest {path}: splits must map split names to sizes.")
+    values["splits"] = {str(k): int(v) for k, v in values["splits"].items()}
+    values["classes"] = tuple(str(c) for c in values.get("classes") or ())
+    if values.get("image_shape") is not None:
+        values["image_shape"] = tuple(int(n) for n in values["image_shape"])
+    if values.get("mirror") is not None:
+        values["mirror"] = _parse_mirror(values["mirror"], path)
+    if values.get("official") is not None:
+        values["official"] = _parse_official(values["official"], path)
+    manifest = Manifest(**values, source_file=path)
+    _check_splits(manifest, path)
+    return manifest
+
+
+def _parse_mirror(raw: Any, path: Path) -> MirrorSource:
+    values = _check_keys(raw, MirrorSource, path, "mirror")
+    values["files"] = tuple(
+        MirrorFile(**_check_keys(item, MirrorFile, path, f"mirror.files[{i}]"))
+        for i, item in enumerate(values["files"] or [])
+    )
+    return MirrorSource(**values)
+
+
+def _parse_official(raw: Any, path: Path) -> OfficialSource:
+    official = OfficialSource(**_check_keys(raw, OfficialSource, path, "official"))
+    if not (official.md5 or official.sha256):
+        raise DataError(f"Manifest {path}: official needs an md5 or a sha256.")
+    return official
+
+
+def _check_splits(manifest: Manifest, path: Path) -> None:
+    if manifest.mirror is None and manifest.official is None:
+        raise DataError(f"Manifest {path} needs a mirror or an official source.")
+    for item in manifest.mirror.files if manifest.mirror else ():
+        if item.split not in manifest.splits:
+            raise DataError(
+                f"Manifest {path}: mirror file {item.path} has split {item.split!r}, "
+                f"expected one of the splits {sorted(manifest.splits)}."
+            )
+
+
+def _require_mapping(raw: Any, path: Path, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise DataError(
+            f"Manifest {path}: {where} must be a mapping (key: value lines), "
+            f"got {type(raw).__name__}."
+        )
+    return raw
+
+
+def _check_keys(
+    raw: Any, cls: type, path: Path, where: str, skip: Collection[str] = ()
+) -> dict[str, Any]:
+    """Return `raw` as a dict; reject unknown (typos) and missing keys of `cls`."""
+    raw = _require_mapping(raw, path, where)
+    allowed = {f.name for f in fields(cls)} - set(skip)
+    required = {
+        f.name
+        for f in fields(cls)
+        if f.default is MISSING and f.default_factory is MISSING
+    }
+    unknown = set(raw) - allowed
+    missing = required - set(raw)
+    if unknown or missing:
+        raise DataError(
+            f"Manifest {path}, {where}: unknown keys {sorted(unknown)}, missing keys "
+            f"{sorted(missing)}. Allowed keys: {sorted(allowed)}; required: "
+            f"{sorted(required)}."
+        )
+    return dict(raw)

@@ -1,0 +1,101 @@
+"""The run cache: re-execute a chapter only when something it depends on changed.
+
+The key is a sha256 over three parts:
+
+- the notebook's cells: type, source and tags, never outputs or other metadata,
+  so saving a notebook in Jupyter does not invalidate it;
+- the resolved parameters as sorted JSON;
+- the library: every file under ``src/coursekit/`` and ``data_manifests/``, hashed
+  by content in sorted path order (``__pycache__`` and hidden files left out).
+
+A record ``_build/cache/<stem>.json`` is written only after a successful run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+import coursekit
+
+__all__ = [
+    "default_library_paths",
+    "library_digest",
+    "notebook_digest",
+    "cache_key",
+    "read_cache",
+    "write_cache",
+]
+
+
+def default_library_paths(root: Path) -> list[Path]:
+    """The library inputs of the cache key: the coursekit package and data manifests."""
+    return [Path(coursekit.__file__).resolve().parent, root / "data_manifests"]
+
+
+def _library_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    files = []
+    for file in path.rglob("*"):
+        parts = file.relative_to(path).parts
+        hidden = any(p.startswith(".") or p == "__pycache__" for p in parts)
+        if file.is_file() and not hidden and file.suffix != ".pyc":
+            files.append(file)
+    return sorted(files, key=lambda f: f.relative_to(path).as_posix())
+
+
+def library_digest(paths: Iterable[Path]) -> str:
+    """sha256 of the files under ``paths`` (folders or files), by content and name.
+
+    A missing path counts as empty, so a book without ``data_manifests/`` still works.
+    """
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(f"[{Path(path).name}]\0".encode())
+        if not Path(path).exists():
+            continue
+        for file in _library_files(Path(path)):
+            name = file.relative_to(path).as_posix() if file != path else file.name
+            content = hashlib.sha256(file.read_bytes()).hexdigest()
+            digest.update(f"{name}\0{content}\0".encode())
+    return digest.hexdigest()
+
+
+def notebook_digest(nb: nbformat.NotebookNode) -> str:
+    """sha256 of what a notebook executes: cell types, sources and tags."""
+    cells = [
+        [cell.cell_type, cell.source, list(cell.metadata.get("tags", []))]
+        for cell in nb.cells
+    ]
+    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
+
+
+def cache_key(notebook: str, params: Mapping[str, Any], library: str) -> str:
+    """Combine a notebook digest, the resolved parameters and a library digest."""
+    params_json = json.dumps(params, sort_keys=True, default=repr)
+    parts = json.dumps([notebook, params_json, library])
+    return hashlib.sha256(parts.encode()).hexdigest()
+
+
+def read_cache(path: Path) -> dict[str, Any] | None:
+    """The cache record at ``path``, or None if it is missing or unreadable."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def write_cache(path: Path, record: Mapping[str, Any]) -> None:
+    """Write a cache record atomically (temp file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record, indent=1, default=repr), encoding="utf-8")
+    os.replace(tmp, path)

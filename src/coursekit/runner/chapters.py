@@ -1,0 +1,303 @@
+"""Where the book is, which chapters it holds, and where their build products go.
+
+A chapter is a notebook ``chapters/<ID>_<slug>.ipynb``
+(``chapters/A1_lenet_cifar10.ipynb``) whose notebook metadata may hold::
+
+    "coursekit": {"id": "A1", "title": "LeNet family on CIFAR-10",
+                  "experiments": ["A1"],
+                  "profiles": {"smoke": {"num_epochs": 1}, "gpu": {"num_epochs": 200}}}
+
+Chapters are ordered as in ``_toc.yml``; chapters missing from the toc come after,
+sorted by file name. This module reads notebooks; it never executes them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import yaml
+
+import coursekit
+
+from .errors import ChapterError, RunnerError
+
+__all__ = [
+    "PROFILES",
+    "Chapter",
+    "find_book_root",
+    "list_chapters",
+    "find_chapter",
+    "read_chapter",
+    "read_notebook",
+    "toc_files",
+    "executed_path",
+    "run_dir",
+    "cache_path",
+]
+
+PROFILES = ("smoke", "cpu", "gpu")  # "auto" resolves to gpu or cpu, see params.py
+
+# "A1_lenet_cifar10" -> id "A1", slug "lenet_cifar10"
+_CHAPTER_NAME = re.compile(r"^(?P<id>[A-Za-z]+\d+)_(?P<slug>\w+)$")
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter notebook of the book.
+
+    Attributes:
+        id: experiment-style id from the file name, e.g. ``"A1"``.
+        title: from the ``coursekit`` metadata, else the first ``#`` heading.
+        path: the source notebook (outputs stripped).
+        experiments: experiment ids the chapter reproduces, e.g. ``("A1",)``.
+        profiles: per-profile parameter overrides,
+            e.g. ``{"smoke": {"num_epochs": 1}}``.
+    """
+
+    id: str
+    title: str
+    path: Path
+    experiments: tuple[str, ...] = ()
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def stem(self) -> str:
+        """File name without ``.ipynb``, e.g. ``"A1_lenet_cifar10"``."""
+        return self.path.stem
+
+
+# ---------------------------------------------------------------- book root
+
+
+def _is_book_root(path: Path) -> bool:
+    return (path / "_toc.yml").is_file() and (path / "chapters").is_dir()
+
+
+def find_book_root(start: Path | None = None) -> Path:
+    """Locate the book root (the folder holding ``_toc.yml`` and ``chapters/``).
+
+    Looks at ``$COURSEKIT_BOOK_ROOT`` first, then at ``start`` (default: the current
+    directory) and its parents, then at the repository holding the installed package.
+
+    Args:
+        start: folder to start the upward search from.
+    Returns:
+        The absolute book root.
+    Raises:
+        RunnerError: if ``$COURSEKIT_BOOK_ROOT`` is not a book root, or no book
+            is found.
+    """
+    env = os.environ.get("COURSEKIT_BOOK_ROOT")
+    if env:
+        root = Path(env).expanduser().resolve()
+        if not _is_book_root(root):
+            raise RunnerError(
+                f"COURSEKIT_BOOK_ROOT={env} is not a book root: it needs a _toc.yml "
+                "and a chapters/ folder. Point it at the repository root or unset it."
+            )
+        return root
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if _is_book_root(candidate):
+            return candidate
+    fallback = Path(coursekit.__file__).resolve().parents[2]
+    if _is_book_root(fallback):
+        return fallback
+    raise RunnerError(
+        f"no book found: neither {here} nor its parents hold a _toc.yml and a "
+        "chapters/ folder. Run coursekit inside the repository, pass --root, "
+        "or set COURSEKIT_BOOK_ROOT."
+    )
+
+
+# ---------------------------------------------------------------- build layout
+
+
+def executed_path(root: Path, chapter: Chapter) -> Path:
+    """Where the executed copy of a chapter goes: ``_build/executed/<stem>.ipynb``."""
+    return root / "_build" / "executed" / f"{chapter.stem}.ipynb"
+
+
+def run_dir(root: Path, chapter: Chapter) -> Path:
+    """The chapter's run-record folder ``_build/runs/<ID>`` ($COURSEKIT_RUN_DIR)."""
+    return root / "_build" / "runs" / chapter.id
+
+
+def cache_path(root: Path, chapter: Chapter) -> Path:
+    """The chapter's cache record ``_build/cache/<stem>.json``."""
+    return root / "_build" / "cache" / f"{chapter.stem}.json"
+
+
+# ---------------------------------------------------------------- reading chapters
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read a notebook as nbformat v4.
+
+    Raises:
+        ChapterError: if the file is missing or is not a notebook.
+    """
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except (OSError, ValueError) as exc:  # JSON and nbformat errors are ValueErrors
+        raise ChapterError(f"cannot read notebook {path}: {exc}") from exc
+
+
+def _first_heading(nb: nbformat.NotebookNode) -> str | None:
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if line.startswith("# "):
+                return line[2:].strip()
+    return None
+
+
+def _read_profiles(raw: Any, path: Path) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw, Mapping):
+        raise ChapterError(
+            f"{path.name}: coursekit.profiles in the notebook metadata must map a "
+            f"profile name to its overrides, e.g. {{'smoke': {{'num_epochs': 1}}}}; "
+            f"found {raw!r}"
+        )
+    profiles = {}
+    for name, overrides in raw.items():
+        if name not in PROFILES:
+            raise ChapterError(
+                f"{path.name}: coursekit.profiles has overrides for unknown profile "
+                f"{name!r}; the profiles are {', '.join(PROFILES)}"
+            )
+        if not isinstance(overrides, Mapping):
+            raise ChapterError(
+                f"{path.name}: coursekit.profiles.{name} must be a mapping of "
+                f"parameter names to values; found {overrides!r}"
+            )
+        profiles[name] = dict(overrides)
+    return profiles
+
+
+def read_chapter(path: Path) -> Chapter:
+    """Read a chapter's id, title, experiments and profile overrides.
+
+    Args:
+        path: a notebook named ``<ID>_<slug>.ipynb``.
+    Returns:
+        The chapter; its id comes from the file name.
+    Raises:
+        ChapterError: if the name or the ``coursekit`` metadata breaks the conventions.
+    """
+    match = _CHAPTER_NAME.match(path.stem)
+    if not match:
+        raise ChapterError(
+            f"{path.name} is not named like a chapter: expected <ID>_<slug>.ipynb, "
+            "e.g. chapters/A1_lenet_cifar10.ipynb"
+        )
+    nb = read_notebook(path)
+    meta = nb.metadata.get("coursekit", {})
+    if not isinstance(meta, Mapping):
+        raise ChapterError(f"{path.name}: the coursekit notebook metadata must be a "
+                           "dict")
+    chapter_id = match["id"]
+    if str(meta.get("id", chapter_id)).upper() != chapter_id.upper():
+        raise ChapterError(
+            f"{path.name}: the file name says id {chapter_id} but the coursekit "
+            f"metadata says id {meta['id']}; rename the file or fix the metadata"
+        )
+    title = meta.get("title") or _first_heading(nb) or match["slug"].replace("_", " ")
+    return Chapter(
+        id=chapter_id,
+        title=str(title),
+        path=path,
+        experiments=tuple(str(e) for e in meta.get("experiments", ())),
+        profiles=_read_profiles(meta.get("profiles", {}), path),
+    )
+
+
+def _toc_entries(node: Any) -> Iterator[str]:
+    if isinstance(node, Mapping):
+        for key in ("root", "file"):
+            if isinstance(node.get(key), str):
+                yield node[key]
+        for value in node.values():
+            if isinstance(value, (list, Mapping)):
+                yield from _toc_entries(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _toc_entries(item)
+
+
+def toc_files(root: Path) -> list[str]:
+    """Documents listed in ``_toc.yml``, in book order, without suffix.
+
+    Returns:
+        Paths like ``"chapters/A1_lenet_cifar10"``, relative to the root.
+    Raises:
+        ChapterError: if ``_toc.yml`` is not valid YAML.
+    """
+    toc = root / "_toc.yml"
+    if not toc.is_file():
+        return []
+    try:
+        data = yaml.safe_load(toc.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ChapterError(f"{toc} is not valid YAML: {exc}") from exc
+    files = []
+    for entry in _toc_entries(data):
+        entry = entry.removeprefix("./")
+        for suffix in (".ipynb", ".md"):
+            entry = entry.removesuffix(suffix)
+        files.append(entry)
+    return files
+
+
+def list_chapters(root: Path) -> list[Chapter]:
+    """All chapters of the book at ``root``, in table-of-contents order.
+
+    Raises:
+        ChapterError: if there is no ``chapters/`` folder, a notebook breaks the
+            conventions, or two notebooks share an id.
+    """
+    folder = root / "chapters"
+    if not folder.is_dir():
+        raise ChapterError(f"{root} has no chapters/ folder; is it the book root?")
+    order = {name: i for i, name in reversed(list(enumerate(toc_files(root))))}
+    paths = [p for p in folder.glob("*.ipynb") if _CHAPTER_NAME.match(p.stem)]
+    paths.sort(key=lambda p: (order.get(f"chapters/{p.stem}", len(order)), p.name))
+    chapters = [read_chapter(p) for p in paths]
+    seen: dict[str, Chapter] = {}
+    for chapter in chapters:
+        other = seen.setdefault(chapter.id.upper(), chapter)
+        if other is not chapter:
+            raise ChapterError(
+                f"two chapters share the id {chapter.id}: chapters/{other.path.name} "
+                f"and chapters/{chapter.path.name}; rename one of them"
+            )
+    return chapters
+
+
+def find_chapter(root: Path, query: str) -> Chapter:
+    """The chapter named by an id (``a1``, any case), a file stem, or a file name.
+
+    Raises:
+        ChapterError: if no chapter matches; the message lists the available ids.
+    """
+    chapters = list_chapters(root)
+    key = Path(query).name.removesuffix(".ipynb").lower()
+    for chapter in chapters:
+        if key in (chapter.id.lower(), chapter.stem.lower()):
+            return chapter
+    ids = [c.id for c in chapters]
+    close = difflib.get_close_matches(query.upper(), ids, n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    raise ChapterError(
+        f"no chapter {query!r} in {root / 'chapters'}.{hint} "
+        f"Available chapters: {', '.join(ids) or '(none)'}. "
+        "See their titles with: coursekit list"
+    )

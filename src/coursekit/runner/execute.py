@@ -1,0 +1,309 @@
+"""Execute chapter notebooks with papermill, cache the results, mark the failures.
+
+``run_chapter`` checks the parameters, then either reuses the cached executed copy
+or runs the notebook with papermill (kernel ``python3``, working directory
+``chapters/``) into ``_build/executed/<stem>.ipynb``. The kernel sees
+``COURSEKIT_RUN_DIR`` (``_build/runs/<ID>``, where the run record goes),
+``COURSEKIT_PROFILE`` and ``COURSEKIT_BOOK_ROOT``.
+
+A chapter that raises keeps its partial executed copy, with a MyST ``{error}``
+admonition at the top that gives the profile, the exception and the command that
+reproduces it. Failures are never cached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from .cache import (
+    cache_key,
+    default_library_paths,
+    library_digest,
+    notebook_digest,
+    read_cache,
+    write_cache,
+)
+from .chapters import Chapter, cache_path, executed_path, find_chapter, list_chapters
+from .chapters import read_notebook, run_dir
+from .errors import ChapterError
+from .params import format_assignment, resolve_parameters
+
+__all__ = ["RunResult", "run_chapter", "run_chapters", "reproduce_command"]
+
+KERNEL_NAME = "python3"
+ERROR_TAG = "coursekit-error"  # tag of the admonition cell added to a failed chapter
+
+
+@dataclass
+class RunResult:
+    """What happened to one chapter.
+
+    Attributes:
+        chapter: the chapter id, e.g. ``"A1"``.
+        status: ``"ok"`` (executed), ``"cached"`` (reused) or ``"failed"``.
+        executed: the executed notebook (also written when the chapter failed).
+        seconds: wall time of this call, in seconds.
+        params: the resolved parameters, ``profile`` included.
+        error: when the chapter failed, the exception as its traceback's last
+            line shows it (``"ValueError: boom"``, the message may span lines);
+            else None.
+        run_dir: the folder given to the kernel as ``COURSEKIT_RUN_DIR``.
+        command: the command line that reproduces this run.
+    """
+
+    chapter: str
+    status: str
+    executed: Path
+    seconds: float
+    params: dict[str, Any]
+    error: str | None = None
+    run_dir: Path | None = None
+    command: str = field(default="", repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True unless the chapter failed."""
+        return self.status != "failed"
+
+
+def reproduce_command(
+    chapter: Chapter, profile: str, overrides: Mapping[str, Any]
+) -> str:
+    """The ``coursekit run`` command line that runs ``chapter`` the same way.
+
+    Example:
+        >>> ch = Chapter("A1", "LeNet", Path("chapters/A1_lenet.ipynb"))
+        >>> reproduce_command(ch, "smoke", {"num_epochs": 2})
+        'coursekit run A1 --profile smoke -p num_epochs=2'
+    """
+    words = ["coursekit", "run", chapter.id, "--profile", profile]
+    for key, value in overrides.items():
+        words += ["-p", format_assignment(key, value)]
+    return " ".join(words)
+
+
+def _error_admonition(profile: str, error: str, command: str) -> str:
+    error = error.replace("```", "'''")  # keep the code fence closed
+    return (
+        "````{error}\n"
+        f"**This chapter failed** when it was executed under the `{profile}` "
+        "profile, so the outputs below stop at the failing cell. It raised:\n\n"
+        f"```text\n{error}\n```\n\n"
+        f"Reproduce it with:\n\n```text\n{command}\n```\n"
+        "````"
+    )
+
+
+def _mark_failed(
+    partial: Path, source: Path, profile: str, error: str, command: str
+) -> None:
+    """Insert the error admonition at the top of the (partial) executed notebook.
+
+    Falls back to the source notebook when papermill left no readable copy (the
+    kernel did not start, or died while the copy was being written).
+    """
+    try:
+        nb = read_notebook(partial)
+    except ChapterError:
+        nb = read_notebook(source)
+    cell = nbformat.v4.new_markdown_cell(_error_admonition(profile, error, command))
+    cell.metadata["tags"] = [ERROR_TAG]
+    nb.cells.insert(0, cell)
+    nbformat.write(nb, str(partial))
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the kernel (papermill's kernel inherits them)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _last_line(exc: BaseException) -> str:
+    import papermill.exceptions  # lazily: papermill is slow to import
+
+    if isinstance(exc, papermill.exceptions.PapermillExecutionError):
+        return f"{exc.ename}: {exc.evalue}"
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[-1] if lines else ''}".rstrip(": ")
+
+
+def _papermill(
+    source: Path, target: Path, params: Mapping[str, Any], progress: bool
+) -> None:
+    import papermill  # lazily: papermill is slow to import
+
+    papermill.execute_notebook(
+        str(source),
+        str(target),
+        parameters=dict(params),
+        kernel_name=KERNEL_NAME,
+        language="python",
+        cwd=str(source.parent),
+        progress_bar=progress,
+    )
+
+
+def _execute(
+    root: Path, chapter: Chapter, params: Mapping[str, Any], target: Path,
+    command: str, progress_bar: bool,
+) -> str | None:
+    """Run papermill into a temporary file, mark a failure, then rename to ``target``.
+
+    Returns:
+        None on success, else the exception's last line.
+    """
+    env = {
+        "COURSEKIT_RUN_DIR": str(run_dir(root, chapter)),
+        "COURSEKIT_PROFILE": str(params["profile"]),
+        "COURSEKIT_BOOK_ROOT": str(root),
+    }
+    run_dir(root, chapter).mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A killed run leaves only this hidden partial file, never a complete-looking copy.
+    partial = target.with_name(f".{target.stem}.partial.ipynb")
+    error = None
+    try:
+        with _environment(env):
+            try:
+                _papermill(chapter.path, partial, params, progress_bar)
+            except Exception as exc:  # the chapter failed, not the runner: go on
+                error = _last_line(exc)
+        if error is not None:
+            _mark_failed(partial, chapter.path, str(params["profile"]), error, command)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return error
+
+
+def _run_resolved(
+    root: Path, chapter: Chapter, params: dict[str, Any], user: Mapping[str, Any],
+    library: str, *, force: bool = False, output: Path | None = None,
+    progress_bar: bool = False,
+) -> RunResult:
+    """Run a chapter whose parameters are already resolved and checked."""
+    start = time.perf_counter()
+    default_target = executed_path(root, chapter)
+    target = Path(output).resolve() if output is not None else default_target
+    use_cache = target == default_target
+    key = cache_key(notebook_digest(read_notebook(chapter.path)), params, library)
+    command = reproduce_command(chapter, str(params["profile"]), user)
+    result = RunResult(chapter.id, "cached", target, 0.0, params, None,
+                       run_dir(root, chapter), command)
+    record = read_cache(cache_path(root, chapter)) if use_cache else None
+    if not force and record and record.get("key") == key and target.exists():
+        result.seconds = time.perf_counter() - start
+        return result
+    if use_cache:
+        cache_path(root, chapter).unlink(missing_ok=True)
+    result.error = _execute(root, chapter, params, target, command, progress_bar)
+    result.status = "failed" if result.error else "ok"
+    result.seconds = time.perf_counter() - start
+    if use_cache and result.ok:
+        write_cache(cache_path(root, chapter), {
+            "key": key, "status": "ok", "params": params,
+            "executed": target.name, "seconds": round(result.seconds, 3),
+        })
+    return result
+
+
+def run_chapter(
+    root: Path,
+    chapter: Chapter | str,
+    *,
+    profile: str = "auto",
+    overrides: Mapping[str, Any] | None = None,
+    force: bool = False,
+    output: Path | None = None,
+    library_paths: Sequence[Path] | None = None,
+    progress_bar: bool = False,
+) -> RunResult:
+    """Execute one chapter, or reuse its cached executed copy.
+
+    Args:
+        root: the book root.
+        chapter: a :class:`Chapter`, or an id (``"a1"``) or file stem.
+        profile: ``smoke``, ``cpu``, ``gpu`` or ``auto``.
+        overrides: the user's parameter values, checked against the parameters cell.
+        force: execute even if the cache says nothing changed.
+        output: write the executed notebook here instead of
+            ``_build/executed/<stem>.ipynb``; such runs are neither cached nor
+            reused.
+        library_paths: folders whose content enters the cache key (default: the
+            coursekit package and ``data_manifests/``).
+        progress_bar: show papermill's per-cell progress bar.
+    Returns:
+        The :class:`RunResult`; a chapter that raised has status ``"failed"``.
+    Raises:
+        ChapterError: unknown chapter, or a notebook that breaks the conventions.
+        ParameterError: bad profile or overrides; then nothing is executed.
+    """
+    if not isinstance(chapter, Chapter):
+        chapter = find_chapter(root, chapter)
+    params = resolve_parameters(chapter, profile, overrides)
+    user = {key: params[key] for key in overrides or {}}
+    paths = default_library_paths(root) if library_paths is None else library_paths
+    return _run_resolved(
+        root, chapter, params, user, library_digest(paths),
+        force=force, output=output, progress_bar=progress_bar,
+    )
+
+
+def run_chapters(
+    root: Path,
+    *,
+    profile: str = "auto",
+    force: bool = False,
+    library_paths: Sequence[Path] | None = None,
+    progress_bar: bool = False,
+    on_start: Callable[[Chapter], None] | None = None,
+    on_result: Callable[[RunResult], None] | None = None,
+) -> list[RunResult]:
+    """Execute every chapter in book order; a failing chapter does not stop the rest.
+
+    The parameters of all chapters are checked before the first one runs.
+
+    Args:
+        root: the book root.
+        profile: ``smoke``, ``cpu``, ``gpu`` or ``auto``.
+        force: execute even the chapters whose cache is valid.
+        library_paths: see :func:`run_chapter`.
+        progress_bar: show papermill's per-cell progress bar.
+        on_start: called with each chapter before it runs (e.g. to print progress).
+        on_result: called with each result as soon as it is known.
+    Returns:
+        One :class:`RunResult` per chapter, in book order.
+    Raises:
+        ChapterError, ParameterError: before anything runs.
+    """
+    plans = [(ch, resolve_parameters(ch, profile)) for ch in list_chapters(root)]
+    paths = default_library_paths(root) if library_paths is None else library_paths
+    library = library_digest(paths)
+    results = []
+    for chapter, params in plans:
+        if on_start:
+            on_start(chapter)
+        result = _run_resolved(
+            root, chapter, params, {}, library, force=force, progress_bar=progress_bar
+        )
+        results.append(result)
+        if on_result:
+            on_result(result)
+    return results

@@ -1,0 +1,90 @@
+"""Every chapter under the smoke profile on the mirror's real data, then the smoke book.
+
+The book is copied into a temporary root so these tests never touch the executed
+copies or the cache of the repository's own `make book`. Skipped when the data mirror
+is absent (COURSEKIT_DATA_MIRROR unset and no ../shared/data beside the repository).
+"""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from coursekit import runner
+
+REPO = Path(__file__).resolve().parents[1]
+MIRROR = os.environ.get("COURSEKIT_DATA_MIRROR") or str(REPO.parent / "shared" / "data")
+RECORD_KEYS = {"chapter", "profile", "params", "results", "timings", "environment",
+               "created"}
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(MIRROR, "cifar10").is_dir(),
+                       reason=f"no data mirror at {MIRROR}"),
+]
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    """A copy of the book, built once with the smoke profile."""
+    root = tmp_path_factory.mktemp("book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, root / name)
+    for folder in ("book", "chapters"):
+        shutil.copytree(REPO / folder, root / folder)
+    env = {"COURSEKIT_DATA_MIRROR": MIRROR,
+           "COURSEKIT_DATA_DIR": str(tmp_path_factory.mktemp("data"))}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        result = runner.build_book(root, profile="smoke")
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    return root, result
+
+
+def test_every_chapter_runs_under_smoke(smoke_book):
+    root, result = smoke_book
+    chapters = runner.list_chapters(root)
+    assert [r.chapter for r in result.runs] == [c.id for c in chapters]
+    failed = {r.chapter: r.error for r in result.runs if not r.ok}
+    assert not failed, failed
+
+
+@pytest.mark.parametrize("chapter", [c.id for c in runner.list_chapters(REPO)])
+def test_chapter_writes_a_run_record(smoke_book, chapter):
+    root, _ = smoke_book
+    record = json.loads((runner.run_dir(root, runner.find_chapter(root, chapter)) / "record.json").read_text())
+    assert RECORD_KEYS <= set(record)
+    assert record["chapter"] == chapter and record["profile"] == "smoke"
+    assert record["results"]
+
+
+def test_a1_record_covers_all_seven_variants(smoke_book):
+    root, _ = smoke_book
+    record = json.loads((runner.run_dir(root, runner.find_chapter(root, "A1")) / "record.json").read_text())
+    assert len(record["results"]) == 7
+    for row in record["results"].values():
+        assert 0 <= row["test_acc"] <= 100
+        assert row["num_parameters"] in (62006, 62458)
+
+
+def test_a1_page_shows_figures_and_the_comparison_table(smoke_book):
+    root, result = smoke_book
+    assert result.html is not None
+    page = (root / "_build" / "html" / "chapters" / "A1_lenet_cifar10.html").read_text()
+    assert "Reported vs reproduced" in page
+    assert "SuperLeNet with Proper Weight Init" in page  # a row of the table
+    assert "66.00" in page                               # the report's number
+    assert page.count("<img") + page.count("<svg") >= 4   # curves, grid, matrix, bars
+    assert "Traceback" not in page and "Error" not in page.split("Reported vs")[0][-2000:]
+
+
+def test_second_build_executes_nothing(smoke_book):
+    root, _ = smoke_book
+    os.environ.setdefault("COURSEKIT_DATA_MIRROR", MIRROR)
+    again = runner.build_book(root, profile="smoke", html=False)
+    assert {r.status for r in again.runs} == {"cached"}

@@ -1,0 +1,568 @@
+"""Tests of coursekit.data on small generated datasets, served from 127.0.0.1.
+
+No test touches the internet. The official source is a real .tar.gz in the
+CIFAR-10 python format (20 train + 10 test random images) served by a local
+HTTP server; the mirror is a real folder of packed-JPEG .npz files. One test
+at the end reads the real CIFAR-10 test split from the course's shared/data
+folder and is skipped where that folder is absent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import pickle
+import socket
+import tarfile
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from coursekit import data
+from coursekit.data import (
+    ChecksumError,
+    DataError,
+    DatasetNotFoundError,
+    ImageSplit,
+    MirrorFile,
+    MirrorSource,
+)
+
+# Read before the autouse fixture below clears the variable.
+_ENV_MIRROR = os.environ.get("COURSEKIT_DATA_MIRROR", "")
+_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+NUM_TRAIN, NUM_TEST = 20, 10  # the toy dataset: 5 train batches of 4 images
+TARBALL = "cifar-10-python.tar.gz"
+
+
+# ---------------------------------------------------------------------------
+# Fixtures: a hermetic environment, a toy tarball, a toy mirror, a server
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No mirror, a throw-away default data dir, and no proxy for 127.0.0.1."""
+    for name in ("COURSEKIT_DATA_MIRROR", "COURSEKIT_MANIFESTS", "http_proxy",
+                 "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COURSEKIT_DATA_DIR", str(tmp_path / "default_data_dir"))
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+@pytest.fixture(scope="module")
+def toy() -> dict:
+    """A CIFAR-10 python tarball (bytes, md5) and the arrays it holds."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train": (_random_images(rng, NUM_TRAIN), rng.integers(0, 10, NUM_TRAIN)),
+        "test": (_random_images(rng, NUM_TEST), rng.integers(0, 10, NUM_TEST)),
+    }
+    tarball = _cifar_tarball(arrays)
+    return {"bytes": tarball, "md5": hashlib.md5(tarball).hexdigest(), "arrays": arrays}
+
+
+@pytest.fixture(scope="module")
+def toy_mirror(tmp_path_factory: pytest.TempPathFactory, toy: dict) -> dict:
+    """A mirror folder in jpeg_npz format, with the reference decoding of each JPEG."""
+    root = tmp_path_factory.mktemp("mirror")
+    files, expected = [], {}
+    for split, (images, labels) in toy["arrays"].items():
+        item, decoded = _write_jpeg_npz(root, f"cifar10/toy_{split}_jpeg.npz", split,
+                                        images, labels)
+        files.append(item)
+        expected[split] = (decoded, labels)
+    source = MirrorSource(format="jpeg_npz", files=tuple(files), note="toy")
+    return {"root": root, "source": source, "expected": expected}
+
+
+class LocalServer:
+    """An HTTP server on 127.0.0.1 that serves `routes` and counts requests.
+
+    A path in `truncate` announces 1000 more bytes than it sends, then closes.
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict[str, bytes] = {}
+        self.truncate: set[str] = set()
+        self.hits: Counter[str] = Counter()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,),  # poll, s
+                         daemon=True).start()
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.httpd.server_port}/{path}"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the http.server name)
+                path = self.path.lstrip("/")
+                server.hits[path] += 1
+                if path not in server.routes:
+                    self.send_error(404)
+                    return
+                body, cut = server.routes[path], path in server.truncate
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body) + 1000 * cut))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2] if cut else body)
+                self.close_connection = True
+
+            def log_message(self, *args: object) -> None:  # keep test output quiet
+                return None
+
+        return Handler
+
+
+@pytest.fixture
+def server() -> LocalServer:
+    local = LocalServer()
+    yield local
+    local.httpd.shutdown()
+    local.httpd.server_close()
+
+
+# ---------------------------------------------------------------------------
+# Builders of toy data
+# ---------------------------------------------------------------------------
+
+
+def _random_images(rng: np.random.Generator, num: int) -> np.ndarray:
+    return rng.integers(0, 256, (num, 3, 32, 32), dtype=np.uint8)  # (N, C, H, W)
+
+
+def _cifar_tarball(arrays: dict, extra: dict[str, bytes] | None = None) -> bytes:
+    """A .tar.gz laid out like the official cifar-10-python.tar.gz.
+
+    The pickles name numpy 1.x's `numpy.core.multiarray`, as the official ones
+    do; `extra` adds or replaces members (name -> raw bytes).
+    """
+    (train_x, train_y), (test_x, test_y) = arrays["train"], arrays["test"]
+    batches = {  # 5 training batches of 4 images each
+        f"data_batch_{k + 1}": (train_x[4 * k : 4 * k + 4], train_y[4 * k : 4 * k + 4])
+        for k in range(5)
+    }
+    batches["test_batch"] = (test_x, test_y)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, (images, labels) in batches.items():
+            batch = {b"batch_label": name.encode(), b"labels": labels.tolist(),
+                     b"data": images.reshape(len(images), 3072)}  # channel-major rows
+            payload = pickle.dumps(batch, protocol=2).replace(
+                b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
+            _add_member(tar, f"cifar-10-batches-py/{name}", payload)
+        for name, payload in (extra or {"readme.html": b"<html></html>"}).items():
+            _add_member(tar, f"cifar-10-batches-py/{name}", payload)
+    return buffer.getvalue()
+
+
+def _add_member(tar: tarfile.TarFile, name: str, payload: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(payload)
+    tar.addfile(info, io.BytesIO(payload))
+
+
+def _write_jpeg_npz(
+    root: Path, rel_path: str, split: str, images: np.ndarray, labels: np.ndarray,
+    grey: tuple[int, ...] = (),
+) -> tuple[MirrorFile, np.ndarray]:
+    """Pack images as JPEGs like shared/data; return the file and their decoding."""
+    blobs, decoded = [], []
+    for i, image in enumerate(images):
+        pil = Image.fromarray(image.transpose(1, 2, 0))  # (C, H, W) -> (H, W, C)
+        pil = pil.convert("L") if i in grey else pil
+        out = io.BytesIO()
+        pil.save(out, format="JPEG", quality=90)
+        blobs.append(out.getvalue())
+        reference = Image.open(io.BytesIO(blobs[-1])).convert("RGB")
+        decoded.append(np.asarray(reference).transpose(2, 0, 1))
+    offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+    path = root / rel_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    jpeg = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+    with open(path, "wb") as f:
+        np.savez_compressed(f, jpeg=jpeg, offsets=offsets, y=labels.astype(np.uint8))
+    item = MirrorFile(path=rel_path, split=split, bytes=path.stat().st_size,
+                      sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+    return item, np.stack(decoded)
+
+
+def _toy_manifest(
+    toy: dict, url: str, mirror: MirrorSource | None = None
+) -> data.Manifest:
+    """The cifar10 manifest pointed at the toy data: 20 train, 10 test images."""
+    real = data.load_manifest("cifar10")
+    official = dataclasses.replace(real.official, url=url, md5=toy["md5"],
+                                   bytes=len(toy["bytes"]))
+    return dataclasses.replace(real, splits={"train": NUM_TRAIN, "test": NUM_TEST},
+                               official=official, mirror=mirror)
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{TARBALL}"
+
+
+def _assert_splits_equal(splits: dict[str, ImageSplit], expected: dict) -> None:
+    assert list(splits) == list(expected)
+    for name, (images, labels) in expected.items():
+        assert splits[name].images.dtype == torch.uint8
+        assert splits[name].labels.dtype == torch.int64
+        assert torch.equal(splits[name].images, torch.from_numpy(np.asarray(images)))
+        assert splits[name].labels.tolist() == np.asarray(labels).tolist()
+
+
+def _files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+# ---------------------------------------------------------------------------
+# Manifests
+# ---------------------------------------------------------------------------
+
+
+def test_cifar10_manifest_lists_classes_splits_and_sources() -> None:
+    manifest = data.load_manifest("cifar10")
+    assert "cifar10" in data.list_datasets()
+    assert manifest.classes[0] == "airplane" and manifest.classes[-1] == "truck"
+    assert len(manifest.classes) == 10
+    assert manifest.splits == {"train": 50000, "test": 10000}
+    assert manifest.official.checksum == ("md5", "c58f30108f718f92721af3b95e74349a")
+    assert manifest.official.bytes == 170498071
+    assert {f.split for f in manifest.mirror.files} == {"train", "test"}
+
+
+def test_unknown_dataset_lists_known_names() -> None:
+    known = r"Unknown dataset 'cifar11'.*Known datasets: .*cifar10"
+    with pytest.raises(DataError, match=known):
+        data.load_manifest("cifar11")
+
+
+def test_manifest_with_unknown_key_names_it(tmp_path: Path, monkeypatch) -> None:
+    text = (data.load_manifest("cifar10").source_file.read_text()
+            .replace("classes:", "clases:"))
+    (tmp_path / "cifar10.yaml").write_text(text)
+    monkeypatch.setenv("COURSEKIT_MANIFESTS", str(tmp_path))
+    with pytest.raises(DataError, match=r"unknown keys \['clases'\]"):
+        data.load_manifest("cifar10")
+
+
+# ---------------------------------------------------------------------------
+# The official source: download, verify, convert, cache
+# ---------------------------------------------------------------------------
+
+
+def test_official_tarball_is_downloaded_verified_and_converted(
+    server: LocalServer, toy: dict, tmp_path: Path
+) -> None:
+    server.routes[TARBALL] = toy["bytes"]
+    manifest = _toy_manifest(toy, server.url(TARBALL))
+    splits = data.load_images("cifar10", manifest=manifest, data_dir=tmp_path)
+    _assert_splits_equal(splits, toy["arrays"])
+    assert splits["train"].classes[0] == "airplane"
+    assert len(splits["train"]) == NUM_TRAIN
+    assert _files_under(tmp_path / "cifar10") == [
+        TARBALL, "decoded/stamp.json",
+        "decoded/test_images.npy", "decoded/test_labels.npy",
+        "decoded/train_images.npy", "decoded/train_labels.npy",
+    ]
+
+
+def test_second_load_reads_the_decoded_cache(
+    server: LocalServer, toy: dict, tmp_path: Path
+) -> None:
+    server.routes[TARBALL] = toy["bytes"]
+    manifest = _toy_manifest(toy, server.url(TARBALL))
+    data.load_images("cifar10", manifest=manifest, data_dir=tmp_path)
+    (tmp_path / "cifar10" / TARBALL).unlink()  # the source is gone...
+    splits = data.load_images("cifar10", manifest=manifest, data_dir=tmp_path)
+    assert server.hits[TARBALL] == 1  # ...and was not downloaded again
+    _assert_splits_equal(splits, toy["arrays"])
+
+
+def test_wrong_bytes_raise_checksum_error_and_leave_no_file(
+    server: LocalServer, toy: dict, tmp_path: Path
+) -> None:
+    wrong = bytes(len(toy["bytes"]))  # right size, wrong content
+    server.routes[TARBALL] = wrong
+    manifest = _toy_manifest(toy, server.url(TARBALL))
+    with pytest.raises(ChecksumError, match=TARBALL) as info:
+        data.fetch("cifar10", manifest=manifest, data_dir=tmp_path)
+    assert toy["md5"] in str(info.value)
+    assert hashlib.md5(wrong).hexdigest() in str(info.value)
+    assert _files_under(tmp_path) == []
+
+
+def test_download_cut_short_is_not_kept_and_a_retry_succeeds(
+    server: LocalServer, toy: dict, tmp_path: Path
+) -> None:
+    server.routes[TARBALL] = toy["bytes"]
+    server.truncate.add(TARBALL)
+    manifest = _toy_manifest(toy, server.url(TARBALL))
+    with pytest.raises(DatasetNotFoundError, match="connection closed after"):
+        data.fetch("cifar10", manifest=manifest, data_dir=tmp_path)
+    assert _files_under(tmp_path) == []  # neither a .part nor a final file
+    server.truncate.clear()
+    splits = data.load_images("cifar10", manifest=manifest, data_dir=tmp_path)
+    _assert_splits_equal(splits, toy["arrays"])
+
+
+def test_leftover_part_file_is_never_used(toy: dict, tmp_path: Path) -> None:
+    part = tmp_path / "cifar10" / f"{TARBALL}.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(toy["bytes"])  # complete and correct, but only a .part
+    manifest = _toy_manifest(toy, _closed_port_url())
+    with pytest.raises(DatasetNotFoundError):
+        data.fetch("cifar10", manifest=manifest, data_dir=tmp_path)
+    assert not part.exists()
+
+
+def test_pickle_that_would_run_code_is_refused(
+    server: LocalServer, toy: dict, tmp_path: Path
+) -> None:
+    evil = pickle.dumps(eval, protocol=2)  # any global but numpy's is refused
+    tarball = _cifar_tarball(toy["arrays"], extra={"test_batch": evil})
+    server.routes[TARBALL] = tarball
+    manifest = _toy_manifest(toy, server.url(TARBALL))
+    manifest = dataclasses.replace(manifest, official=dataclasses.replace(
+        manifest.official, md5=hashlib.md5(tarball).hexdigest(), bytes=len(tarball)))
+    with pytest.raises(DataError, match=r"refused to load \w+\.eval"):
+        data.fetch("cifar10", manifest=manifest, data_dir=tmp_path)
+
+
+# ---------------------------------------------------------------------------
+# Lookup order and errors
+# ---------------------------------------------------------------------------
+
+
+def test_corrupt_file_in_data_dir_is_removed_and_the_mirror_is_used(
+    toy: dict, toy_mirror: dict, tmp_path: Path
+) -> None:
+    corrupt = tmp_path / "cifar10" / TARBALL
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_bytes(b"not a tarball")
+    manifest = _toy_manifest(toy, _closed_port_url(), mirror=toy_mirror["source"])
+    splits = data.load_images("cifar10", manifest=manifest, data_dir=tmp_path,
+                              mirror=str(toy_mirror["root"]))
+    assert not corrupt.exists()
+    _assert_splits_equal(splits, toy_mirror["expected"])
+
+
+def test_nothing_found_says_what_was_tried_and_how_to_fix_it(
+    toy: dict, toy_mirror: dict, tmp_path: Path
+) -> None:
+    url = _closed_port_url()
+    manifest = _toy_manifest(toy, url, mirror=toy_mirror["source"])
+    with pytest.raises(DatasetNotFoundError) as info:
+        data.fetch("cifar10", manifest=manifest, data_dir=tmp_path)
+    message = str(info.value)
+    for needed in ("'cifar10'", f"{tmp_path / 'cifar10' / TARBALL}: missing",
+                   "mirror: unset", f"official URL {url}: cannot connect",
+                   "COURSEKIT_DATA_MIRROR", "put the official file",
+                   "coursekit data fetch cifar10"):
+        assert needed in message
+
+
+def test_missing_mirror_folder_is_reported(
+    toy: dict, toy_mirror: dict, tmp_path: Path
+) -> None:
+    manifest = _toy_manifest(toy, _closed_port_url(), mirror=toy_mirror["source"])
+    with pytest.raises(DatasetNotFoundError, match=r"mirror .*nowhere: path missing"):
+        data.fetch("cifar10", manifest=manifest, data_dir=tmp_path,
+                   mirror=str(tmp_path / "nowhere"))
+
+
+def test_source_that_disagrees_with_the_manifest_counts_is_an_error(
+    server: LocalServer, toy: dict, tmp_path: Path
+) -> None:
+    server.routes[TARBALL] = toy["bytes"]
+    manifest = dataclasses.replace(_toy_manifest(toy, server.url(TARBALL)),
+                                   splits={"train": 50000, "test": NUM_TEST})
+    with pytest.raises(DataError, match=r"train has images \(20, 3, 32, 32\)"):
+        data.fetch("cifar10", manifest=manifest, data_dir=tmp_path)
+
+
+# ---------------------------------------------------------------------------
+# The mirror: a folder read in place, or a URL
+# ---------------------------------------------------------------------------
+
+
+def test_mirror_folder_is_decoded_in_place(
+    toy: dict, toy_mirror: dict, tmp_path: Path
+) -> None:
+    manifest = _toy_manifest(toy, _closed_port_url(), mirror=toy_mirror["source"])
+    splits = data.load_images("cifar10", manifest=manifest, data_dir=tmp_path,
+                              mirror=str(toy_mirror["root"]))
+    _assert_splits_equal(splits, toy_mirror["expected"])
+    files = _files_under(tmp_path / "cifar10")
+    assert all(f.startswith("decoded/") for f in files)  # read in place, not copied
+
+
+def test_mirror_url_is_downloaded_into_the_data_dir(
+    server: LocalServer, toy: dict, toy_mirror: dict, tmp_path: Path
+) -> None:
+    for item in toy_mirror["source"].files:
+        server.routes[item.path] = (toy_mirror["root"] / item.path).read_bytes()
+    manifest = _toy_manifest(toy, _closed_port_url(), mirror=toy_mirror["source"])
+    splits = data.load_images("cifar10", manifest=manifest, data_dir=tmp_path,
+                              mirror=server.url())
+    _assert_splits_equal(splits, toy_mirror["expected"])
+    for item in toy_mirror["source"].files:
+        assert (tmp_path / item.path).read_bytes() == server.routes[item.path]
+
+
+def test_failing_mirror_url_falls_through_to_the_official_url(
+    server: LocalServer, toy: dict, toy_mirror: dict, tmp_path: Path
+) -> None:
+    server.routes[TARBALL] = toy["bytes"]  # but no mirror files: 404
+    manifest = _toy_manifest(toy, server.url(TARBALL), mirror=toy_mirror["source"])
+    splits = data.load_images("cifar10", manifest=manifest, data_dir=tmp_path,
+                              mirror=server.url("mirror/"))
+    _assert_splits_equal(splits, toy["arrays"])
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_shape"])
+def test_damaged_decoded_cache_is_rebuilt(
+    damage: str, toy: dict, toy_mirror: dict, tmp_path: Path
+) -> None:
+    manifest = _toy_manifest(toy, _closed_port_url(), mirror=toy_mirror["source"])
+    kwargs = dict(manifest=manifest, data_dir=tmp_path, mirror=str(toy_mirror["root"]))
+    folder = data.fetch("cifar10", **kwargs)
+    target = folder / "train_images.npy"
+    if damage == "truncate":
+        target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    elif damage == "garbage":
+        target.write_bytes(b"\x00" * 100)
+    else:
+        np.save(target, np.zeros((NUM_TRAIN, 3, 8, 8), np.uint8))
+    _assert_splits_equal(data.load_images("cifar10", **kwargs), toy_mirror["expected"])
+
+
+def _write_toy_dataset(tmp_path: Path) -> tuple[Path, Path]:
+    """A Tiny-ImageNet-like dataset "toy": a manifest folder and a mirror folder.
+
+    Splits train and val of 6 images 16x16, 2 classes; image 0 is greyscale.
+    """
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], 3)
+    files = []
+    for split in ("train", "val"):
+        images = rng.integers(0, 256, (6, 3, 16, 16), dtype=np.uint8)
+        item, _ = _write_jpeg_npz(tmp_path / "mirror", f"toy/{split}.npz", split,
+                                  images, labels, grey=(0,))
+        files.append(f"    - {{path: {item.path}, split: {split}, "
+                     f"sha256: {item.sha256}, bytes: {item.bytes}}}")
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "toy.yaml").write_text("\n".join([
+        "name: toy", "title: Toy", "description: d", "license: l", "citation: c",
+        "prepare: p", "classes: [goldfish, teapot]", "splits: {train: 6, val: 6}",
+        "image_shape: [3, 16, 16]", "mirror:", "  format: jpeg_npz", "  files:", *files,
+    ]))
+    return manifests, tmp_path / "mirror"
+
+
+def test_generic_manifest_file_with_val_split_and_greyscale_jpegs(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A Tiny-ImageNet-like dataset needs only a manifest file, no code."""
+    manifests, mirror = _write_toy_dataset(tmp_path)
+    monkeypatch.setenv("COURSEKIT_MANIFESTS", str(manifests))
+    assert data.list_datasets() == ["toy"]
+    splits = data.load_images("toy", data_dir=tmp_path / "data", mirror=str(mirror))
+    assert list(splits) == ["train", "val"]
+    grey = splits["val"].images[0]
+    assert grey.shape == (3, 16, 16) and torch.equal(grey[0], grey[2])
+    assert splits["val"].classes == ["goldfish", "teapot"]
+
+
+def test_status_reports_where_each_dataset_is(tmp_path: Path, monkeypatch) -> None:
+    manifests, mirror = _write_toy_dataset(tmp_path)
+    monkeypatch.setenv("COURSEKIT_MANIFESTS", str(manifests))
+    root = tmp_path / "data"
+
+    def where(**kwargs: str) -> tuple[str, str]:
+        (row,) = data.status(data_dir=root, **kwargs)
+        assert row["name"] == "toy" and row["title"] == "Toy"
+        return row["where"], row["path"]
+
+    assert where() == ("missing", str(root / "toy"))
+    assert where(mirror=str(mirror)) == ("mirror", str(mirror))
+    assert where(mirror="http://127.0.0.1:1/")[0] == "mirror"
+    data.fetch("toy", data_dir=root, mirror=str(mirror))
+    assert where() == ("decoded cache", str(root / "toy" / "decoded"))
+
+
+# ---------------------------------------------------------------------------
+# Stratified splits
+# ---------------------------------------------------------------------------
+
+
+def _labelled_split() -> ImageSplit:
+    """100 images whose first pixel is their index; classes 40/30/20/10."""
+    labels = torch.tensor([0] * 40 + [1] * 30 + [2] * 20 + [3] * 10)
+    images = torch.zeros(100, 1, 2, 2, dtype=torch.uint8)
+    images[:, 0, 0, 0] = torch.arange(100, dtype=torch.uint8)
+    return ImageSplit(images, labels, ["a", "b", "c", "d"])
+
+
+def test_split_off_is_stratified_disjoint_and_deterministic() -> None:
+    split = _labelled_split()
+    rest, holdout = data.split_off(split, 20, seed=0)
+    assert torch.bincount(holdout.labels).tolist() == [8, 6, 4, 2]
+    ids_rest = set(rest.images[:, 0, 0, 0].tolist())
+    ids_holdout = set(holdout.images[:, 0, 0, 0].tolist())
+    assert not ids_rest & ids_holdout and len(ids_rest | ids_holdout) == 100
+    assert torch.equal(holdout.labels, split.labels[holdout.images[:, 0, 0, 0].long()])
+    again = data.split_off(split, 20, seed=0)[1]
+    other = data.split_off(split, 20, seed=1)[1]
+    assert torch.equal(again.images, holdout.images)
+    assert not torch.equal(other.images, holdout.images)
+
+
+def test_subset_is_stratified_and_split_off_checks_its_size() -> None:
+    split = _labelled_split()
+    small = data.subset(split, 10, seed=0)
+    assert torch.bincount(small.labels).tolist() == [4, 3, 2, 1]
+    assert data.subset(split, 100, seed=0) is split
+    with pytest.raises(ValueError, match="Cannot split off 2 of 100"):
+        data.split_off(split, 2, seed=0)
+
+
+# ---------------------------------------------------------------------------
+# The real mirror (skipped where the course's shared/data folder is absent)
+# ---------------------------------------------------------------------------
+
+
+def _real_mirror() -> Path | None:
+    for candidate in (_ENV_MIRROR, _SHARED_DATA):
+        test_file = Path(candidate) / "cifar10" / "cifar10_test_jpeg.npz"
+        if candidate and test_file.is_file():
+            return Path(candidate)
+    return None
+
+
+@pytest.mark.skipif(_real_mirror() is None, reason="no shared/data mirror here")
+def test_real_cifar10_test_split_from_the_mirror(tmp_path: Path) -> None:
+    real = data.load_manifest("cifar10")
+    test_only = tuple(f for f in real.mirror.files if f.split == "test")
+    mirror = dataclasses.replace(real.mirror, files=test_only)
+    manifest = dataclasses.replace(real, splits={"test": 10000}, mirror=mirror)
+    splits = data.load_images("cifar10", manifest=manifest, data_dir=tmp_path,
+                              mirror=str(_real_mirror()))
+    test = splits["test"]
+    assert test.images.shape == (10000, 3, 32, 32) and test.images.dtype == torch.uint8
+    assert torch.bincount(test.labels).tolist() == [1000] * 10
