@@ -12,13 +12,13 @@ chapter can loop over report variants by name alone.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from coursekit._suggest import did_you_mean
 from coursekit.init import apply_init
 
 __all__ = ["LeNet", "ModelSpec", "build_model", "count_parameters", "get_spec",
@@ -151,9 +151,7 @@ def get_spec(name: str) -> ModelSpec:
         ValueError: if ``name`` is unknown; the message suggests the closest names.
     """
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, _REGISTRY, n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ValueError(f"unknown model {name!r}.{hint} "
+        raise ValueError(f"unknown model {name!r}.{did_you_mean(name, _REGISTRY)} "
                          f"Known models: {', '.join(_REGISTRY)}.")
     return _REGISTRY[name]
 

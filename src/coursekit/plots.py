@@ -86,17 +86,17 @@ def plot_curves(histories: dict[str, pd.DataFrame], *, labels: dict[str, str] | 
     labels = labels or {}
     for name, frame in histories.items():
         color = color_for(name)
+        marker = "o" if len(frame) <= 20 else None  # a few epochs: show the points
         for ax, metric in zip(axes, ("acc", "loss")):
-            ax.plot(frame.index, frame[f"val_{metric}"], color=color,
-                    label=labels.get(name, name))
+            ax.plot(frame.index, frame[f"val_{metric}"], color=color, marker=marker,
+                    ms=3, label=labels.get(name, name))
             ax.plot(frame.index, frame[f"train_{metric}"], color=color, ls="--", lw=1)
     axes[0].set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     axes[1].set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center",
-               ncol=min(4, len(histories)), bbox_to_anchor=(0.5, 0.0))
-    fig.text(0.99, 0.99, "solid: validation   dashed: training", ha="right", va="top",
-             fontsize="small", color="0.35")
     fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center",
+               ncol=min(3, len(histories)), bbox_to_anchor=(0.5, 0.0),
+               title="solid: validation, dashed: training", title_fontsize="small")
     return fig
 
 

@@ -8,13 +8,14 @@ only reads manifests; finding and loading the files is `coursekit.data.fetch`.
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Collection
 
 import yaml
+
+from coursekit._suggest import did_you_mean
 
 from .errors import DataError
 
@@ -163,10 +164,8 @@ def load_manifest(name: str) -> Manifest:
 
 def _unknown_name_message(name: str) -> str:
     known = list_datasets()
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
     return (
-        f"Unknown dataset {name!r}.{hint} Known datasets: "
+        f"Unknown dataset {name!r}.{did_you_mean(name, known)} Known datasets: "
         f"{', '.join(known) or '(none)'}. Manifests are read from "
         f"{manifests_dir()}; add <name>.yaml there, or set COURSEKIT_MANIFESTS "
         f"to another folder."

@@ -15,7 +15,6 @@ the key. The checks only read notebooks; executing them is execute.py's job.
 from __future__ import annotations
 
 import ast
-import difflib
 import io
 import re
 import shlex
@@ -23,6 +22,8 @@ import tokenize
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from coursekit._suggest import did_you_mean
 
 from .chapters import PROFILES, Chapter, read_notebook
 from .errors import ChapterError, ParameterError
@@ -249,10 +250,9 @@ def _unknown_key(
     chapter: Chapter, params: Mapping[str, Parameter], key: str, source: str
 ) -> str:
     known = [name for name in params if name != "profile"]
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
     return (
-        f"chapter {chapter.id} has no parameter {key!r} ({source}).{hint} "
+        f"chapter {chapter.id} has no parameter {key!r} ({source})."
+        f"{did_you_mean(key, known)} "
         f"Its parameters are: {', '.join(known) or '(none)'}. "
         f"See them with: coursekit params {chapter.id}"
     )
