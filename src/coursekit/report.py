@@ -24,7 +24,7 @@ import coursekit
 
 __all__ = ["SHORTFALL_POINTS", "comparison_table", "environment", "experiment",
            "profile_note", "reported", "select_variants", "style_comparison",
-           "write_run_record"]
+           "style_results", "write_run_record"]
 
 REPORTED_FILE = Path(__file__).with_name("reported.yaml")
 SHORTFALL_POINTS = 1.5  # a reproduced accuracy further below the report than this is marked
@@ -133,9 +133,41 @@ def style_comparison(table: pd.DataFrame):
                 for c in row.index]
 
     return (table.style.apply(mark, axis=1)
-            .format({"reported": "{:,.2f}", "reproduced": "{:,.2f}",
-                     "difference": "{:+,.2f}"}, na_rep="n/a")
+            .format({"reported": _number, "reproduced": _number,
+                     "difference": lambda v: _number(v, sign=True)})
             .hide(axis="index").hide(["short"], axis="columns"))
+
+
+RESULT_COLUMNS = {  # results column -> (label on the page, number format)
+    "train_acc": ("train acc (%)", "{:.2f}"), "val_acc": ("val acc (%)", "{:.2f}"),
+    "test_acc": ("test acc (%)", "{:.2f}"), "test_loss": ("test loss", "{:.3f}"),
+    "epochs": ("epochs", "{:.0f}"), "best_epoch": ("best epoch", "{:.0f}"),
+    "time_s": ("train time (s)", "{:,.0f}"), "throughput": ("images/s", "{:,.0f}"),
+    "peak_memory_mb": ("peak memory (MB)", "{:,.0f}"),
+    "num_parameters": ("parameters", "{:,.0f}"),
+}
+
+
+def style_results(results: pd.DataFrame, names: dict[str, str] | None = None):
+    """A Styler of a chapter's results table with readable column labels and units.
+
+    Args:
+        results: one row per variant, columns among ``RESULT_COLUMNS`` (others are kept
+            as they are), e.g. ``train.fit_variants(...).results``.
+        names: display names for the variants (the index).
+    """
+    shown = results.rename(index=names or {})
+    labels = {k: v[0] for k, v in RESULT_COLUMNS.items() if k in shown}
+    formats = {v[0]: v[1] for k, v in RESULT_COLUMNS.items() if k in shown}
+    return shown.rename(columns=labels).style.format(formats, na_rep="n/a")
+
+
+def _number(value: float, sign: bool = False) -> str:
+    """2 decimals, or none for large whole numbers such as parameter counts."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    digits = 0 if float(value).is_integer() and abs(value) >= 1000 else 2
+    return f"{value:{'+' if sign else ''},.{digits}f}"
 
 
 def environment() -> dict:
