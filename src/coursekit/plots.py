@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 __all__ = ["color_for", "plot_confusion_matrix", "plot_curves", "plot_image_grid",
-           "plot_reported_vs_reproduced", "use_book_style"]
+           "plot_lr_schedule", "plot_reported_vs_reproduced", "use_book_style"]
 
 FIGSIZE = (6.0, 3.5)        # inches: the book column
 WIDE_FIGSIZE = (7.0, 3.2)   # two panels side by side
@@ -98,6 +98,18 @@ def plot_curves(histories: dict[str, pd.DataFrame], *, labels: dict[str, str] | 
                ncol=min(3, len(histories)), bbox_to_anchor=(0.5, 0.0),
                title="solid: validation, dashed: training", title_fontsize="small")
     return fig
+
+
+def plot_lr_schedule(lrs: list[float], steps_per_epoch: int, *,
+                     ax: Axes | None = None) -> Figure:
+    """Learning rate against epoch, from one value per optimizer step."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.0, 2.4))
+    epochs = np.arange(len(lrs)) / steps_per_epoch
+    ax.plot(epochs, lrs, color=_PALETTE[0])
+    ax.set(xlabel="epoch", ylabel="learning rate", ylim=(0, None))
+    ax.figure.tight_layout()
+    return ax.figure
 
 
 def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], *,

@@ -153,10 +153,11 @@ def style_results(results: pd.DataFrame, names: dict[str, str] | None = None):
 
     Args:
         results: one row per variant, columns among ``RESULT_COLUMNS`` (others are kept
-            as they are), e.g. ``train.fit_variants(...).results``.
+            as they are; columns with no value at all are dropped), e.g.
+            ``train.fit_variants(...).results``.
         names: display names for the variants (the index).
     """
-    shown = results.rename(index=names or {})
+    shown = results.rename(index=names or {}).dropna(axis="columns", how="all")
     labels = {k: v[0] for k, v in RESULT_COLUMNS.items() if k in shown}
     formats = {v[0]: v[1] for k, v in RESULT_COLUMNS.items() if k in shown}
     return shown.rename(columns=labels).style.format(formats, na_rep="n/a")

@@ -40,7 +40,8 @@ class FitConfig:
     optimizer: str = "adam"          # adam | sgd (with Nesterov momentum)
     momentum: float = 0.9            # sgd only
     weight_decay: float = 0.0        # L2 penalty added by the optimizer (coupled)
-    lr_schedule: str = "constant"    # constant | cosine (per step, to 0 at the end)
+    lr_schedule: str = "constant"    # constant | cosine | onecycle (per step, see lr_factor)
+    label_smoothing: float = 0.0     # cross-entropy label smoothing, 0 = plain targets
     augment: str = "none"            # a name from coursekit.augment.AUGMENTATIONS
     early_stopping_patience: int | None = None  # epochs without a better val loss
     seed: int = 0
@@ -179,7 +180,8 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
         for inputs, labels in train_loader:
             with _autocast(device, config.amp):
                 logits = model(inputs)
-                loss = nn.functional.cross_entropy(logits.float(), labels)
+                loss = nn.functional.cross_entropy(
+                    logits.float(), labels, label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             if scaler is None:
                 loss.backward()
@@ -243,15 +245,15 @@ class VariantRuns:
 
 
 def fit_variants(names: list[str], train_data: LabelledImages, val_data: LabelledImages,
-                 test_data: LabelledImages, config: FitConfig,
+                 test_data: LabelledImages | None, config: FitConfig,
                  **model_kwargs) -> VariantRuns:
     """Build, train and evaluate each named model variant under the same ``config``.
 
     Each variant starts from ``config.seed``, takes its report's weight decay from its
-    ``ModelSpec`` (e.g. "lenet_l2"), and is scored on train, validation and test data in
-    eval mode. The results table, indexed by variant, has train_acc, val_acc,
-    test_acc (%), test_loss, epochs, best_epoch, time_s (training only), throughput
-    (images/s), peak_memory_mb and num_parameters.
+    ``ModelSpec`` (e.g. "lenet_l2"), and is scored on train, validation and (unless
+    ``test_data`` is None) test data in eval mode. The results table, indexed by
+    variant, has train_acc, val_acc, test_acc (%), test_loss, epochs, best_epoch,
+    time_s (training only), throughput (images/s), peak_memory_mb and num_parameters.
     """
     import pandas as pd
     rows, histories, trained = {}, {}, {}
@@ -262,10 +264,11 @@ def fit_variants(names: list[str], train_data: LabelledImages, val_data: Labelle
         print(f"--- {name} ({spec.report_name})")
         history = fit(model, train_data, val_data, config,
                       weight_decay=spec.weight_decay or config.weight_decay)
-        test = evaluate(model, test_data)
+        test = evaluate(model, test_data) if test_data is not None else {}
         rows[name] = {"train_acc": evaluate(model, train_data)["acc"],
                       "val_acc": evaluate(model, val_data)["acc"],
-                      "test_acc": test["acc"], "test_loss": test["loss"],
+                      "test_acc": test.get("acc", math.nan),
+                      "test_loss": test.get("loss", math.nan),
                       "epochs": len(history.epoch), "best_epoch": history.best_epoch,
                       "time_s": history.train_time_s, "throughput": history.throughput,
                       "peak_memory_mb": history.peak_memory_mb,
@@ -279,12 +282,25 @@ def lr_factor(schedule: str, step: int, total_steps: int) -> float:
     """Multiplier of the peak learning rate at ``step`` (0-based) of ``total_steps``.
 
     "constant": 1 throughout. "cosine": half a cosine from 1 down to 0.
+    "onecycle": a linear warm-up from 0.1 to 1 over the first 15 % of the steps, then a
+    linear decay to 0 (the triangular schedule of fast CIFAR-10 training, e.g. airbench).
+
+    Example:
+        >>> [round(lr_factor("onecycle", s, 100), 2) for s in (0, 15, 100)]
+        [0.1, 1.0, 0.0]
     """
+    progress = min(step, total_steps) / max(total_steps, 1)
     if schedule == "constant":
         return 1.0
     if schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
-    raise ValueError(f"unknown lr_schedule {schedule!r}; choose 'constant' or 'cosine'")
+        return 0.5 * (1 + math.cos(math.pi * progress))
+    if schedule == "onecycle":
+        peak = 0.15
+        if progress < peak:
+            return 0.1 + 0.9 * progress / peak
+        return (1 - progress) / (1 - peak)
+    raise ValueError(f"unknown lr_schedule {schedule!r}; "
+                     "choose 'constant', 'cosine' or 'onecycle'")
 
 
 # ----------------------------------------------------------------------------------
