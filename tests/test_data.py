@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 
 from coursekit import data
+from coursekit.data import formats
 from coursekit.data import (
     ChecksumError,
     DataError,
@@ -243,6 +244,22 @@ def test_cifar10_manifest_lists_classes_splits_and_sources() -> None:
     assert manifest.official.checksum == ("md5", "c58f30108f718f92721af3b95e74349a")
     assert manifest.official.bytes == 170498071
     assert {f.split for f in manifest.mirror.files} == {"train", "test"}
+
+
+def test_tiny_imagenet_manifest_mirrors_shared_data_and_refuses_the_zip(
+    tmp_path: Path,
+) -> None:
+    manifest = data.load_manifest("tiny_imagenet_subset10")
+    assert manifest.splits == {"train": 5000, "val": 500}
+    assert manifest.image_shape == (3, 64, 64)
+    assert manifest.classes[:2] == ("goldfish", "black stork")
+    assert len(manifest.classes) == 10 and manifest.classes[-1] == "ice lolly"
+    assert {f.split for f in manifest.mirror.files} == {"train", "val"}
+    assert manifest.official.checksum == ("md5", "90528d7ca1a48142e341f4ef8d21d0de")
+    assert manifest.official.bytes == 248100043
+    zip_path = tmp_path / "tiny-imagenet-200.zip"
+    with pytest.raises(DataError, match="zip is not implemented; use the mirror"):
+        formats.decode(manifest.official.format, zip_path, ["train", "val"])
 
 
 def test_unknown_dataset_lists_known_names() -> None:
@@ -566,3 +583,24 @@ def test_real_cifar10_test_split_from_the_mirror(tmp_path: Path) -> None:
     test = splits["test"]
     assert test.images.shape == (10000, 3, 32, 32) and test.images.dtype == torch.uint8
     assert torch.bincount(test.labels).tolist() == [1000] * 10
+
+
+def _tiny_imagenet_mirror() -> Path | None:
+    for candidate in (_ENV_MIRROR, _SHARED_DATA):
+        folder = Path(candidate) / "tiny_imagenet_subset10"
+        if candidate and (folder / "tiny_imagenet10_val_jpeg.npz").is_file():
+            return Path(candidate)
+    return None
+
+
+@pytest.mark.skipif(_tiny_imagenet_mirror() is None,
+                    reason="no shared/data mirror here")
+def test_real_tiny_imagenet_subset_from_the_mirror(tmp_path: Path) -> None:
+    splits = data.load_images("tiny_imagenet_subset10", data_dir=tmp_path,
+                              mirror=str(_tiny_imagenet_mirror()))
+    assert list(splits) == ["train", "val"]
+    for split, num in [("train", 5000), ("val", 500)]:
+        images, labels = splits[split].images, splits[split].labels
+        assert images.shape == (num, 3, 64, 64) and images.dtype == torch.uint8
+        assert torch.bincount(labels).tolist() == [num // 10] * 10
+    assert splits["val"].classes[8] == "teapot"

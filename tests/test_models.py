@@ -1,4 +1,4 @@
-"""Models: the report's parameter counts and structure, the registry, initialisation."""
+"""Models: the reports' parameter counts and structure, the registry, initialisation."""
 
 import math
 
@@ -16,9 +16,18 @@ def test_parameter_counts_match_report_a_table_1(name, count):
     assert models.count_parameters(models.build_model(name)) == count
 
 
+def small(name: str) -> dict:
+    """Keyword arguments that make any registered model fast enough for a unit test."""
+    if name.startswith("vgg"):
+        return dict(width=0.125, image_size=32)
+    if "resnet" in name:
+        return dict(width=0.125)
+    return {}
+
+
 @pytest.mark.parametrize("name", models.list_models())
 def test_every_model_maps_images_to_logits(name):
-    model = models.build_model(name, num_classes=7)
+    model = models.build_model(name, num_classes=7, **small(name))
     assert model(torch.randn(4, 3, 32, 32)).shape == (4, 7)
 
 
@@ -85,3 +94,127 @@ def test_init_schemes_and_unknown_scheme():
     assert torch.all(model.fc_model[0].bias == 0)
     with pytest.raises(ValueError, match="unknown init scheme 'he'"):
         init.apply_init(model, "he")
+
+
+# ----------------------------------------------------------------------------------
+# Compact CNN (report D), VGG-13 and ResNet-18 (report B), ResNet-34 (report A)
+
+# (name, keyword arguments, count the report prints)
+REPORT_COUNTS = [
+    ("compact_cnn", {}, 49338),                       # report D, Q1
+    ("resnet18", {}, 11175171),                       # report B, summary (3 classes)
+    ("resnet18_dropout", {}, 11175171),
+    ("resnet34", {}, 21286346),                       # report A, Table 3 (CIFAR-10)
+    ("resnet34_dropout", {}, 21286346),
+    ("super_resnet34", {}, 21286346),
+    ("super_resnet34_wrong_init", {}, 21286346),
+    ("resnet34", {"num_classes": 200}, 21383816),     # report A, Table 4 (TinyImageNet)
+    ("super_resnet34", {"num_classes": 200}, 21383816),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,count", REPORT_COUNTS)
+def test_parameter_counts_match_reports_b_to_d(name, kwargs, count):
+    # Exact for every entry. Compact CNN: only padding 1 in the 3x3 conv gives 49,338
+    # (report D says padding 2). ResNet-18: a bias in every conv, as report B's
+    # summary shows. ResNet-34: report A prints no architecture; a 1x1 conv + BN
+    # shortcut in every stage's first block is what its two counts imply.
+    assert models.count_parameters(models.build_model(name, **kwargs)) == count
+
+
+def test_vgg13_count_is_report_b_layers_added_up():
+    # Report B prints no count for VGG-13; add up its code instead: ten 3x3 convs,
+    # then 512 * 2 * 2 -> 4096 -> 4096 -> 3 for 64x64 images.
+    convs = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256),
+             (256, 512), (512, 512), (512, 512), (512, 512)]
+    linears = [(512 * 2 * 2, 4096), (4096, 4096), (4096, 3)]
+    expected = (sum(9 * c_in * c_out + c_out for c_in, c_out in convs)
+                + sum(f_in * f_out + f_out for f_in, f_out in linears))
+    assert models.count_parameters(models.build_model("vgg13")) == expected == 34591299
+
+
+def test_vgg13_takes_report_b_64x64_images_and_other_sizes():
+    model = models.build_model("vgg13_dropout", width=0.125)
+    assert model(torch.randn(2, 3, 64, 64)).shape == (2, 3)
+    assert model.fc[0].in_features == 64 * 2 * 2 and model.fc[0].out_features == 512
+    with pytest.raises(ValueError, match=r"built for 64x64 images.*image_size=32"):
+        model(torch.randn(2, 3, 32, 32))
+
+
+def test_width_scales_every_layer_and_keeps_the_shape_of_the_network():
+    channels = [m.out_channels for m in models.build_model("resnet18", width=0.25)
+                .modules() if isinstance(m, torch.nn.Conv2d)]
+    full = [m.out_channels for m in models.build_model("resnet18").modules()
+            if isinstance(m, torch.nn.Conv2d)]
+    assert channels == [c // 4 for c in full]
+    vgg = models.build_model("vgg13", width=0.25)
+    assert [m.out_features for m in vgg.fc if isinstance(m, torch.nn.Linear)] == [
+        1024, 1024, 3]
+
+
+@pytest.mark.parametrize("width", [0, -0.5, float("nan"), "half", True, 0.005])
+@pytest.mark.parametrize("name", ["vgg13", "resnet18", "super_resnet34"])
+def test_invalid_width_is_a_value_error_naming_it(name, width):
+    with pytest.raises(ValueError, match=r"width"):
+        models.build_model(name, width=width)
+
+
+def test_too_small_width_says_which_widths_work():
+    with pytest.raises(ValueError, match=r"width 0\.005 rounds .* width >= 0\.015625"):
+        models.build_model("resnet18", width=0.005)
+
+
+def test_compact_cnn_printout_has_three_conv_blocks_and_two_linears():
+    text = str(models.build_model("compact_cnn"))
+    order = ["Conv2d(3, 16, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))",
+             "BatchNorm2d(16", "ReLU()", "MaxPool2d(kernel_size=2",
+             "Conv2d(16, 32, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))",
+             "Conv2d(32, 64, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))",
+             "Linear(in_features=1024, out_features=16",
+             "Linear(in_features=16, out_features=10"]
+    positions = [text.index(token) for token in order]
+    assert positions == sorted(positions)
+    assert "Softmax" not in text  # logits out; cross_entropy applies log-softmax
+
+
+def test_vgg13_printout_follows_report_b_code():
+    text = str(models.build_model("vgg13_dropout", width=0.125, image_size=64))
+    order = ["(conv): Sequential", "Conv2d(3, 8", "ReLU(inplace=True)", "MaxPool2d",
+             "Conv2d(64, 64", "(fc): Sequential", "Linear(in_features=256",
+             "Dropout(p=0.3", "Linear(in_features=512, out_features=512",
+             "Dropout(p=0.1", "Linear(in_features=512, out_features=3"]
+    positions = [text.index(token) for token in order]
+    assert positions == sorted(positions)
+    assert text.count("Conv2d(") == 10 and text.count("MaxPool2d") == 5
+    assert "BatchNorm" not in text and "Dropout" not in str(models.build_model(
+        "vgg13", width=0.125))
+
+
+def test_resnet_printouts_show_each_reports_stem():
+    resnet18 = str(models.build_model("resnet18_dropout", width=0.125))
+    stem18 = resnet18[:resnet18.index("(layer1)")]
+    order = ["Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))",
+             "BatchNorm2d(8", "ReLU()", "Dropout(p=0.2", "MaxPool2d(kernel_size=3"]
+    positions = [stem18.index(token) for token in order]
+    assert positions == sorted(positions)
+    assert resnet18.count("BasicBlock(") == 8 and "bias=False" not in resnet18
+
+    resnet34 = str(models.build_model("super_resnet34", width=0.125))
+    assert "MaxPool" not in resnet34 and resnet34.count("BasicBlock(") == 16
+    assert resnet34.count("(shortcut): Sequential") == 4  # first block of each stage
+    assert resnet34.count("Dropout2d(p=0.2") == 17        # stem + one per block
+    assert "Dropout" not in str(models.build_model("resnet34", width=0.125))
+
+
+def test_resnet_variants_differ_as_the_reports_say():
+    assert models.get_spec("resnet34").init == "default"
+    assert models.get_spec("resnet34_dropout").weight_decay == 0
+    for name, init_name in [("super_resnet34", "kaiming"),
+                            ("super_resnet34_wrong_init", "large_gaussian")]:
+        spec = models.get_spec(name)
+        assert (spec.init, spec.weight_decay) == (init_name, 0.01)
+    assert models.get_spec("vgg13_l2").weight_decay == 1e-5
+    assert str(models.build_model("vgg13_l2", width=0.125)) == str(
+        models.build_model("vgg13", width=0.125))
+    model = models.build_model("super_resnet34", width=0.125)
+    assert torch.all(model.fc.bias == 0.01)  # Kaiming scheme: bias 0.01

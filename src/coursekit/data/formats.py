@@ -9,6 +9,8 @@ dataset in a known format therefore needs only a manifest file.
   files concatenated), `offsets` (N+1; image i is jpeg[offsets[i]:offsets[i+1]])
   and `y` (N labels). Used by CIFAR-10 and the Tiny ImageNet subset.
 - `cifar_python_tarball`: the official CIFAR-10 "python version" tar.gz.
+- `tiny_imagenet_zip`: the official tiny-imagenet-200.zip; converting it is not
+  implemented yet, so its decoder only raises a DataError that says so.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from PIL import Image
 
 from .errors import DataError
 
-__all__ = ["Arrays", "DECODERS", "decode", "decode_jpeg_npz", "decode_cifar_tarball"]
+__all__ = ["Arrays", "DECODERS", "decode", "decode_jpeg_npz", "decode_cifar_tarball",
+           "decode_tiny_imagenet_zip"]
 
 Arrays = tuple[np.ndarray, np.ndarray]  # images (N, C, H, W) uint8, labels (N,) int64
 
@@ -202,7 +205,27 @@ def _safe_unpickle(data: bytes) -> dict:
     return _ArraysOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()
 
 
+# ---------------------------------------------------------------------------
+# tiny_imagenet_zip: the official Tiny ImageNet zip (not converted yet)
+# ---------------------------------------------------------------------------
+
+
+def decode_tiny_imagenet_zip(path: Path, splits: Sequence[str]) -> dict[str, Arrays]:
+    """Refuse the official tiny-imagenet-200.zip: its conversion is not written yet.
+
+    Raises:
+        DataError: always, naming the file and the way out (the course mirror).
+    """
+    raise DataError(
+        f"{path}: conversion of the official Tiny ImageNet zip is not implemented; "
+        f"use the mirror (set COURSEKIT_DATA_MIRROR to the folder that holds "
+        f"tiny_imagenet_subset10/), and delete {path.name} from the data dir, "
+        f"which is searched before the mirror."
+    )
+
+
 DECODERS: dict[str, Callable[[Path, Sequence[str]], dict[str, Arrays]]] = {
     "jpeg_npz": decode_jpeg_npz,
     "cifar_python_tarball": decode_cifar_tarball,
+    "tiny_imagenet_zip": decode_tiny_imagenet_zip,
 }

@@ -1,0 +1,29 @@
+"""Every architecture of the reports, built by name.
+
+``build_model("lenet_bn")`` returns a fresh ``nn.Module`` whose printout matches the
+model summary in the report. Every classifier has the same call,
+``model(images) -> logits`` with images (N, C, H, W) float and logits (N, num_classes);
+losses stay outside the model so one ``train.fit`` loop serves them all.
+
+A registry entry (``ModelSpec``) also records what the report varies *outside* the
+network, such as L2 weight decay in the optimizer or the initialisation scheme, so a
+chapter can loop over report variants by name alone.
+
+Modules: ``registry`` (names, specs, ``build_model``), ``lenet`` (report A's LeNets),
+``compact`` (report D's 49,338-parameter CNN), ``vgg`` (report B's VGG-13) and
+``resnet`` (report B's ResNet-18 and report A's ResNet-34).
+
+>>> import torch
+>>> model = build_model("resnet18", width=0.125)
+>>> model(torch.randn(2, 3, 64, 64)).shape
+torch.Size([2, 3])
+"""
+
+from .compact import CompactCNN
+from .lenet import LeNet
+from .registry import ModelSpec, build_model, count_parameters, get_spec, list_models
+from .resnet import BasicBlock, ResNet
+from .vgg import VGG13
+
+__all__ = ["BasicBlock", "CompactCNN", "LeNet", "ModelSpec", "ResNet", "VGG13",
+           "build_model", "count_parameters", "get_spec", "list_models"]
