@@ -604,3 +604,13 @@ def test_real_tiny_imagenet_subset_from_the_mirror(tmp_path: Path) -> None:
         assert images.shape == (num, 3, 64, 64) and images.dtype == torch.uint8
         assert torch.bincount(labels).tolist() == [num // 10] * 10
     assert splits["val"].classes[8] == "teapot"
+
+
+def test_select_classes_relabels_in_the_given_order():
+    images = torch.zeros(6, 1, 2, 2, dtype=torch.uint8)
+    split = data.ImageSplit(images, torch.tensor([0, 1, 2, 0, 1, 2]), ["a", "b", "c"])
+    picked = data.select_classes(split, ["c", "a"])
+    assert picked.classes == ["c", "a"]
+    assert picked.labels.tolist() == [1, 0, 1, 0]
+    with pytest.raises(ValueError, match="no class 'd'.*a, b, c"):
+        data.select_classes(split, ["a", "d"])

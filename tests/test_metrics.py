@@ -51,3 +51,13 @@ def test_classwise_accuracy_and_table(scores):
     assert list(table.index) == [*classes, "macro avg"]
     f1 = skm.f1_score(labels, predictions, average="macro")
     assert table.loc["macro avg", "f1-score"] == pytest.approx(100 * f1)
+
+
+def test_classification_summary_is_sklearn_macro(scores):
+    logits, labels = scores
+    predictions = logits.argmax(1)
+    summary = metrics.classification_summary(labels, predictions)
+    assert summary["f1"] == pytest.approx(100 * skm.f1_score(labels, predictions,
+                                                             average="macro"))
+    assert summary["accuracy"] == pytest.approx(100 * skm.accuracy_score(labels,
+                                                                         predictions))

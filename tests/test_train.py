@@ -130,3 +130,19 @@ def test_loader_rejects_float_images():
     data = SimpleNamespace(images=torch.rand(4, 3, 8, 8), labels=torch.zeros(4))
     with pytest.raises(ValueError, match="uint8"):
         DeviceLoader(data, 2, torch.zeros(3), torch.ones(3), device=torch.device("cpu"))
+
+
+def test_fit_variants_applies_each_variants_recipe():
+    g = torch.Generator().manual_seed(0)
+    data = SimpleNamespace(images=torch.randint(0, 255, (64, 3, 32, 32), generator=g,
+                                                dtype=torch.uint8),
+                           labels=torch.randint(0, 3, (64,), generator=g))
+    variants = ["lenet", train.Variant("short", "lenet", {"num_epochs": 1}),
+                train.Variant("l2", "lenet_l2")]
+    runs = train.fit_variants(variants, data, data, None,
+                              train.FitConfig(num_epochs=2, **FAST), num_classes=3)
+    assert list(runs.results.index) == ["lenet", "short", "l2"]
+    assert runs.results.loc["short", "epochs"] == 1
+    assert runs.results.loc["lenet", "epochs"] == 2
+    assert runs.results["test_acc"].isna().all()  # no test split given
+    assert set(runs.histories) == set(runs.trained) == {"lenet", "short", "l2"}

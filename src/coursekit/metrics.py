@@ -13,8 +13,8 @@ import torch
 from sklearn import metrics as skm
 from torch import Tensor
 
-__all__ = ["classwise_accuracy", "classification_table", "confusion_matrix",
-           "topk_accuracy"]
+__all__ = ["classification_summary", "classwise_accuracy", "classification_table",
+           "confusion_matrix", "topk_accuracy"]
 
 
 def topk_accuracy(logits: Tensor, labels: Tensor, k: int = 1) -> float:
@@ -66,3 +66,17 @@ def classification_table(labels, predictions, classes: list[str]) -> pd.DataFram
     table = pd.DataFrame(rows).T[["precision", "recall", "f1-score", "support"]]
     table[["precision", "recall", "f1-score"]] *= 100
     return table.astype({"support": int})
+
+
+def classification_summary(labels, predictions) -> dict[str, float]:
+    """Accuracy and macro-averaged precision, recall and F1, all in %.
+
+    Example:
+        >>> classification_summary([0, 0, 1, 1], [0, 1, 1, 1])["accuracy"]
+        75.0
+    """
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        labels, predictions, average="macro", zero_division=0)
+    return {"accuracy": 100.0 * skm.accuracy_score(labels, predictions),
+            "precision": 100.0 * precision, "recall": 100.0 * recall, "f1": 100.0 * f1}

@@ -15,7 +15,8 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["color_for", "plot_confusion_matrix", "plot_curves", "plot_image_grid",
+__all__ = ["color_for", "plot_confusion_matrices", "plot_confusion_matrix", "plot_curves",
+           "plot_image_grid",
            "plot_lr_schedule", "plot_reported_vs_reproduced", "use_book_style"]
 
 FIGSIZE = (6.0, 3.5)        # inches: the book column
@@ -130,6 +131,20 @@ def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], *,
                            else "confusion matrix (counts)"))
     ax.figure.tight_layout()
     return ax.figure
+
+
+def plot_confusion_matrices(matrices: dict[str, np.ndarray], classes: list[str]) -> Figure:
+    """One small confusion matrix (% of true class) per variant, side by side."""
+    fig, axes = plt.subplots(1, len(matrices), squeeze=False,
+                             figsize=(min(7.0, 1.6 * len(matrices) + 0.6), 2.2))
+    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+        plot_confusion_matrix(matrix, classes, ax=ax, title=name)
+        ax.set(xlabel="", ylabel="")
+        ax.tick_params(labelsize=7)
+    axes[0, 0].set_ylabel("true class")
+    fig.supxlabel("predicted class", fontsize="small")
+    fig.tight_layout()
+    return fig
 
 
 def plot_reported_vs_reproduced(table: pd.DataFrame, *, metric: str,

@@ -132,7 +132,7 @@ def style_comparison(table: pd.DataFrame):
         return ["color: #b00020" if row["short"] and c == "difference" else ""
                 for c in row.index]
 
-    return (table.style.apply(mark, axis=1)
+    return (table.reset_index(drop=True).style.apply(mark, axis=1)
             .format({"reported": _number, "reproduced": _number,
                      "difference": lambda v: _number(v, sign=True)})
             .hide(axis="index").hide(["short"], axis="columns"))

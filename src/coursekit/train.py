@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from coursekit import models
+from coursekit import metrics, models
 from coursekit.loader import DeviceLoader, LabelledImages, channel_stats, resolve_device
 from coursekit.memory import PeakMemory
 
-__all__ = ["FitConfig", "History", "VariantRuns", "evaluate", "fit", "fit_variants",
-           "lr_factor", "predict", "seed_everything"]
+__all__ = ["FitConfig", "History", "Variant", "VariantRuns", "evaluate", "fit",
+           "fit_variants", "lr_factor", "predict", "seed_everything"]
 
 
 @dataclass
@@ -235,6 +235,22 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
     return history
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One arm of an experiment: a model from the registry plus changes to the recipe.
+
+    Attributes:
+        name: the row name in results and reported.yaml, e.g. "early_stopping".
+        model: a ``coursekit.models`` name, e.g. "vgg13".
+        overrides: ``FitConfig`` fields that differ from the shared recipe, e.g.
+            ``{"early_stopping_patience": 3}``.
+    """
+
+    name: str
+    model: str
+    overrides: dict = field(default_factory=dict)
+
+
 @dataclass
 class VariantRuns:
     """What ``fit_variants`` returns: a results table, and each variant's history and model."""
@@ -243,37 +259,60 @@ class VariantRuns:
     histories: dict[str, History]
     trained: dict[str, nn.Module]
 
+    def predictions(self, data: LabelledImages) -> dict[str, Tensor]:
+        """Each trained variant's predicted class (N,) for every image of ``data``."""
+        return {name: predict(model, data).argmax(1) for name, model in self.trained.items()}
 
-def fit_variants(names: list[str], train_data: LabelledImages, val_data: LabelledImages,
-                 test_data: LabelledImages | None, config: FitConfig,
-                 **model_kwargs) -> VariantRuns:
-    """Build, train and evaluate each named model variant under the same ``config``.
+    def scored(self, test_data: LabelledImages) -> "pd.DataFrame":
+        """``results`` plus macro precision, recall and F1 (%) on ``test_data``."""
+        import pandas as pd
+        summary = {name: metrics.classification_summary(test_data.labels, predicted)
+                   for name, predicted in self.predictions(test_data).items()}
+        return self.results.join(pd.DataFrame(summary).T.drop(columns="accuracy"))
 
-    Each variant starts from ``config.seed``, takes its report's weight decay from its
-    ``ModelSpec`` (e.g. "lenet_l2"), and is scored on train, validation and (unless
-    ``test_data`` is None) test data in eval mode. The results table, indexed by
-    variant, has train_acc, val_acc, test_acc (%), test_loss, epochs, best_epoch,
-    time_s (training only), throughput (images/s), peak_memory_mb and num_parameters.
+    def confusion_matrices(self, data: LabelledImages) -> dict[str, "np.ndarray"]:
+        """Each variant's confusion matrix on ``data`` (rows true, columns predicted)."""
+        num_classes = int(data.labels.max()) + 1
+        return {name: metrics.confusion_matrix(data.labels, predicted, num_classes)
+                for name, predicted in self.predictions(data).items()}
+
+
+def fit_variants(variants: list[str | Variant], train_data: LabelledImages,
+                 val_data: LabelledImages, test_data: LabelledImages | None,
+                 config: FitConfig, **model_kwargs) -> VariantRuns:
+    """Build, train and evaluate each variant under the shared recipe ``config``.
+
+    A plain string is a model name trained with ``config`` as it is; a ``Variant``
+    also changes some fields of it. Each variant starts from ``config.seed``, takes its
+    report's weight decay from its ``ModelSpec`` (e.g. "lenet_l2") unless it overrides
+    it, and is scored on train, validation and (unless ``test_data`` is None) test data
+    in eval mode. The results table, indexed by variant name, has train_acc, val_acc,
+    test_acc (%), test_loss, epochs, best_epoch, time_s (training only), throughput
+    (images/s), peak_memory_mb and num_parameters.
     """
     import pandas as pd
     rows, histories, trained = {}, {}, {}
-    for name in names:
-        spec = models.get_spec(name)
-        seed_everything(config.seed)
-        model = models.build_model(name, **model_kwargs)
-        print(f"--- {name} ({spec.report_name})")
-        history = fit(model, train_data, val_data, config,
-                      weight_decay=spec.weight_decay or config.weight_decay)
+    for variant in variants:
+        if isinstance(variant, str):
+            variant = Variant(variant, variant)
+        spec = models.get_spec(variant.model)
+        recipe = dataclasses.replace(
+            config, **{"weight_decay": spec.weight_decay or config.weight_decay,
+                       **variant.overrides})
+        seed_everything(recipe.seed)
+        model = models.build_model(variant.model, **model_kwargs)
+        print(f"--- {variant.name} ({spec.report_name})")
+        history = fit(model, train_data, val_data, recipe)
         test = evaluate(model, test_data) if test_data is not None else {}
-        rows[name] = {"train_acc": evaluate(model, train_data)["acc"],
-                      "val_acc": evaluate(model, val_data)["acc"],
-                      "test_acc": test.get("acc", math.nan),
-                      "test_loss": test.get("loss", math.nan),
-                      "epochs": len(history.epoch), "best_epoch": history.best_epoch,
-                      "time_s": history.train_time_s, "throughput": history.throughput,
-                      "peak_memory_mb": history.peak_memory_mb,
-                      "num_parameters": models.count_parameters(model)}
-        histories[name], trained[name] = history, model
+        rows[variant.name] = {
+            "train_acc": evaluate(model, train_data)["acc"],
+            "val_acc": evaluate(model, val_data)["acc"],
+            "test_acc": test.get("acc", math.nan), "test_loss": test.get("loss", math.nan),
+            "epochs": len(history.epoch), "best_epoch": history.best_epoch,
+            "time_s": history.train_time_s, "throughput": history.throughput,
+            "peak_memory_mb": history.peak_memory_mb,
+            "num_parameters": models.count_parameters(model)}
+        histories[variant.name], trained[variant.name] = history, model
     results = pd.DataFrame.from_dict(rows, orient="index").rename_axis("variant")
     return VariantRuns(results, histories, trained)
 

@@ -24,7 +24,7 @@ Modules: `manifest` (the YAML schema), `lookup` (fetch and status), `download`
 
 from .errors import ChecksumError, DataError, DatasetNotFoundError
 from .lookup import data_dir, fetch, mirror_location, status
-from .images import ImageSplit, load_images, split_off, subset
+from .images import ImageSplit, load_images, select_classes, split_off, subset
 from .manifest import (
     Manifest,
     MirrorFile,
@@ -50,6 +50,7 @@ __all__ = [
     "status",
     "ImageSplit",
     "load_images",
+    "select_classes",
     "split_off",
     "subset",
 ]

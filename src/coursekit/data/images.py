@@ -151,6 +151,23 @@ def subset(split: ImageSplit, num: int, *, seed: int) -> ImageSplit:
     return split_off(split, num, seed=seed)[1]
 
 
+def select_classes(split: ImageSplit, names: list[str]) -> ImageSplit:
+    """Only the images of the named classes, relabelled 0..len(names)-1 in that order.
+
+    Raises:
+        ValueError: for a name the split does not have; the message lists its classes.
+    """
+    unknown = [n for n in names if n not in split.classes]
+    if unknown or not names:
+        raise ValueError(f"no class {', '.join(map(repr, unknown)) or '(none given)'} "
+                         f"in this split; its classes are: {', '.join(split.classes)}")
+    old = torch.tensor([split.classes.index(n) for n in names])
+    keep = torch.isin(split.labels, old)
+    new_label = torch.full((len(split.classes),), -1, dtype=torch.int64)
+    new_label[old] = torch.arange(len(names))
+    return ImageSplit(split.images[keep], new_label[split.labels[keep]], list(names))
+
+
 def _take(split: ImageSplit, indices: np.ndarray) -> ImageSplit:
     index = torch.from_numpy(indices)
     return ImageSplit(split.images[index], split.labels[index], list(split.classes))
