@@ -606,6 +606,22 @@ def test_real_tiny_imagenet_subset_from_the_mirror(tmp_path: Path) -> None:
     assert splits["val"].classes[8] == "teapot"
 
 
+@pytest.mark.skipif(_tiny_imagenet_mirror() is None,
+                    reason="no shared/data mirror here")
+def test_class_splits_hold_out_validation_from_train_and_test_on_val(
+    tmp_path: Path
+) -> None:
+    splits = data.class_splits("tiny_imagenet_subset10", "teapot, goldfish", num_val=100,
+                               seed=0, data_dir=tmp_path,
+                               mirror=str(_tiny_imagenet_mirror()))
+    sizes = {name: torch.bincount(split.labels).tolist() for name, split in splits.items()}
+    assert sizes == {"train": [450, 450], "val": [50, 50], "test": [50, 50]}
+    assert splits["test"].classes == ["teapot", "goldfish"]
+    with pytest.raises(ValueError, match="no class 'tea pot'"):
+        data.class_splits("tiny_imagenet_subset10", "tea pot", num_val=10, seed=0,
+                          data_dir=tmp_path, mirror=str(_tiny_imagenet_mirror()))
+
+
 def test_select_classes_relabels_in_the_given_order():
     images = torch.zeros(6, 1, 2, 2, dtype=torch.uint8)
     split = data.ImageSplit(images, torch.tensor([0, 1, 2, 0, 1, 2]), ["a", "b", "c"])
@@ -614,3 +630,41 @@ def test_select_classes_relabels_in_the_given_order():
     assert picked.labels.tolist() == [1, 0, 1, 0]
     with pytest.raises(ValueError, match="no class 'd'.*a, b, c"):
         data.select_classes(split, ["a", "d"])
+
+
+def _gurmukhi_mirror() -> Path | None:
+    for candidate in (_ENV_MIRROR, _SHARED_DATA):
+        if candidate and (Path(candidate) / "gurmukhi_digits" / "gurmukhi_digits.npz").is_file():
+            return Path(candidate)
+    return None
+
+
+@pytest.mark.skipif(_gurmukhi_mirror() is None, reason="no shared/data mirror here")
+def test_real_gurmukhi_digits_both_splits_from_one_mirror_file(tmp_path: Path) -> None:
+    splits = data.load_images("gurmukhi_digits", data_dir=tmp_path,
+                              mirror=str(_gurmukhi_mirror()))
+    assert splits["train"].images.shape == (1000, 1, 32, 32)
+    assert splits["val"].images.shape == (178, 1, 32, 32)
+    assert torch.bincount(splits["train"].labels).tolist() == [100] * 10
+    assert set(splits["val"].images.unique().tolist()) == {0, 255}
+
+
+def test_image_npz_decodes_gray_and_colour_and_refuses_missing_keys(tmp_path: Path) -> None:
+    path = tmp_path / "toy.npz"
+    np.savez(path, x_train=np.zeros((3, 4, 5), np.uint8), y_train=np.arange(3),
+             x_val=np.ones((2, 4, 5, 3), np.uint8), y_val=np.arange(2))
+    arrays = formats.decode("image_npz", path, ["train", "val"])
+    assert arrays["train"][0].shape == (3, 1, 4, 5)
+    assert arrays["val"][0].shape == (2, 3, 4, 5) and arrays["val"][1].dtype == np.int64
+    with pytest.raises(DataError, match="not an image_npz file.*x_test"):
+        formats.decode("image_npz", path, ["test"])
+
+
+def test_to_grayscale_uses_luma_weights() -> None:
+    images = torch.zeros(2, 3, 1, 1, dtype=torch.uint8)
+    images[0, 0] = 255          # pure red
+    images[1, 1] = 255          # pure green
+    split = data.ImageSplit(images, torch.tensor([0, 1]), ["a", "b"])
+    gray = data.to_grayscale(split)
+    assert gray.images.flatten().tolist() == [76, 150]   # 0.299 and 0.587 of 255
+    assert data.to_grayscale(gray) is gray

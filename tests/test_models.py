@@ -22,6 +22,8 @@ def small(name: str) -> dict:
         return dict(width=0.125, image_size=32)
     if "resnet" in name:
         return dict(width=0.125)
+    if name.startswith("mlp"):
+        return dict(in_features=3 * 32 * 32)
     return {}
 
 
@@ -218,3 +220,32 @@ def test_resnet_variants_differ_as_the_reports_say():
         models.build_model("vgg13", width=0.125))
     model = models.build_model("super_resnet34", width=0.125)
     assert torch.all(model.fc.bias == 0.01)  # Kaiming scheme: bias 0.01
+
+
+def test_mlp_depth_activation_and_report_e_softmax():
+    model = models.build_model("mlp", num_hidden=0)  # depth 1: softmax regression
+    assert [type(m).__name__ for m in model.layers] == ["Flatten", "Linear"]
+    assert models.count_parameters(models.build_model("mlp")) == 396_554
+    assert models.count_parameters(models.build_model("mlp_6x256")) == 593_930
+    buggy = models.build_model("mlp", activation="sigmoid", softmax_output=True)
+    probabilities = buggy(torch.rand(3, 1, 32, 32))
+    assert torch.allclose(probabilities.sum(1), torch.ones(3))
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        models.build_model("mlp", activation="swish")
+
+
+def test_init_keyword_overrides_the_registry_scheme():
+    torch.manual_seed(0)
+    wrong = models.build_model("super_lenet_wrong_init")
+    fixed = models.build_model("super_lenet_wrong_init", init="kaiming")
+    first = [m for m in (wrong, fixed)]
+    conv_wrong, conv_fixed = (m.cnn_model[0] for m in first)
+    assert conv_wrong.weight.std() > 0.5 > conv_fixed.weight.std()
+    assert torch.all(conv_fixed.bias == 0.01)
+    with pytest.raises(ValueError, match="unknown init scheme 'he'"):
+        models.build_model("lenet", init="he")
+
+
+def test_resnet_accepts_and_ignores_image_size():
+    model = models.build_model("resnet18", num_classes=10, width=0.125, image_size=64)
+    assert model(torch.randn(2, 3, 64, 64)).shape == (2, 10)

@@ -196,6 +196,7 @@ def test_int_is_accepted_for_a_float_and_becomes_one(book: Path) -> None:
         ("use_bn", 1, r"'use_bn'.*a bool"),
         ("lr", "fast", r"'lr'.*a float.*'fast'"),
         ("names", "a", r"'names'.*a list"),
+        ("names", ["a", 3], r"'names'.*a list of str values.*\['a', 3\]"),
         ("tag", 7, r"'tag'.*a str.*quote it"),
     ],
 )

@@ -146,3 +146,61 @@ def test_fit_variants_applies_each_variants_recipe():
     assert runs.results.loc["lenet", "epochs"] == 2
     assert runs.results["test_acc"].isna().all()  # no test split given
     assert set(runs.histories) == set(runs.trained) == {"lenet", "short", "l2"}
+
+
+def test_batch_larger_than_the_data_trains_on_the_full_batch():
+    history = train.fit(tiny_model(), separable(64), None, num_epochs=3,
+                        **{**FAST, "batch_size": 1000})
+    assert len(history.step_loss) == 3           # one step per epoch
+    assert history.step_loss[0] == pytest.approx(history.train_loss[0])
+
+
+def test_step_losses_and_the_epoch_callback():
+    seen = []
+    history = train.fit(tiny_model(), separable(), None, num_epochs=2,
+                        on_epoch_end=lambda model, h: seen.append(len(h.epoch)), **FAST)
+    assert seen == [1, 2]
+    assert len(history.step_loss) == 2 * (256 // 32)
+
+
+def test_l1_penalty_shrinks_the_weights():
+    sizes = {}
+    for l1 in (0.0, 0.01):
+        torch.manual_seed(0)
+        model = tiny_model()
+        train.fit(model, separable(), None, num_epochs=3, l1=l1, **FAST)
+        sizes[l1] = sum(p.abs().sum().item() for p in model.parameters() if p.ndim > 1)
+    assert sizes[0.01] < 0.8 * sizes[0.0]
+
+
+def test_normalize_false_feeds_pixels_scaled_to_one():
+    inputs = []
+    probe = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2))
+    probe.register_forward_pre_hook(lambda m, args: inputs.append(args[0].detach()))
+    train.fit(probe, separable(), None, num_epochs=1, normalize=False, **FAST)
+    assert inputs[0].min() >= 0 and inputs[0].max() <= 1 and inputs[0].max() > 0.5
+
+
+def test_new_optimizers_by_name():
+    for name in ("rmsprop", "adagrad", "gd"):
+        history = train.fit(tiny_model(), separable(), None, num_epochs=1,
+                            optimizer=name, **{**FAST, "lr": 1e-3})
+        assert history.train_loss[0] > 0
+
+
+def test_fit_variants_model_kwargs_watchers_and_initial_loss():
+    from coursekit import diagnostics
+    g = torch.Generator().manual_seed(0)
+    data = SimpleNamespace(images=torch.randint(0, 255, (64, 1, 32, 32), generator=g,
+                                                dtype=torch.uint8),
+                           labels=torch.randint(0, 10, (64,), generator=g))
+    variants = [train.Variant("sigmoid", "mlp", model_kwargs={"activation": "sigmoid"}),
+                train.Variant("deep", "mlp", model_kwargs={"num_hidden": 5})]
+    runs = train.fit_variants(variants, data, data, None,
+                              train.FitConfig(num_epochs=2, **FAST),
+                              watch=diagnostics.GradientRecorder)
+    assert isinstance(runs.trained["sigmoid"].layers[2], nn.Sigmoid)
+    layers = runs.watchers["deep"].to_frame()
+    assert sorted(layers["layer"].unique()) == [1, 2, 3, 4, 5, 6]
+    assert list(layers["epoch"].unique()) == [1, 2] and (layers["mean_abs_grad"] > 0).all()
+    assert runs.results["initial_loss"].between(1.5, 3.5).all()  # near ln 10

@@ -16,8 +16,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 __all__ = ["color_for", "plot_confusion_matrices", "plot_confusion_matrix", "plot_curves",
-           "plot_image_grid",
-           "plot_lr_schedule", "plot_reported_vs_reproduced", "use_book_style"]
+           "plot_image_grid", "plot_lr_schedule", "plot_panels", "plot_per_seed",
+           "plot_reported_vs_reproduced", "plot_sweep", "plot_traces", "use_book_style"]
 
 FIGSIZE = (6.0, 3.5)        # inches: the book column
 WIDE_FIGSIZE = (7.0, 3.2)   # two panels side by side
@@ -167,3 +167,83 @@ def plot_reported_vs_reproduced(table: pd.DataFrame, *, metric: str,
     ax.legend(title="", loc="lower right")
     ax.figure.tight_layout()
     return ax.figure
+
+
+def plot_traces(traces: dict[str, pd.DataFrame], *, x: str = "step", y: str = "loss",
+                ax: Axes | None = None, logy: bool = False, reference: float | None = None,
+                reference_label: str = "", xlabel: str | None = None,
+                ylabel: str | None = None, title: str | None = None) -> Figure:
+    """One line per run of ``y`` against ``x`` (a column or the index name).
+
+    ``reference`` draws a grey horizontal line, e.g. ln(C), the loss of a uniform guess.
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    for name, frame in traces.items():
+        xs = frame.index if x == frame.index.name else frame[x]
+        ax.plot(xs, frame[y], color=color_for(name), label=name, lw=1.2)
+    if reference is not None:
+        ax.axhline(reference, color="0.4", ls=":", lw=1)
+        ax.annotate(reference_label, (1, reference), xycoords=("axes fraction", "data"),
+                    ha="right", va="bottom", fontsize="small", color="0.3")
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title=title)
+    ax.legend(fontsize="small")
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_sweep(frame: pd.DataFrame, *, x: str, y: str, hue: str | None = None,
+               ax: Axes | None = None, logx: bool = False, log2x: bool = False,
+               xlabel: str | None = None, ylabel: str | None = None,
+               title: str | None = None) -> Figure:
+    """A measured quantity against a swept setting (batch size, depth, coefficient)."""
+    if ax is None:
+        _, ax = plt.subplots()
+    sns.lineplot(frame, x=x, y=y, hue=hue, marker="o", ax=ax,
+                 errorbar="sd" if frame.duplicated([c for c in (x, hue) if c]).any()
+                 else None)
+    if logx or log2x:
+        ax.set_xscale("log", base=2 if log2x else 10)
+    if log2x:
+        ticks = sorted(frame[x].unique())
+        ax.set_xticks(ticks, [str(int(t)) for t in ticks])
+        ax.minorticks_off()
+    ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title=title)
+    if hue:
+        ax.legend(title=hue, fontsize="small")
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_per_seed(frame: pd.DataFrame, *, x: str, y: str, ax: Axes | None = None,
+                  xlabel: str | None = None, ylabel: str | None = None,
+                  title: str | None = None) -> Figure:
+    """Each seed's value as a dot and the mean with its standard deviation, per group."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.0, 3.0))
+    sns.stripplot(frame, x=x, y=y, color="0.55", size=4, jitter=0.08, ax=ax)
+    sns.pointplot(frame, x=x, y=y, errorbar="sd", color=_PALETTE[0], markers="D",
+                  linestyles="none", capsize=0.15, ax=ax)
+    ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title=title)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_panels(frame: pd.DataFrame, *, x: str, y: str, hue: str, col: str,
+                xlabel: str | None = None, ylabel: str | None = None,
+                logy: bool = False) -> Figure:
+    """``y`` against ``x``, one line per ``hue`` value, one panel per ``col`` value.
+
+    For sweeps with two factors, e.g. training loss per epoch (x) for every depth (hue)
+    and activation (col); the colours run along ``viridis`` so order reads at a glance.
+    """
+    grid = sns.relplot(frame, x=x, y=y, hue=hue, col=col, kind="line", marker="o",
+                       markersize=3, palette="viridis", height=2.7, aspect=1.15,
+                       facet_kws={"sharey": True})
+    if logy:
+        grid.set(yscale="log")
+    grid.set_axis_labels(xlabel or x, ylabel or y)
+    grid.set_titles("{col_name}")
+    return grid.figure

@@ -22,9 +22,9 @@ import yaml
 
 import coursekit
 
-__all__ = ["SHORTFALL_POINTS", "comparison_table", "environment", "experiment",
-           "profile_note", "reported", "select_variants", "style_comparison",
-           "style_results", "write_run_record"]
+__all__ = ["SHORTFALL_POINTS", "claims_table", "comparison_table", "environment",
+           "experiment", "profile_note", "reported", "select_variants", "style_claims",
+           "style_comparison", "style_results", "write_run_record"]
 
 REPORTED_FILE = Path(__file__).with_name("reported.yaml")
 SHORTFALL_POINTS = 1.5  # a reproduced accuracy further below the report than this is marked
@@ -56,6 +56,8 @@ def reported(experiment_id: str) -> pd.DataFrame:
         np.float64(58.98)
     """
     entry = experiment(experiment_id)
+    if "variants" not in entry:
+        raise KeyError(f"{experiment_id} reports no numbers, only claims; use claims_table")
     frame = pd.DataFrame.from_dict(entry["variants"], orient="index")
     frame.index.name = "variant"
     return frame
@@ -126,6 +128,33 @@ def comparison_table(experiment_id: str, reproduced: pd.DataFrame, *, profile: s
     return table
 
 
+def claims_table(experiment_id: str, findings: list[tuple[str, bool]], *,
+                 profile: str) -> pd.DataFrame:
+    """The report's claims (``claims`` in ``reported.yaml``) beside what we found.
+
+    For reports that give conclusions rather than numbers (report E). ``findings``
+    holds one (what we measured, whether the claim holds) pair per claim, in order.
+
+    Raises:
+        ValueError: if the number of findings differs from the number of claims.
+    """
+    claims = experiment(experiment_id).get("claims", [])
+    if len(findings) != len(claims):
+        raise ValueError(f"{experiment_id} makes {len(claims)} claims in "
+                         f"{REPORTED_FILE.name}, got {len(findings)} findings")
+    return pd.DataFrame({"experiment": experiment_id, "report claims": claims,
+                         "we found": [text for text, _ in findings],
+                         "holds here": ["yes" if ok else "no" for _, ok in findings],
+                         "profile": profile})
+
+
+def style_claims(table: pd.DataFrame):
+    """A pandas Styler of ``claims_table``: claims that do not hold in red."""
+    return (table.reset_index(drop=True).style.hide(axis="index")
+            .map(lambda v: "color: #b00020; font-weight: bold" if v == "no" else "",
+                 subset=["holds here"]))
+
+
 def style_comparison(table: pd.DataFrame):
     """A pandas Styler of ``comparison_table`` for the page: tidy numbers, shortfalls red."""
     def mark(row: pd.Series) -> list[str]:
@@ -141,6 +170,7 @@ def style_comparison(table: pd.DataFrame):
 RESULT_COLUMNS = {  # results column -> (label on the page, number format)
     "train_acc": ("train acc (%)", "{:.2f}"), "val_acc": ("val acc (%)", "{:.2f}"),
     "test_acc": ("test acc (%)", "{:.2f}"), "test_loss": ("test loss", "{:.3f}"),
+    "initial_loss": ("initial loss", "{:.3f}"),
     "epochs": ("epochs", "{:.0f}"), "best_epoch": ("best epoch", "{:.0f}"),
     "time_s": ("train time (s)", "{:,.0f}"), "throughput": ("images/s", "{:,.0f}"),
     "peak_memory_mb": ("peak memory (MB)", "{:,.0f}"),

@@ -24,7 +24,8 @@ Modules: `manifest` (the YAML schema), `lookup` (fetch and status), `download`
 
 from .errors import ChecksumError, DataError, DatasetNotFoundError
 from .lookup import data_dir, fetch, mirror_location, status
-from .images import ImageSplit, load_images, select_classes, split_off, subset
+from .images import (ImageSplit, class_splits, load_images, select_classes, split_off,
+                     subset, to_grayscale)
 from .manifest import (
     Manifest,
     MirrorFile,
@@ -51,6 +52,8 @@ __all__ = [
     "ImageSplit",
     "load_images",
     "select_classes",
+    "class_splits",
+    "to_grayscale",
     "split_off",
     "subset",
 ]

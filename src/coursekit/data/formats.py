@@ -8,6 +8,8 @@ dataset in a known format therefore needs only a manifest file.
 - `jpeg_npz`: the course mirror. One .npz per split with keys `jpeg` (all JPEG
   files concatenated), `offsets` (N+1; image i is jpeg[offsets[i]:offsets[i+1]])
   and `y` (N labels). Used by CIFAR-10 and the Tiny ImageNet subset.
+- `image_npz`: decoded arrays in one .npz, keys `x_<split>` (N, H, W) grayscale or
+  (N, H, W, C) and `y_<split>` (N,). Used by the Gurmukhi digits.
 - `cifar_python_tarball`: the official CIFAR-10 "python version" tar.gz.
 - `tiny_imagenet_zip`: the official tiny-imagenet-200.zip; converting it is not
   implemented yet, so its decoder only raises a DataError that says so.
@@ -28,7 +30,8 @@ from PIL import Image
 
 from .errors import DataError
 
-__all__ = ["Arrays", "DECODERS", "decode", "decode_jpeg_npz", "decode_cifar_tarball",
+__all__ = ["Arrays", "DECODERS", "decode", "decode_jpeg_npz", "decode_image_npz",
+           "decode_cifar_tarball",
            "decode_tiny_imagenet_zip"]
 
 Arrays = tuple[np.ndarray, np.ndarray]  # images (N, C, H, W) uint8, labels (N,) int64
@@ -119,6 +122,30 @@ def _decode_one(
             f"expected {shape} like image 0."
         )
     return pixels
+
+
+# ---------------------------------------------------------------------------
+# image_npz: decoded uint8 arrays, every split in one .npz
+# ---------------------------------------------------------------------------
+
+
+def decode_image_npz(path: Path, splits: Sequence[str]) -> dict[str, Arrays]:
+    """Read `x_<split>` (N, H, W) or (N, H, W, C) uint8 and `y_<split>` for each split."""
+    result = {}
+    try:
+        with np.load(path) as arrays:
+            for split in splits:
+                images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+                if images.dtype != np.uint8 or images.ndim not in (3, 4) \
+                        or len(images) != len(labels):
+                    raise ValueError(f"x_{split} is {images.dtype} {images.shape} with "
+                                     f"{len(labels)} labels")
+                images = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
+                result[split] = (np.ascontiguousarray(images), labels.astype(np.int64))
+    except (OSError, ValueError, KeyError) as err:
+        raise DataError(f"{path} is not an image_npz file with uint8 x_<split> (N, H, W[, C]) "
+                        f"and y_<split> for splits {list(splits)}: {err}") from None
+    return result
 
 
 # ---------------------------------------------------------------------------
@@ -226,6 +253,7 @@ def decode_tiny_imagenet_zip(path: Path, splits: Sequence[str]) -> dict[str, Arr
 
 DECODERS: dict[str, Callable[[Path, Sequence[str]], dict[str, Arrays]]] = {
     "jpeg_npz": decode_jpeg_npz,
+    "image_npz": decode_image_npz,
     "cifar_python_tarball": decode_cifar_tarball,
     "tiny_imagenet_zip": decode_tiny_imagenet_zip,
 }

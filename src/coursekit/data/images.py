@@ -18,7 +18,8 @@ from .errors import DataError
 from .lookup import fetch, resolve_manifest
 from .manifest import Manifest
 
-__all__ = ["ImageSplit", "load_images", "split_off", "subset"]
+__all__ = ["ImageSplit", "load_images", "split_off", "subset", "select_classes",
+           "class_splits", "to_grayscale"]
 
 
 @dataclass
@@ -166,6 +167,41 @@ def select_classes(split: ImageSplit, names: list[str]) -> ImageSplit:
     new_label = torch.full((len(split.classes),), -1, dtype=torch.int64)
     new_label[old] = torch.arange(len(names))
     return ImageSplit(split.images[keep], new_label[split.labels[keep]], list(names))
+
+
+def class_splits(dataset: str, classes: str | list[str], *, num_val: int, seed: int,
+                 train_subset: int = 0, train: str = "train",
+                 test: str = "val", **load_kwargs) -> dict[str, ImageSplit]:
+    """Train/val/test splits of a few named classes of ``dataset`` (report B's setting).
+
+    ``classes`` is a list or a comma-separated string. The dataset's ``test`` split
+    becomes the test set; ``num_val`` stratified training images become the
+    validation set; ``train_subset`` (0 = all) keeps a stratified sample of the rest.
+    Other keywords go to ``load_images``.
+    """
+    names = [c.strip() for c in classes.split(",")] if isinstance(classes, str) else list(classes)
+    splits = load_images(dataset, **load_kwargs)
+    train_set, val_set = split_off(select_classes(splits[train], names), num_val, seed=seed)
+    if train_subset:
+        train_set = subset(train_set, train_subset, seed=seed)
+    return {"train": train_set, "val": val_set,
+            "test": select_classes(splits[test], names)}
+
+
+def to_grayscale(split: ImageSplit) -> ImageSplit:
+    """One-channel uint8 copy of an RGB split, with ITU-R 601 luma weights
+    (0.299 R + 0.587 G + 0.114 B), the formula of torchvision's ``Grayscale``.
+
+    >>> rgb = ImageSplit(torch.full((1, 3, 2, 2), 200, dtype=torch.uint8),
+    ...                  torch.zeros(1, dtype=torch.int64), ["a"])
+    >>> to_grayscale(rgb).images.shape, to_grayscale(rgb).images[0, 0, 0, 0].item()
+    (torch.Size([1, 1, 2, 2]), 200)
+    """
+    if split.images.shape[1] == 1:
+        return split
+    weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    gray = (split.images.float() * weights).sum(1, keepdim=True).round_().clamp_(0, 255)
+    return ImageSplit(gray.to(torch.uint8), split.labels, split.classes)
 
 
 def _take(split: ImageSplit, indices: np.ndarray) -> ImageSplit:

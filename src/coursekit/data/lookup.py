@@ -247,8 +247,11 @@ def _verify_mirror_files(
 
 
 def _mirror_found(manifest: Manifest, paths: list[Path], where: str) -> _Found:
-    files = [(path, [item.split]) for path, item in zip(paths, manifest.mirror.files)]
-    return _Found("mirror", where, manifest.mirror.format, files)
+    """Each mirror file with its splits; a file listed for several splits is read once."""
+    splits: dict[Path, list[str]] = {}
+    for path, item in zip(paths, manifest.mirror.files):
+        splits.setdefault(path, []).append(item.split)
+    return _Found("mirror", where, manifest.mirror.format, list(splits.items()))
 
 
 def _official_found(manifest: Manifest, path: Path, where: str) -> _Found:

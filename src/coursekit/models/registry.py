@@ -18,6 +18,7 @@ from coursekit.init import apply_init
 
 from .compact import CompactCNN
 from .lenet import LeNet
+from .mlp import MLP
 from .resnet import ResNet
 from .vgg import VGG13
 
@@ -112,6 +113,12 @@ _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("super_resnet34_wrong_init", "SuperResNet with Improper Initialization",
               _with(ResNet, **_RESNET34, **_SPATIAL), init="large_gaussian",
               weight_decay=0.01, source="report A, sections 2.5.1 and 4.5, Tables 3-4"),
+    # MLPs of report E (chapters E1-E3): flattened 32x32 grayscale inputs.
+    ModelSpec("mlp", "MLP 1024-256-256-256-10", _with(MLP, num_hidden=3),
+              source="report E, question 1 (activations, vanishing gradients)"),
+    ModelSpec("mlp_6x256", "MLP, 6 hidden layers of 256 ReLU units",
+              _with(MLP, num_hidden=6, activation="relu"),
+              source="report E, question 2 (regularization)"),
 ]}
 
 
@@ -132,22 +139,24 @@ def get_spec(name: str) -> ModelSpec:
     return _REGISTRY[name]
 
 
-def build_model(name: str, **kwargs) -> nn.Module:
+def build_model(name: str, *, init: str | None = None, **kwargs) -> nn.Module:
     """Build the named model with its report initialisation.
 
     Args:
         name: a name from ``list_models()``, e.g. "lenet" or "super_resnet34".
+        init: a scheme of ``coursekit.init`` instead of the report's (chapter A5
+            compares "kaiming", "xavier" and "large_gaussian" on one network).
         **kwargs: passed to the model, e.g. ``num_classes=200, image_size=64`` for
             LeNet or ``width=0.125`` for the VGG and ResNet models.
     Raises:
-        ValueError: for an unknown name, or a width the model cannot take.
+        ValueError: for an unknown name or init scheme, or a width the model cannot take.
         TypeError: for a keyword the model does not take.
     Example:
         >>> count_parameters(build_model("lenet"))
         62006
     """
     spec = get_spec(name)
-    return apply_init(spec.builder(**kwargs), spec.init)
+    return apply_init(spec.builder(**kwargs), init or spec.init)
 
 
 def count_parameters(model: nn.Module) -> int:

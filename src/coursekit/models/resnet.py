@@ -84,6 +84,8 @@ class ResNet(nn.Module):
             (report B, "Dropout Applied"); none when 0.
         spatial_dropout: probability of an ``nn.Dropout2d`` after every batch norm of
             the stem and the blocks' main paths (report A); none when 0.
+        image_size: accepted and ignored: global average pooling makes the network
+            work at any input size, and every image model of the book takes it.
     Raises:
         ValueError: for a width that is not positive or leaves a layer with no
             channels, or num_blocks that does not have four entries.
@@ -92,7 +94,8 @@ class ResNet(nn.Module):
     def __init__(self, num_blocks: Sequence[int], num_classes: int = 10,
                  in_channels: int = 3, width: float = 1.0, *, conv_bias: bool = False,
                  stem_pool: bool = False, project_first_blocks: bool = False,
-                 stem_dropout: float = 0.0, spatial_dropout: float = 0.0) -> None:
+                 stem_dropout: float = 0.0, spatial_dropout: float = 0.0,
+                 image_size: int | None = None) -> None:
         super().__init__()
         if len(num_blocks) != len(_STAGE_CHANNELS):
             raise ValueError(f"ResNet: num_blocks gives the blocks of each of the 4 "

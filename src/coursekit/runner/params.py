@@ -242,6 +242,11 @@ def _coerce(value: Any, default: Any) -> tuple[bool, Any]:
     if isinstance(default, float) and isinstance(value, int):
         return True, float(value)
     if isinstance(default, (list, tuple)) and isinstance(value, (list, tuple)):
+        if default:  # a sweep: every item must fit the type of the default's items
+            checked = [_coerce(item, default[0]) for item in value]
+            if not all(ok for ok, _ in checked):
+                return False, value
+            value = [item for _, item in checked]
         return True, type(default)(value)
     return isinstance(value, type(default)), value
 
@@ -260,6 +265,8 @@ def _unknown_key(
 
 def _wrong_type(chapter: Chapter, param: Parameter, value: Any, source: str) -> str:
     expected = _TYPE_WORDS.get(type(param.default), f"a {param.type_name}")
+    if isinstance(param.default, list) and param.default:
+        expected = f"a list of {type(param.default[0]).__name__} values"
     if isinstance(param.default, str):
         fix = f"To pass it as text, quote it: -p \"{param.name}='{value}'\"."
     else:
