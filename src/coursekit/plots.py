@@ -15,7 +15,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["color_for", "plot_confusion_matrices", "plot_confusion_matrix", "plot_curves",
+__all__ = ["color_for", "colors_for", "plot_confusion_matrices", "plot_confusion_matrix", "plot_curves",
            "plot_image_grid", "plot_lr_schedule", "plot_panels", "plot_per_seed",
            "plot_reported_vs_reproduced", "plot_sweep", "plot_traces", "use_book_style"]
 
@@ -45,6 +45,15 @@ def color_for(variant: str) -> tuple[float, float, float]:
     if variant in _VARIANT_ORDER:
         return _PALETTE[_VARIANT_ORDER.index(variant)]
     return _PALETTE[len(_VARIANT_ORDER) + sum(map(ord, variant)) % 10]
+
+
+def colors_for(names: list[str]) -> dict[str, tuple[float, float, float]]:
+    """``color_for`` of each name, unless two would share a colour: then the palette in
+    the order given, so one figure never draws two lines alike."""
+    colors = {name: color_for(name) for name in names}
+    if len(set(colors.values())) < len(colors):
+        colors = {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(names)}
+    return colors
 
 
 def plot_image_grid(images: np.ndarray, labels: np.ndarray, classes: list[str], *,
@@ -85,8 +94,9 @@ def plot_curves(histories: dict[str, pd.DataFrame], *, labels: dict[str, str] | 
         fig, axes = plt.subplots(1, 2, figsize=WIDE_FIGSIZE)
     fig = axes[0].figure
     labels = labels or {}
+    colors = colors_for(list(histories))
     for name, frame in histories.items():
-        color = color_for(name)
+        color = colors[name]
         marker = "o" if len(frame) <= 20 else None  # a few epochs: show the points
         for ax, metric in zip(axes, ("acc", "loss")):
             ax.plot(frame.index, frame[f"val_{metric}"], color=color, marker=marker,
@@ -179,9 +189,10 @@ def plot_traces(traces: dict[str, pd.DataFrame], *, x: str = "step", y: str = "l
     """
     if ax is None:
         _, ax = plt.subplots()
+    colors = colors_for(list(traces))
     for name, frame in traces.items():
         xs = frame.index if x == frame.index.name else frame[x]
-        ax.plot(xs, frame[y], color=color_for(name), label=name, lw=1.2)
+        ax.plot(xs, frame[y], color=colors[name], label=name, lw=1.2)
     if reference is not None:
         ax.axhline(reference, color="0.4", ls=":", lw=1)
         ax.annotate(reference_label, (1, reference), xycoords=("axes fraction", "data"),
@@ -241,7 +252,7 @@ def plot_panels(frame: pd.DataFrame, *, x: str, y: str, hue: str, col: str,
     """
     grid = sns.relplot(frame, x=x, y=y, hue=hue, col=col, kind="line", marker="o",
                        markersize=3, palette="viridis", height=2.7, aspect=1.15,
-                       facet_kws={"sharey": True})
+                       legend="full", facet_kws={"sharey": True})
     if logy:
         grid.set(yscale="log")
     grid.set_axis_labels(xlabel or x, ylabel or y)

@@ -150,7 +150,7 @@ def claims_table(experiment_id: str, findings: list[tuple[str, bool]], *,
 
 def style_claims(table: pd.DataFrame):
     """A pandas Styler of ``claims_table``: claims that do not hold in red."""
-    return (table.reset_index(drop=True).style.hide(axis="index")
+    return (_drop_constant(table.reset_index(drop=True)).style.hide(axis="index")
             .map(lambda v: "color: #b00020; font-weight: bold" if v == "no" else "",
                  subset=["holds here"]))
 
@@ -161,7 +161,7 @@ def style_comparison(table: pd.DataFrame):
         return ["color: #b00020" if row["short"] and c == "difference" else ""
                 for c in row.index]
 
-    return (table.reset_index(drop=True).style.apply(mark, axis=1)
+    return (_drop_constant(table.reset_index(drop=True)).style.apply(mark, axis=1)
             .format({"reported": _number, "reproduced": _number,
                      "difference": lambda v: _number(v, sign=True)})
             .hide(axis="index").hide(["short"], axis="columns"))
@@ -170,12 +170,23 @@ def style_comparison(table: pd.DataFrame):
 RESULT_COLUMNS = {  # results column -> (label on the page, number format)
     "train_acc": ("train acc (%)", "{:.2f}"), "val_acc": ("val acc (%)", "{:.2f}"),
     "test_acc": ("test acc (%)", "{:.2f}"), "test_loss": ("test loss", "{:.3f}"),
-    "initial_loss": ("initial loss", "{:.3f}"),
+    "initial_loss": ("initial loss", "{:.3f}"), "lr": ("learning rate", "{:.4g}"),
+    "steps_per_epoch": ("steps / epoch", "{:.0f}"),
+    "best_val_acc": ("best val acc (%)", "{:.2f}"),
+    "epoch_time_s": ("s / epoch", "{:.2f}"), "gap": ("train - val (points)", "{:.2f}"),
     "epochs": ("epochs", "{:.0f}"), "best_epoch": ("best epoch", "{:.0f}"),
     "time_s": ("train time (s)", "{:,.0f}"), "throughput": ("images/s", "{:,.0f}"),
     "peak_memory_mb": ("peak memory (MB)", "{:,.0f}"),
     "num_parameters": ("parameters", "{:,.0f}"),
 }
+
+
+def _drop_constant(table: pd.DataFrame) -> pd.DataFrame:
+    """Leave out the experiment and profile columns when they hold one value: the
+    chapter's heading and profile note already say it, and the page column is narrow."""
+    constant = [c for c in ("experiment", "profile")
+                if c in table and table[c].nunique() <= 1]
+    return table.drop(columns=constant)
 
 
 def style_results(results: pd.DataFrame, names: dict[str, str] | None = None):
