@@ -668,3 +668,22 @@ def test_to_grayscale_uses_luma_weights() -> None:
     gray = data.to_grayscale(split)
     assert gray.images.flatten().tolist() == [76, 150]   # 0.299 and 0.587 of 255
     assert data.to_grayscale(gray) is gray
+
+
+def _imdb_mirror() -> Path | None:
+    for candidate in (_ENV_MIRROR, _SHARED_DATA):
+        if candidate and (Path(candidate) / "imdb" / "imdb_test.csv.gz").is_file():
+            return Path(candidate)
+    return None
+
+
+@pytest.mark.skipif(_imdb_mirror() is None, reason="no shared/data mirror here")
+def test_real_imdb_table_and_an_unreadable_format(tmp_path: Path) -> None:
+    tables = data.load_table("imdb", data_dir=tmp_path, mirror=str(_imdb_mirror()))
+    assert {k: len(v) for k, v in tables.items()} == {"train": 24996, "test": 24996}
+    assert list(tables["test"].columns) == ["id", "rating", "label", "text"]
+    real = data.load_manifest("imdb")
+    odd = dataclasses.replace(real, mirror=dataclasses.replace(real.mirror,
+                                                               format="aclimdb_tarball"))
+    with pytest.raises(DataError, match="cannot read as a table yet.*COURSEKIT_DATA_MIRROR"):
+        data.load_table("imdb", manifest=odd, data_dir=tmp_path, mirror=str(_imdb_mirror()))

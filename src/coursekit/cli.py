@@ -178,6 +178,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
     try:
         if args.data_command == "status":
             print(_data_table(data.status()))
+        elif data.load_manifest(args.name).image_shape is None:  # a table: text, numbers
+            sizes = {k: len(v) for k, v in data.load_table(args.name).items()}
+            print(f"{args.name}: ready, rows per split {sizes}")
         else:
             print(f"{args.name}: ready at {_show(data.fetch(args.name))}")
     except data.DataError as exc:

@@ -19,11 +19,13 @@ decoded once and later loads are a fast `np.load`.
 
 Modules: `manifest` (the YAML schema), `lookup` (fetch and status), `download`
 (checksums and downloads), `formats` (file formats), `cache` (decoded arrays),
-`images` (tensors and splits). This package knows nothing of training.
+`images` (tensors and splits), `tables` (text and numbers as DataFrames). This
+package knows nothing of training.
 """
 
 from .errors import ChecksumError, DataError, DatasetNotFoundError
-from .lookup import data_dir, fetch, mirror_location, status
+from .lookup import data_dir, fetch, locate, mirror_location, status
+from .tables import load_table, split_frame
 from .images import (ImageSplit, class_splits, load_images, select_classes, split_off,
                      subset, to_grayscale)
 from .manifest import (
@@ -48,6 +50,9 @@ __all__ = [
     "data_dir",
     "mirror_location",
     "fetch",
+    "locate",
+    "load_table",
+    "split_frame",
     "status",
     "ImageSplit",
     "load_images",

@@ -28,7 +28,7 @@ from .download import DownloadError, check_file, download_file
 from .errors import DataError, DatasetNotFoundError
 from .manifest import Manifest, list_datasets, load_manifest, manifests_dir
 
-__all__ = ["data_dir", "mirror_location", "fetch", "status"]
+__all__ = ["data_dir", "mirror_location", "fetch", "locate", "status"]
 
 
 def data_dir() -> Path:
@@ -80,6 +80,23 @@ def fetch(
         arrays.update(formats.decode(found.format, path, splits))
     cache.write_cache(folder, manifest, arrays, found.origin())
     return folder
+
+
+def locate(
+    name: str,
+    *,
+    manifest: Manifest | None = None,
+    data_dir: Path | None = None,
+    mirror: str | None = None,
+) -> tuple[str, list[tuple[Path, list[str]]]]:
+    """Find and verify a dataset's files without decoding them (for tables and text).
+
+    Same search as `fetch`: data dir, mirror, official URL. Returns the files'
+    format and (path, splits it holds) pairs. Raises as `fetch` does.
+    """
+    manifest = resolve_manifest(name, manifest)
+    found = _find_source(manifest, _data_root(data_dir), _mirror_or_default(mirror))
+    return found.format, found.files
 
 
 def resolve_manifest(name: str, manifest: Manifest | None) -> Manifest:
