@@ -27,7 +27,10 @@ def small(name: str) -> dict:
     return {}
 
 
-@pytest.mark.parametrize("name", models.list_models())
+IMAGE_MODELS = [n for n in models.list_models() if models.get_spec(n).inputs == "images"]
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS)
 def test_every_model_maps_images_to_logits(name):
     model = models.build_model(name, num_classes=7, **small(name))
     assert model(torch.randn(4, 3, 32, 32)).shape == (4, 7)
@@ -249,3 +252,10 @@ def test_init_keyword_overrides_the_registry_scheme():
 def test_resnet_accepts_and_ignores_image_size():
     model = models.build_model("resnet18", num_classes=10, width=0.125, image_size=64)
     assert model(torch.randn(2, 3, 64, 64)).shape == (2, 10)
+
+
+def test_series_rnn_has_report_b_layers_and_reads_windows():
+    model = models.build_model("series_rnn")
+    assert models.count_parameters(model) == 1120 + 2 * 2112 + 33
+    assert model(torch.rand(5, 24, 1)).shape == (5,)
+    assert models.count_parameters(models.build_model("series_rnn", hidden_size=64)) > 5377

@@ -19,6 +19,7 @@ from coursekit.init import apply_init
 from .compact import CompactCNN
 from .lenet import LeNet
 from .mlp import MLP
+from .rnn import SeriesRNN
 from .resnet import ResNet
 from .vgg import VGG13
 
@@ -36,6 +37,7 @@ class ModelSpec:
         init: initialisation scheme from ``coursekit.init`` applied after building.
         weight_decay: L2 penalty the variant adds through the optimizer (0 = none).
         source: where the report defines it.
+        inputs: what the model reads: "images" (N, C, H, W) or "series" (N, T, 1).
     """
 
     name: str
@@ -44,6 +46,7 @@ class ModelSpec:
     init: str = "default"
     weight_decay: float = 0.0
     source: str = ""
+    inputs: str = "images"
 
 
 def _with(model_class: type[nn.Module], **fixed) -> Callable[..., nn.Module]:
@@ -119,6 +122,9 @@ _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("mlp_6x256", "MLP, 6 hidden layers of 256 ReLU units",
               _with(MLP, num_hidden=6, activation="relu"),
               source="report E, question 2 (regularization)"),
+    # Forecaster of report B, part 3 (chapter B4): reads windows of a series.
+    ModelSpec("series_rnn", "SimpleRNN (3 layers)", _with(SeriesRNN),
+              source="report B, part 3 (SimpleRNN)", inputs="series"),
 ]}
 
 

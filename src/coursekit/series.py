@@ -1,0 +1,115 @@
+"""Time series for forecasting (chapter B4): split in time, scale, window, train.
+
+The order of operations matters and is where forecasting goes wrong most often:
+split in time order first, fit the min-max scaler on the training part only (else
+the test period's range leaks into training), then cut sliding windows, where each
+target's window may reach back into the previous split (the past is known).
+
+>>> import numpy as np
+>>> series = np.arange(10.0)
+>>> X, y = windows(series, window=3, start=5, stop=8)
+>>> X[:, :, 0].tolist(), y.tolist()
+([[2.0, 3.0, 4.0], [3.0, 4.0, 5.0], [4.0, 5.0, 6.0]], [5.0, 6.0, 7.0])
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from coursekit import optim
+from coursekit.loader import resolve_device
+
+__all__ = ["ForecastHistory", "chronological_bounds", "fit_forecaster", "forecast",
+           "windows"]
+
+
+def chronological_bounds(length: int, fractions: dict[str, float]) -> dict[str, tuple[int, int]]:
+    """(start, stop) of each split, in time order, e.g. {"train": 0.7, "val": 0.1,
+    "test": 0.2}; the last split takes what rounding leaves.
+
+    >>> chronological_bounds(10, {"train": 0.7, "val": 0.1, "test": 0.2})
+    {'train': (0, 7), 'val': (7, 8), 'test': (8, 10)}
+    """
+    if abs(sum(fractions.values()) - 1) > 1e-6:
+        raise ValueError(f"split fractions {fractions} must add up to 1")
+    bounds, start = {}, 0
+    for i, (name, fraction) in enumerate(fractions.items()):
+        stop = length if i == len(fractions) - 1 else start + round(fraction * length)
+        bounds[name] = (start, stop)
+        start = stop
+    return bounds
+
+
+def windows(series: np.ndarray, *, window: int, start: int, stop: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (N, window, 1) and targets (N,) for every target index in [start, stop).
+
+    The window of target t is series[t - window:t]; targets with less history than
+    ``window`` are skipped.
+    """
+    first = max(start, window)
+    view = np.lib.stride_tricks.sliding_window_view(series, window)  # (L - w + 1, w)
+    inputs = view[first - window:stop - window]
+    return np.ascontiguousarray(inputs[:, :, None], dtype=np.float32), \
+        series[first:stop].astype(np.float32)
+
+
+@dataclass
+class ForecastHistory:
+    """Mean squared error per epoch on the training and validation windows."""
+
+    train_mse: list[float] = field(default_factory=list)
+    val_mse: list[float] = field(default_factory=list)
+    epoch_time_s: list[float] = field(default_factory=list)
+
+    def to_frame(self):
+        import pandas as pd
+        return pd.DataFrame({"train_mse": self.train_mse, "val_mse": self.val_mse,
+                             "epoch_time_s": self.epoch_time_s},
+                            index=pd.RangeIndex(1, len(self.train_mse) + 1, name="epoch"))
+
+
+def fit_forecaster(model: nn.Module, train: tuple[np.ndarray, np.ndarray],
+                   val: tuple[np.ndarray, np.ndarray], *, num_epochs: int = 5,
+                   batch_size: int = 32, optimizer: str = "adam", lr: float = 1e-3,
+                   seed: int = 0, device: str = "auto") -> ForecastHistory:
+    """Train ``model(windows) -> next value`` with MSE and mini-batches in shuffled order.
+
+    ``optimizer`` is a name of ``coursekit.optim.make_optimizer`` (not "spsa").
+    """
+    device = resolve_device(device)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    inputs, targets = (torch.from_numpy(a).to(device) for a in train)
+    model.to(device)
+    rule = optim.make_optimizer(optimizer, model.parameters(), lr)
+    history = ForecastHistory()
+    for _ in range(num_epochs):
+        model.train()
+        start, total = time.perf_counter(), torch.zeros((), device=device)
+        order = torch.randperm(len(targets), generator=generator).to(device)
+        for batch in order.split(batch_size):
+            loss = nn.functional.mse_loss(model(inputs[batch]), targets[batch])
+            rule.zero_grad(set_to_none=True)
+            loss.backward()
+            rule.step()
+            total += loss.detach() * len(batch)
+        history.train_mse.append(total.item() / len(targets))
+        history.epoch_time_s.append(time.perf_counter() - start)
+        history.val_mse.append(float(np.mean((forecast(model, val[0]) - val[1]) ** 2)))
+    return history
+
+
+@torch.no_grad()
+def forecast(model: nn.Module, inputs: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """The model's next-value prediction for every window, as a NumPy array."""
+    model.eval()
+    device = next(model.parameters()).device
+    chunks = [model(torch.from_numpy(chunk).to(device)).cpu()
+              for chunk in np.array_split(inputs, max(1, -(-len(inputs) // batch_size)))]
+    return torch.cat(chunks).numpy()
