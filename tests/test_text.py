@@ -36,3 +36,28 @@ def test_classic_classifiers_learn_word_evidence():
     words = classic.telling_words(classic.report_c_classifiers()["nb_counts"].fit(texts, labels),
                                   ["neg", "pos"], n=3, min_count=40)
     assert set(w.split()[0] for w in words["pos"]) == {"great", "wonderful", "superb"}
+
+
+def test_vocabulary_encoding_and_coverage():
+    tokens = [text.tokenize("The film, the FILM!"), text.tokenize("a film")]
+    vocab = text.Vocabulary.build(tokens, max_size=2)
+    assert vocab.words == ["<pad>", "<unk>", "film", "the"]
+    ids, lengths = text.encode(tokens + [[]], vocab, max_len=3)
+    assert ids.tolist() == [[3, 2, 3], [1, 2, 0], [0, 0, 0]]
+    assert lengths.tolist() == [3, 2, 1]
+    assert vocab.coverage(tokens) == pytest.approx(5 / 6)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_text_rnn_never_reads_the_padding(cell, bidirectional):
+    import torch
+    from coursekit.models.text_rnn import TextRNN
+    torch.manual_seed(0)
+    model = TextRNN(30, embed_dim=8, hidden_size=6, num_layers=2, cell=cell,
+                    bidirectional=bidirectional).eval()
+    short = model(torch.tensor([[4, 5, 6, 0, 0]]), torch.tensor([3]))
+    noisy = model(torch.tensor([[4, 5, 6, 9, 9]]), torch.tensor([3]))
+    assert torch.allclose(short, noisy)
+    with pytest.raises(ValueError, match="unknown cell 'transformer'"):
+        TextRNN(30, cell="transformer")

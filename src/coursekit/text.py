@@ -1,4 +1,4 @@
-"""Text for the text chapters: the reports' cleaning pipelines, step by step.
+"""Text for the text chapters: cleaning pipelines, tokens and vocabularies.
 
 Report C (chapter C1) cleans a review in five steps: lower case, punctuation
 ``/(){}[]|@,;`` to spaces, every character but ``0-9a-z #+_`` dropped, digits dropped,
@@ -8,16 +8,24 @@ show the pipeline on one example; ``clean`` applies it to a whole column.
 Report C used NLTK's English stop words, which need a download; we use
 scikit-learn's list (318 words, NLTK's 179 among the common ones), installed with the
 library.
+
+``tokenize`` splits text into lower-case words; a ``Vocabulary`` maps the most frequent
+words to ids (0 = padding, 1 = unknown) and ``encode`` turns texts into a padded id
+tensor plus true lengths, which recurrent models pack so padding is never read.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+
+import torch
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-__all__ = ["REPORT_C_STEPS", "STOP_WORDS", "clean", "clean_steps"]
+__all__ = ["PAD", "REPORT_C_STEPS", "STOP_WORDS", "UNK", "Vocabulary", "clean", "clean_steps",
+           "encode", "tokenize"]
 
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
 
@@ -69,3 +77,75 @@ def clean(texts: Iterable[str], steps: list[tuple[str, Callable[[str], str]]] = 
             text = step(text)
         cleaned.append(text)
     return cleaned
+
+
+PAD, UNK = "<pad>", "<unk>"
+_WORD = re.compile(r"[a-z0-9#+_']+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words (letters, digits, ``#+_'``); everything else separates them.
+
+    >>> tokenize("Don't PANIC: it's 42!")
+    ["don't", 'panic', "it's", '42']
+    """
+    return _WORD.findall(text.lower())
+
+
+class Vocabulary:
+    """The ``max_size`` most frequent words of a corpus, with ids; 0 and 1 are
+    padding and unknown words, so ``len(vocab)`` is ``max_size + 2`` at most.
+
+    >>> vocab = Vocabulary.build([["a", "b", "a"], ["a", "c"]], max_size=2)
+    >>> vocab.words, vocab.ids(["a", "c", "zzz"])
+    (['<pad>', '<unk>', 'a', 'b'], [2, 1, 1])
+    >>> round(vocab.coverage([["a", "b", "c", "d"]]), 2)
+    0.5
+    """
+
+    def __init__(self, words: Sequence[str]) -> None:
+        self.words = [PAD, UNK, *words]
+        self.index = {word: i for i, word in enumerate(self.words)}
+
+    @classmethod
+    def build(cls, token_lists: Iterable[list[str]], *, max_size: int | None = None,
+              min_count: int = 1) -> "Vocabulary":
+        """Count every token; keep the most frequent (ties: first seen first)."""
+        counts = Counter(token for tokens in token_lists for token in tokens)
+        kept = [w for w, c in counts.most_common(max_size) if c >= min_count]
+        return cls(kept)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def ids(self, tokens: Iterable[str]) -> list[int]:
+        return [self.index.get(token, 1) for token in tokens]
+
+    def coverage(self, token_lists: Iterable[list[str]]) -> float:
+        """Share of the tokens that are in the vocabulary (not unknown)."""
+        known = total = 0
+        for tokens in token_lists:
+            total += len(tokens)
+            known += sum(token in self.index for token in tokens)
+        return known / max(total, 1)
+
+
+def encode(token_lists: Sequence[list[str]], vocab: Vocabulary, *, max_len: int
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ids (N, max_len), padded with 0 after the text, and each text's length (N,).
+
+    Texts longer than ``max_len`` keep their first ``max_len`` tokens; an empty text
+    gets length 1 (one padding token) so that it can still be packed.
+
+    >>> ids, lengths = encode([["a", "b"], ["b"]], Vocabulary(["a", "b"]), max_len=3)
+    >>> ids.tolist(), lengths.tolist()
+    ([[2, 3, 0], [3, 0, 0]], [2, 1])
+    """
+    ids = torch.zeros(len(token_lists), max_len, dtype=torch.long)
+    lengths = torch.ones(len(token_lists), dtype=torch.long)
+    for row, tokens in enumerate(token_lists):
+        kept = vocab.ids(tokens[:max_len])
+        if kept:
+            ids[row, :len(kept)] = torch.tensor(kept)
+            lengths[row] = len(kept)
+    return ids, lengths
