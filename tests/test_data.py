@@ -687,3 +687,15 @@ def test_real_imdb_table_and_an_unreadable_format(tmp_path: Path) -> None:
                                                                format="aclimdb_tarball"))
     with pytest.raises(DataError, match="cannot read as a table yet.*COURSEKIT_DATA_MIRROR"):
         data.load_table("imdb", manifest=odd, data_dir=tmp_path, mirror=str(_imdb_mirror()))
+
+
+def test_an_official_archive_that_cannot_be_converted_is_not_downloaded(
+    tmp_path: Path,
+) -> None:
+    manifest = data.load_manifest("imdb")
+    with pytest.raises(DatasetNotFoundError) as caught:
+        data.load_table("imdb", manifest=manifest, data_dir=tmp_path, mirror="")
+    message = str(caught.value)
+    assert "not downloaded, coursekit cannot convert its format (aclimdb_tarball)" in message
+    assert "put the official file" not in message and "COURSEKIT_DATA_MIRROR" in message
+    assert not (tmp_path / "imdb" / "aclImdb_v1.tar.gz").exists()

@@ -149,7 +149,7 @@ def _from_data_dir(
 ) -> _Found | None:
     """Step 1: files already in the data dir; the official one first (lossless)."""
     official = manifest.official
-    if official is not None:
+    if official is not None and official.format not in formats.NOT_CONVERTED:
         path, size = root / official.path, official.bytes
         if _verify(path, official.checksum, size, tried, "data dir", remove=True):
             return _official_found(manifest, path, f"data dir {root}")
@@ -209,6 +209,10 @@ def _from_official(
     official = manifest.official
     if official is None:
         tried.append("official URL: none in the manifest (see its 'prepare' text)")
+        return None
+    if official.format in formats.NOT_CONVERTED:
+        tried.append(f"official URL {official.url}: not downloaded, coursekit cannot "
+                     f"convert its format ({official.format}) yet")
         return None
     dest = root / official.path
     try:
@@ -297,7 +301,7 @@ def _not_found_message(manifest: Manifest, root: Path, tried: list[str]) -> str:
             f"  - set COURSEKIT_DATA_MIRROR to a folder (or URL) holding {needed}"
             f"{_shared_data_hint(manifest)};"
         )
-    if manifest.official is not None:
+    if manifest.official is not None and manifest.official.format not in formats.NOT_CONVERTED:
         lines.append(
             f"  - put the official file {manifest.official.url} at "
             f"{root / manifest.official.path};"
