@@ -199,7 +199,8 @@ def plot_traces(traces: dict[str, pd.DataFrame], *, x: str = "step", y: str = "l
                     ha="right", va="bottom", fontsize="small", color="0.3")
     if logy:
         ax.set_yscale("log")
-    ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title=title)
+    ax.set(xlabel=x if xlabel is None else xlabel, ylabel=y if ylabel is None else ylabel,
+           title=title)
     ax.legend(fontsize="small")
     ax.figure.tight_layout()
     return ax.figure
