@@ -204,3 +204,22 @@ def test_fit_variants_model_kwargs_watchers_and_initial_loss():
     assert sorted(layers["layer"].unique()) == [1, 2, 3, 4, 5, 6]
     assert list(layers["epoch"].unique()) == [1, 2] and (layers["mean_abs_grad"] > 0).all()
     assert runs.results["initial_loss"].between(1.5, 3.5).all()  # near ln 10
+
+
+def test_fit_and_evaluate_train_a_text_model_on_padded_ids():
+    from coursekit import text
+    from coursekit.models.text_rnn import TextRNN
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 2, (200,), generator=g)
+    docs = [["good" if y else "bad"] + ["the", "film"] * int(torch.randint(0, 4, (1,),
+            generator=g)) for y in labels.tolist()]
+    vocab = text.Vocabulary.build(docs)
+    ids, lengths = text.encode(docs, vocab, max_len=9)
+    data = SimpleNamespace(ids=ids, lengths=lengths, labels=labels)
+    torch.manual_seed(0)
+    model = TextRNN(len(vocab), embed_dim=8, hidden_size=8, cell="gru")
+    history = train.fit(model, data, data, num_epochs=8, **FAST)
+    assert history.val_acc[-1] == 100.0
+    assert train.evaluate(model, data)["acc"] == 100.0
+    with pytest.raises(ValueError, match="augment apply to images only"):
+        train.fit(model, data, None, num_epochs=1, augment="flip", **FAST)

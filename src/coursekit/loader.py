@@ -16,13 +16,26 @@ from torch import Tensor
 
 from coursekit.augment import get_augmentation
 
-__all__ = ["DeviceLoader", "LabelledImages", "channel_stats", "resolve_device"]
+__all__ = ["DeviceLoader", "LabelledImages", "LabelledTokens", "TokenLoader", "channel_stats",
+           "make_loader", "resolve_device"]
 
 
 class LabelledImages(Protocol):
     """Anything with ``images`` (N, C, H, W) uint8 and ``labels`` (N,) int64 tensors."""
 
     images: Tensor
+    labels: Tensor
+
+
+class LabelledTokens(Protocol):
+    """Texts as ``ids`` (N, T) int64 padded with 0, true ``lengths`` (N,), ``labels`` (N,).
+
+    ``text.encode`` makes ``ids`` and ``lengths``; any object with the three tensors fits,
+    e.g. ``types.SimpleNamespace(ids=ids, lengths=lengths, labels=labels)``.
+    """
+
+    ids: Tensor
+    lengths: Tensor
     labels: Tensor
 
 
@@ -84,3 +97,53 @@ class DeviceLoader:
             if self.channels_last:
                 inputs = inputs.contiguous(memory_format=torch.channels_last)
             yield inputs, self.labels[index]
+
+
+class TokenLoader:
+    """Batches ``((ids, lengths), labels)`` of padded texts held on ``device``.
+
+    The text counterpart of ``DeviceLoader``: ``fit`` and ``predict`` call
+    ``model(ids, lengths)`` for these inputs. Each batch is cut to its longest text,
+    so short batches do not carry columns of padding.
+    """
+
+    def __init__(self, data: LabelledTokens, batch_size: int, *, device: torch.device,
+                 shuffle: bool = False, drop_last: bool = False,
+                 generator: torch.Generator | None = None) -> None:
+        if data.ids.dtype != torch.long or data.ids.ndim != 2:
+            raise ValueError("TokenLoader expects int64 ids of shape (N, T), got "
+                             f"{data.ids.dtype} {tuple(data.ids.shape)}")
+        self.ids, self.labels = data.ids.to(device), data.labels.to(device)
+        self.lengths = data.lengths.to(device)
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.generator = generator
+
+    def __len__(self) -> int:
+        n = len(self.labels)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[tuple[Tensor, Tensor], Tensor]]:
+        n = len(self.labels)
+        order = (torch.randperm(n, device=self.ids.device, generator=self.generator)
+                 if self.shuffle else torch.arange(n, device=self.ids.device))
+        for i in range(len(self)):
+            index = order[i * self.batch_size:(i + 1) * self.batch_size]
+            lengths = self.lengths[index]
+            yield (self.ids[index, :int(lengths.max())], lengths), self.labels[index]
+
+
+def make_loader(data, batch_size: int, mean: Tensor | None, std: Tensor | None, *,
+                device: torch.device, **kwargs) -> "DeviceLoader | TokenLoader":
+    """A ``TokenLoader`` for texts (data with ``ids``), else a ``DeviceLoader`` for images.
+
+    Image-only keywords (augment, channels_last) are refused for texts.
+    """
+    if hasattr(data, "ids"):
+        image_only = {k for k in ("augment", "channels_last") if kwargs.get(k) not in
+                      (None, False, "none")}
+        if image_only:
+            raise ValueError(f"{', '.join(sorted(image_only))} apply to images only, "
+                             "not to texts")
+        kwargs.pop("augment", None), kwargs.pop("channels_last", None)
+        return TokenLoader(data, batch_size, device=device, **kwargs)
+    return DeviceLoader(data, batch_size, mean, std, device=device, **kwargs)

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from coursekit import metrics, models, optim
-from coursekit.loader import DeviceLoader, LabelledImages, channel_stats, resolve_device
+from coursekit.loader import LabelledImages, channel_stats, make_loader, resolve_device
 from coursekit.memory import PeakMemory
 
 __all__ = ["FitConfig", "History", "Variant", "VariantRuns", "evaluate", "fit",
@@ -109,15 +109,16 @@ def predict(model: nn.Module, data: LabelledImages, *, mean: Tensor | None = Non
     """
     device = resolve_device(device) if isinstance(device, str) else device
     batch_size = batch_size or (2048 if device.type == "cuda" else 128)
-    mean = mean if mean is not None else model.coursekit_norm[0]
-    std = std if std is not None else model.coursekit_norm[1]
-    loader = DeviceLoader(data, batch_size, mean, std, device=device)
+    norm = getattr(model, "coursekit_norm", (None, None))
+    mean = mean if mean is not None else norm[0]
+    std = std if std is not None else norm[1]
+    loader = make_loader(data, batch_size, mean, std, device=device)
     was_training = model.training
     model.to(device).eval()
     chunks = []
     for inputs, _ in loader:
         with _autocast(device, enabled=True):
-            chunks.append(model(inputs).float())
+            chunks.append(_call(model, inputs).float())
     model.train(was_training)
     return torch.cat(chunks).cpu()
 
@@ -141,7 +142,9 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
 
     Args:
         model: any classifier ``model(inputs) -> logits (N, C)``; trained in place.
-        train_data: uint8 images (N, C, H, W) and int64 labels (N,).
+        train_data: uint8 images (N, C, H, W) and int64 labels (N,); or texts as
+            padded ``ids`` (N, T) with ``lengths`` (N,) and ``labels``, for models
+            called as ``model(ids, lengths)`` (see ``loader.TokenLoader``).
         val_data: evaluated after every epoch; needed for early stopping.
         config: a ``FitConfig``; keyword ``overrides`` replace its fields.
         on_epoch_end: called as ``on_epoch_end(model, history)`` after every epoch's
@@ -161,15 +164,19 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
     generator = torch.Generator(device=device).manual_seed(config.seed)
 
     batch_size = min(config.batch_size, len(train_data.labels))
-    mean, std = channel_stats(train_data.images)
-    if not config.normalize:  # inputs in [0, 1], as torchvision's ToTensor gives them
-        mean, std = torch.zeros_like(mean), torch.ones_like(std)
-    model.coursekit_norm = (mean, std)  # evaluate() normalises with the same statistics
+    texts = hasattr(train_data, "ids")  # padded token ids: no pixel statistics, no layout
+    channels_last = channels_last and not texts
+    mean = std = None
+    if not texts:
+        mean, std = channel_stats(train_data.images)
+        if not config.normalize:  # inputs in [0, 1], as torchvision's ToTensor gives them
+            mean, std = torch.zeros_like(mean), torch.ones_like(std)
+        model.coursekit_norm = (mean, std)  # evaluate() normalises with the same statistics
     model.to(device, memory_format=torch.channels_last if channels_last
              else torch.contiguous_format)
-    train_loader = DeviceLoader(train_data, batch_size, mean, std, device=device,
-                                shuffle=True, augment=config.augment, drop_last=True,
-                                channels_last=channels_last, generator=generator)
+    train_loader = make_loader(train_data, batch_size, mean, std, device=device,
+                               shuffle=True, augment=config.augment, drop_last=True,
+                               channels_last=channels_last, generator=generator)
     optimizer = _make_optimizer(model, config)
     total_steps = config.num_epochs * len(train_loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -195,7 +202,7 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
         step_losses = []
         for inputs, labels in train_loader:
             with _autocast(device, config.amp):
-                logits = model(inputs)
+                logits = _call(model, inputs)
                 loss = nn.functional.cross_entropy(
                     logits.float(), labels, label_smoothing=config.label_smoothing)
             objective = loss + config.l1 * _l1_norm(model) if config.l1 else loss
@@ -387,6 +394,11 @@ def _make_optimizer(model: nn.Module, config: FitConfig) -> torch.optim.Optimize
         raise ValueError("fit trains with gradients; use coursekit.optim.minimize for SPSA")
     return optim.make_optimizer(name, model.parameters(), config.lr,
                                 weight_decay=config.weight_decay, momentum=config.momentum)
+
+
+def _call(model: nn.Module, inputs: Tensor | tuple[Tensor, ...]) -> Tensor:
+    """``model(images)``, or ``model(ids, lengths)`` for texts."""
+    return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
 
 
 def _l1_norm(model: nn.Module) -> Tensor:
