@@ -257,9 +257,7 @@ def test_tiny_imagenet_manifest_mirrors_shared_data_and_refuses_the_zip(
     assert {f.split for f in manifest.mirror.files} == {"train", "val"}
     assert manifest.official.checksum == ("md5", "90528d7ca1a48142e341f4ef8d21d0de")
     assert manifest.official.bytes == 248100043
-    zip_path = tmp_path / "tiny-imagenet-200.zip"
-    with pytest.raises(DataError, match="zip is not implemented; use the mirror"):
-        formats.decode(manifest.official.format, zip_path, ["train", "val"])
+    assert not formats.can_read(manifest.official.format)  # not converted yet
 
 
 def test_unknown_dataset_lists_known_names() -> None:
@@ -564,12 +562,21 @@ def test_subset_is_stratified_and_split_off_checks_its_size() -> None:
 # ---------------------------------------------------------------------------
 
 
-def _real_mirror() -> Path | None:
+def _mirror_holding(path: str) -> Path | None:
+    """The real mirror (the env's, else ../shared/data) if it holds ``path``."""
     for candidate in (_ENV_MIRROR, _SHARED_DATA):
-        test_file = Path(candidate) / "cifar10" / "cifar10_test_jpeg.npz"
-        if candidate and test_file.is_file():
+        if candidate and (Path(candidate) / path).is_file():
             return Path(candidate)
     return None
+
+
+def _real_mirror() -> Path | None:
+    return _mirror_holding("cifar10/cifar10_test_jpeg.npz")
+
+
+TINY_IMAGENET_MIRROR = _mirror_holding("tiny_imagenet_subset10/tiny_imagenet10_val_jpeg.npz")
+GURMUKHI_MIRROR = _mirror_holding("gurmukhi_digits/gurmukhi_digits.npz")
+IMDB_MIRROR = _mirror_holding("imdb/imdb_test.csv.gz")
 
 
 @pytest.mark.skipif(_real_mirror() is None, reason="no shared/data mirror here")
@@ -585,19 +592,10 @@ def test_real_cifar10_test_split_from_the_mirror(tmp_path: Path) -> None:
     assert torch.bincount(test.labels).tolist() == [1000] * 10
 
 
-def _tiny_imagenet_mirror() -> Path | None:
-    for candidate in (_ENV_MIRROR, _SHARED_DATA):
-        folder = Path(candidate) / "tiny_imagenet_subset10"
-        if candidate and (folder / "tiny_imagenet10_val_jpeg.npz").is_file():
-            return Path(candidate)
-    return None
-
-
-@pytest.mark.skipif(_tiny_imagenet_mirror() is None,
-                    reason="no shared/data mirror here")
+@pytest.mark.skipif(TINY_IMAGENET_MIRROR is None, reason="no shared/data mirror here")
 def test_real_tiny_imagenet_subset_from_the_mirror(tmp_path: Path) -> None:
     splits = data.load_images("tiny_imagenet_subset10", data_dir=tmp_path,
-                              mirror=str(_tiny_imagenet_mirror()))
+                              mirror=str(TINY_IMAGENET_MIRROR))
     assert list(splits) == ["train", "val"]
     for split, num in [("train", 5000), ("val", 500)]:
         images, labels = splits[split].images, splits[split].labels
@@ -606,20 +604,20 @@ def test_real_tiny_imagenet_subset_from_the_mirror(tmp_path: Path) -> None:
     assert splits["val"].classes[8] == "teapot"
 
 
-@pytest.mark.skipif(_tiny_imagenet_mirror() is None,
-                    reason="no shared/data mirror here")
-def test_class_splits_hold_out_validation_from_train_and_test_on_val(
+@pytest.mark.skipif(TINY_IMAGENET_MIRROR is None, reason="no shared/data mirror here")
+def test_train_val_test_of_named_classes_hold_out_validation_from_train(
     tmp_path: Path
 ) -> None:
-    splits = data.class_splits("tiny_imagenet_subset10", "teapot, goldfish", num_val=100,
-                               seed=0, data_dir=tmp_path,
-                               mirror=str(_tiny_imagenet_mirror()))
+    splits = data.train_val_test("tiny_imagenet_subset10", classes="teapot, goldfish",
+                                 num_val=100, seed=0, test="val", data_dir=tmp_path,
+                                 mirror=str(TINY_IMAGENET_MIRROR))
     sizes = {name: torch.bincount(split.labels).tolist() for name, split in splits.items()}
     assert sizes == {"train": [450, 450], "val": [50, 50], "test": [50, 50]}
     assert splits["test"].classes == ["teapot", "goldfish"]
     with pytest.raises(ValueError, match="no class 'tea pot'"):
-        data.class_splits("tiny_imagenet_subset10", "tea pot", num_val=10, seed=0,
-                          data_dir=tmp_path, mirror=str(_tiny_imagenet_mirror()))
+        data.train_val_test("tiny_imagenet_subset10", classes="tea pot", num_val=10,
+                            seed=0, test="val", data_dir=tmp_path,
+                            mirror=str(TINY_IMAGENET_MIRROR))
 
 
 def test_select_classes_relabels_in_the_given_order():
@@ -632,17 +630,10 @@ def test_select_classes_relabels_in_the_given_order():
         data.select_classes(split, ["a", "d"])
 
 
-def _gurmukhi_mirror() -> Path | None:
-    for candidate in (_ENV_MIRROR, _SHARED_DATA):
-        if candidate and (Path(candidate) / "gurmukhi_digits" / "gurmukhi_digits.npz").is_file():
-            return Path(candidate)
-    return None
-
-
-@pytest.mark.skipif(_gurmukhi_mirror() is None, reason="no shared/data mirror here")
+@pytest.mark.skipif(GURMUKHI_MIRROR is None, reason="no shared/data mirror here")
 def test_real_gurmukhi_digits_both_splits_from_one_mirror_file(tmp_path: Path) -> None:
     splits = data.load_images("gurmukhi_digits", data_dir=tmp_path,
-                              mirror=str(_gurmukhi_mirror()))
+                              mirror=str(GURMUKHI_MIRROR))
     assert splits["train"].images.shape == (1000, 1, 32, 32)
     assert splits["val"].images.shape == (178, 1, 32, 32)
     assert torch.bincount(splits["train"].labels).tolist() == [100] * 10
@@ -670,23 +661,16 @@ def test_to_grayscale_uses_luma_weights() -> None:
     assert data.to_grayscale(gray) is gray
 
 
-def _imdb_mirror() -> Path | None:
-    for candidate in (_ENV_MIRROR, _SHARED_DATA):
-        if candidate and (Path(candidate) / "imdb" / "imdb_test.csv.gz").is_file():
-            return Path(candidate)
-    return None
-
-
-@pytest.mark.skipif(_imdb_mirror() is None, reason="no shared/data mirror here")
+@pytest.mark.skipif(IMDB_MIRROR is None, reason="no shared/data mirror here")
 def test_real_imdb_table_and_an_unreadable_format(tmp_path: Path) -> None:
-    tables = data.load_table("imdb", data_dir=tmp_path, mirror=str(_imdb_mirror()))
+    tables = data.load_table("imdb", data_dir=tmp_path, mirror=str(IMDB_MIRROR))
     assert {k: len(v) for k, v in tables.items()} == {"train": 24996, "test": 24996}
     assert list(tables["test"].columns) == ["id", "rating", "label", "text"]
     real = data.load_manifest("imdb")
     odd = dataclasses.replace(real, mirror=dataclasses.replace(real.mirror,
                                                                format="aclimdb_tarball"))
-    with pytest.raises(DataError, match="cannot read as a table yet.*COURSEKIT_DATA_MIRROR"):
-        data.load_table("imdb", manifest=odd, data_dir=tmp_path, mirror=str(_imdb_mirror()))
+    with pytest.raises(DataError, match="cannot read as a table.*COURSEKIT_DATA_MIRROR"):
+        data.load_table("imdb", manifest=odd, data_dir=tmp_path, mirror=str(IMDB_MIRROR))
 
 
 def test_an_official_archive_that_cannot_be_converted_is_not_downloaded(
@@ -697,5 +681,6 @@ def test_an_official_archive_that_cannot_be_converted_is_not_downloaded(
         data.load_table("imdb", manifest=manifest, data_dir=tmp_path, mirror="")
     message = str(caught.value)
     assert "not downloaded, coursekit cannot convert its format (aclimdb_tarball)" in message
+    assert "data dir" in message and "aclImdb_v1.tar.gz" not in message.split("official URL")[0]
     assert "put the official file" not in message and "COURSEKIT_DATA_MIRROR" in message
     assert not (tmp_path / "imdb" / "aclImdb_v1.tar.gz").exists()

@@ -13,10 +13,11 @@ import time
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.tree import DecisionTreeClassifier
+
+from coursekit import metrics
 
 __all__ = ["fit_and_score", "report_c_classifiers", "telling_words"]
 
@@ -40,13 +41,14 @@ def report_c_classifiers(*, max_features: int | None = None, tree_max_depth: int
 
 
 def fit_and_score(classifiers: dict[str, Pipeline], train: tuple[list[str], np.ndarray],
-                  evaluate_on: dict[str, tuple[list[str], np.ndarray]]
+                  evaluate_on: dict[str, tuple[list[str], np.ndarray]], *,
+                  summary_split: str = "test"
                   ) -> tuple[pd.DataFrame, dict[str, dict[str, np.ndarray]]]:
     """Fit each pipeline on ``train`` (texts, labels) and score it on every named split.
 
     Returns a results table (one row per classifier: ``<split>_acc`` in %, macro
-    precision, recall and F1 on the last split in %, vocabulary size, seconds to fit)
-    and the predictions, ``{classifier: {split: labels}}``.
+    precision, recall and F1 in % on ``summary_split``, vocabulary size, seconds to
+    fit) and the predictions, ``{classifier: {split: labels}}``.
     """
     rows, predictions = {}, {}
     for name, pipeline in classifiers.items():
@@ -54,14 +56,14 @@ def fit_and_score(classifiers: dict[str, Pipeline], train: tuple[list[str], np.n
         pipeline.fit(*train)
         row = {"fit_s": time.perf_counter() - start,
                "vocabulary": len(pipeline[0].vocabulary_)}
-        predictions[name] = {}
-        for split, (texts, labels) in evaluate_on.items():
-            predicted = pipeline.predict(texts)
-            predictions[name][split] = predicted
-            row[f"{split}_acc"] = 100 * accuracy_score(labels, predicted)
-        precision, recall, f1, _ = precision_recall_fscore_support(
-            labels, predicted, average="macro", zero_division=0)
-        row.update(precision=100 * precision, recall=100 * recall, f1=100 * f1)
+        predictions[name] = {split: pipeline.predict(texts)
+                             for split, (texts, _) in evaluate_on.items()}
+        for split, (_, labels) in evaluate_on.items():
+            row[f"{split}_acc"] = metrics.classification_summary(
+                labels, predictions[name][split])["accuracy"]
+        summary = metrics.classification_summary(evaluate_on[summary_split][1],
+                                                 predictions[name][summary_split])
+        row.update({k: summary[k] for k in ("precision", "recall", "f1")})
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("classifier"), predictions
 

@@ -15,8 +15,8 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["color_for", "colors_for", "plot_confusion_matrices", "plot_confusion_matrix", "plot_curves",
-           "plot_image_grid", "plot_lr_schedule", "plot_panels", "plot_per_seed",
+__all__ = ["color_for", "colors_for", "plot_confusion_matrices", "plot_confusion_matrix",
+           "plot_curves", "plot_image_grid", "plot_lr_schedule", "plot_panels", "plot_per_seed",
            "plot_reported_vs_reproduced", "plot_sweep", "plot_traces", "use_book_style"]
 
 FIGSIZE = (6.0, 3.5)        # inches: the book column
@@ -179,6 +179,11 @@ def plot_reported_vs_reproduced(table: pd.DataFrame, *, metric: str,
     return ax.figure
 
 
+def _label(given: str | None, column: str) -> str:
+    """An axis label: the one given ("" for none), else the column's name."""
+    return column if given is None else given
+
+
 def plot_traces(traces: dict[str, pd.DataFrame], *, x: str = "step", y: str = "loss",
                 ax: Axes | None = None, logy: bool = False, reference: float | None = None,
                 reference_label: str = "", xlabel: str | None = None,
@@ -199,8 +204,7 @@ def plot_traces(traces: dict[str, pd.DataFrame], *, x: str = "step", y: str = "l
                     ha="right", va="bottom", fontsize="small", color="0.3")
     if logy:
         ax.set_yscale("log")
-    ax.set(xlabel=x if xlabel is None else xlabel, ylabel=y if ylabel is None else ylabel,
-           title=title)
+    ax.set(xlabel=_label(xlabel, x), ylabel=_label(ylabel, y), title=title)
     ax.legend(fontsize="small")
     ax.figure.tight_layout()
     return ax.figure
@@ -222,7 +226,7 @@ def plot_sweep(frame: pd.DataFrame, *, x: str, y: str, hue: str | None = None,
         ticks = sorted(frame[x].unique())
         ax.set_xticks(ticks, [str(int(t)) for t in ticks])
         ax.minorticks_off()
-    ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title=title)
+    ax.set(xlabel=_label(xlabel, x), ylabel=_label(ylabel, y), title=title)
     if hue:
         ax.legend(title=hue, fontsize="small")
     ax.figure.tight_layout()
@@ -238,7 +242,7 @@ def plot_per_seed(frame: pd.DataFrame, *, x: str, y: str, ax: Axes | None = None
     sns.stripplot(frame, x=x, y=y, color="0.55", size=4, jitter=0.08, ax=ax)
     sns.pointplot(frame, x=x, y=y, errorbar="sd", color=_PALETTE[0], markers="D",
                   linestyles="none", capsize=0.15, ax=ax)
-    ax.set(xlabel=xlabel or x, ylabel=ylabel or y, title=title)
+    ax.set(xlabel=_label(xlabel, x), ylabel=_label(ylabel, y), title=title)
     ax.figure.tight_layout()
     return ax.figure
 
@@ -256,6 +260,6 @@ def plot_panels(frame: pd.DataFrame, *, x: str, y: str, hue: str, col: str,
                        legend="full", facet_kws={"sharey": True})
     if logy:
         grid.set(yscale="log")
-    grid.set_axis_labels(xlabel or x, ylabel or y)
+    grid.set_axis_labels(_label(xlabel, x), _label(ylabel, y))
     grid.set_titles("{col_name}")
     return grid.figure

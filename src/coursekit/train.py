@@ -290,10 +290,19 @@ class VariantRuns:
     histories: dict[str, History]
     trained: dict[str, nn.Module]
     watchers: dict[str, object] = field(default_factory=dict)  # see fit_variants(watch=)
+    _predicted: dict = field(default_factory=dict, repr=False)  # id(data) -> (data, preds)
 
     def predictions(self, data: LabelledImages) -> dict[str, Tensor]:
-        """Each trained variant's predicted class (N,) for every image of ``data``."""
-        return {name: predict(model, data).argmax(1) for name, model in self.trained.items()}
+        """Each trained variant's predicted class (N,) for every image of ``data``.
+
+        Computed once per split: ``scored`` and ``confusion_matrices`` share them.
+        """
+        data_seen, predicted = self._predicted.get(id(data), (None, None))
+        if data_seen is not data:
+            predicted = {name: predict(model, data).argmax(1)
+                         for name, model in self.trained.items()}
+            self._predicted[id(data)] = (data, predicted)
+        return predicted
 
     def scored(self, test_data: LabelledImages) -> "pd.DataFrame":
         """``results`` plus macro precision, recall and F1 (%) on ``test_data``."""
@@ -321,8 +330,8 @@ def fit_variants(variants: list[str | Variant], train_data: LabelledImages,
     it, and is scored on train, validation and (unless ``test_data`` is None) test data
     in eval mode. The results table, indexed by variant name, has train_acc, val_acc,
     test_acc (%), test_loss, initial_loss (first step's, before any update), epochs,
-    best_epoch, time_s (training only), throughput
-    (images/s), peak_memory_mb and num_parameters. ``watch``, e.g.
+    best_epoch, time_s (training only), throughput (images/s), peak_memory_mb and
+    num_parameters. ``watch``, e.g.
     ``diagnostics.GradientRecorder``, is called on each new model and the object it
     returns is passed to ``fit`` as ``on_epoch_end`` and kept in ``watchers``.
     """

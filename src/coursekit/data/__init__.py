@@ -26,8 +26,8 @@ package knows nothing of training.
 from .errors import ChecksumError, DataError, DatasetNotFoundError
 from .lookup import data_dir, fetch, locate, mirror_location, status
 from .tables import load_table, split_frame
-from .images import (ImageSplit, class_splits, load_images, select_classes, split_off,
-                     subset, to_grayscale)
+from .images import (ImageSplit, load_images, select_classes, split_off, subset,
+                     to_grayscale, train_val_test)
 from .manifest import (
     Manifest,
     MirrorFile,
@@ -57,7 +57,7 @@ __all__ = [
     "ImageSplit",
     "load_images",
     "select_classes",
-    "class_splits",
+    "train_val_test",
     "to_grayscale",
     "split_off",
     "subset",

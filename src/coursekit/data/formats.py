@@ -1,7 +1,8 @@
-"""File formats: turn a verified source file into uint8 image arrays.
+"""File formats: turn a verified source file into uint8 image arrays or tables.
 
-Each format is one function `decode(path, splits) -> {split: (images, labels)}`
-with images a uint8 array (N, C, H, W) RGB and labels an int64 array (N,).
+Each image format is one function `decode(path, splits) -> {split: (images, labels)}`
+with images a uint8 array (N, C, H, W) RGB and labels an int64 array (N,); each
+table format one function `read(path, splits) -> {split: DataFrame}`.
 A manifest names its format (`mirror.format`, `official.format`); adding a
 dataset in a known format therefore needs only a manifest file.
 
@@ -11,8 +12,11 @@ dataset in a known format therefore needs only a manifest file.
 - `image_npz`: decoded arrays in one .npz, keys `x_<split>` (N, H, W) grayscale or
   (N, H, W, C) and `y_<split>` (N,). Used by the Gurmukhi digits.
 - `cifar_python_tarball`: the official CIFAR-10 "python version" tar.gz.
-- `tiny_imagenet_zip`: the official tiny-imagenet-200.zip; converting it is not
-  implemented yet, so its decoder only raises a DataError that says so.
+- `csv_gz` (a table): one gzipped CSV per split, with a header row.
+
+A manifest may name a format that has no function here yet (the official Tiny
+ImageNet zip, the aclImdb tarball): `can_read` is False for it, and the lookup
+neither downloads such a file nor uses a copy of it.
 """
 
 from __future__ import annotations
@@ -30,9 +34,8 @@ from PIL import Image
 
 from .errors import DataError
 
-__all__ = ["Arrays", "DECODERS", "NOT_CONVERTED", "decode", "decode_jpeg_npz", "decode_image_npz",
-           "decode_cifar_tarball",
-           "decode_tiny_imagenet_zip"]
+__all__ = ["Arrays", "DECODERS", "READERS", "can_read", "decode", "decode_cifar_tarball",
+           "decode_image_npz", "decode_jpeg_npz", "read_csv_gz"]
 
 Arrays = tuple[np.ndarray, np.ndarray]  # images (N, C, H, W) uint8, labels (N,) int64
 
@@ -233,31 +236,32 @@ def _safe_unpickle(data: bytes) -> dict:
 
 
 # ---------------------------------------------------------------------------
-# tiny_imagenet_zip: the official Tiny ImageNet zip (not converted yet)
+# csv_gz: a table
 # ---------------------------------------------------------------------------
 
 
-def decode_tiny_imagenet_zip(path: Path, splits: Sequence[str]) -> dict[str, Arrays]:
-    """Refuse the official tiny-imagenet-200.zip: its conversion is not written yet.
+def read_csv_gz(path: Path, splits: Sequence[str]) -> dict[str, "pd.DataFrame"]:
+    """One gzipped CSV with a header row, holding one split."""
+    import pandas as pd
+    if len(splits) != 1:
+        raise DataError(f"{path.name}: a csv_gz file holds one split, got {list(splits)}.")
+    try:
+        return {splits[0]: pd.read_csv(path, compression="gzip")}
+    except (OSError, ValueError, EOFError) as err:
+        raise DataError(f"{path} is not a gzipped CSV with a header row: {err}") from None
 
-    Raises:
-        DataError: always, naming the file and the way out (the course mirror).
-    """
-    raise DataError(
-        f"{path}: conversion of the official Tiny ImageNet zip is not implemented; "
-        f"use the mirror (set COURSEKIT_DATA_MIRROR to the folder that holds "
-        f"tiny_imagenet_subset10/), and delete {path.name} from the data dir, "
-        f"which is searched before the mirror."
-    )
-
-
-# Official archives whose conversion is not written yet: the lookup neither
-# downloads them nor suggests them, and a copy in the data dir is skipped.
-NOT_CONVERTED = frozenset({"tiny_imagenet_zip", "aclimdb_tarball"})
 
 DECODERS: dict[str, Callable[[Path, Sequence[str]], dict[str, Arrays]]] = {
     "jpeg_npz": decode_jpeg_npz,
     "image_npz": decode_image_npz,
     "cifar_python_tarball": decode_cifar_tarball,
-    "tiny_imagenet_zip": decode_tiny_imagenet_zip,
 }
+
+READERS: dict[str, Callable[[Path, Sequence[str]], dict[str, "pd.DataFrame"]]] = {
+    "csv_gz": read_csv_gz,
+}
+
+
+def can_read(format_name: str) -> bool:
+    """Whether coursekit can turn a file of this format into arrays or a table."""
+    return format_name in DECODERS or format_name in READERS

@@ -19,7 +19,7 @@ from .lookup import fetch, resolve_manifest
 from .manifest import Manifest
 
 __all__ = ["ImageSplit", "load_images", "split_off", "subset", "select_classes",
-           "class_splits", "to_grayscale"]
+           "to_grayscale", "train_val_test"]
 
 
 @dataclass
@@ -169,23 +169,30 @@ def select_classes(split: ImageSplit, names: list[str]) -> ImageSplit:
     return ImageSplit(split.images[keep], new_label[split.labels[keep]], list(names))
 
 
-def class_splits(dataset: str, classes: str | list[str], *, num_val: int, seed: int,
-                 train_subset: int = 0, train: str = "train",
-                 test: str = "val", **load_kwargs) -> dict[str, ImageSplit]:
-    """Train/val/test splits of a few named classes of ``dataset`` (report B's setting).
+def train_val_test(dataset: str, *, num_val: int, seed: int, train_subset: int = 0,
+                   test_subset: int = 0, classes: str | list[str] | None = None,
+                   train: str = "train", test: str = "test",
+                   **load_kwargs) -> dict[str, ImageSplit]:
+    """The three splits of most chapters: ``num_val`` stratified training images held
+    out for validation, the dataset's ``test`` split for testing.
 
-    ``classes`` is a list or a comma-separated string. The dataset's ``test`` split
-    becomes the test set; ``num_val`` stratified training images become the
-    validation set; ``train_subset`` (0 = all) keeps a stratified sample of the rest.
-    Other keywords go to ``load_images``.
+    ``train_subset`` and ``test_subset`` (0 = all) keep stratified samples, for the
+    smaller profiles. ``classes`` (a list, or a comma-separated string) keeps only
+    those classes, relabelled in that order (report B's three-class setting). Other
+    keywords go to ``load_images``.
     """
-    names = [c.strip() for c in classes.split(",")] if isinstance(classes, str) else list(classes)
     splits = load_images(dataset, **load_kwargs)
-    train_set, val_set = split_off(select_classes(splits[train], names), num_val, seed=seed)
+    pool, test_set = splits[train], splits[test]
+    if classes is not None:
+        names = ([c.strip() for c in classes.split(",")] if isinstance(classes, str)
+                 else list(classes))
+        pool, test_set = select_classes(pool, names), select_classes(test_set, names)
+    train_set, val_set = split_off(pool, num_val, seed=seed)
     if train_subset:
         train_set = subset(train_set, train_subset, seed=seed)
-    return {"train": train_set, "val": val_set,
-            "test": select_classes(splits[test], names)}
+    if test_subset:
+        test_set = subset(test_set, test_subset, seed=seed)
+    return {"train": train_set, "val": val_set, "test": test_set}
 
 
 def to_grayscale(split: ImageSplit) -> ImageSplit:

@@ -149,7 +149,7 @@ def _from_data_dir(
 ) -> _Found | None:
     """Step 1: files already in the data dir; the official one first (lossless)."""
     official = manifest.official
-    if official is not None and official.format not in formats.NOT_CONVERTED:
+    if official is not None and formats.can_read(official.format):
         path, size = root / official.path, official.bytes
         if _verify(path, official.checksum, size, tried, "data dir", remove=True):
             return _official_found(manifest, path, f"data dir {root}")
@@ -210,7 +210,7 @@ def _from_official(
     if official is None:
         tried.append("official URL: none in the manifest (see its 'prepare' text)")
         return None
-    if official.format in formats.NOT_CONVERTED:
+    if not formats.can_read(official.format):
         tried.append(f"official URL {official.url}: not downloaded, coursekit cannot "
                      f"convert its format ({official.format}) yet")
         return None
@@ -301,7 +301,7 @@ def _not_found_message(manifest: Manifest, root: Path, tried: list[str]) -> str:
             f"  - set COURSEKIT_DATA_MIRROR to a folder (or URL) holding {needed}"
             f"{_shared_data_hint(manifest)};"
         )
-    if manifest.official is not None and manifest.official.format not in formats.NOT_CONVERTED:
+    if manifest.official is not None and formats.can_read(manifest.official.format):
         lines.append(
             f"  - put the official file {manifest.official.url} at "
             f"{root / manifest.official.path};"

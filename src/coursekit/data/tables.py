@@ -2,9 +2,7 @@
 
 `load_table("imdb")` returns {"train": DataFrame, "test": DataFrame}. The files are
 found and checked like image data (see `lookup.locate`), then read with pandas; they
-are small enough that no decoded cache is kept.
-
-- `csv_gz`: one gzipped CSV per split, with a header row.
+are small enough that no decoded cache is kept. Formats: `formats.READERS` (`csv_gz`: one gzipped CSV per split).
 """
 
 from __future__ import annotations
@@ -13,23 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import formats
 from .errors import DataError
 from .lookup import locate, resolve_manifest
 from .manifest import Manifest
 
-__all__ = ["TABLE_FORMATS", "load_table", "split_frame"]
-
-
-def _read_csv_gz(path: Path, splits: list[str]) -> dict[str, pd.DataFrame]:
-    if len(splits) != 1:
-        raise DataError(f"{path.name}: a csv_gz file holds one split, got {splits}.")
-    try:
-        return {splits[0]: pd.read_csv(path, compression="gzip")}
-    except (OSError, ValueError, EOFError) as err:
-        raise DataError(f"{path} is not a gzipped CSV with a header row: {err}") from None
-
-
-TABLE_FORMATS = {"csv_gz": _read_csv_gz}
+__all__ = ["load_table", "split_frame"]
 
 
 def load_table(name: str, *, manifest: Manifest | None = None, data_dir: Path | None = None,
@@ -43,15 +30,15 @@ def load_table(name: str, *, manifest: Manifest | None = None, data_dir: Path | 
     """
     manifest = resolve_manifest(name, manifest)
     fmt, files = locate(name, manifest=manifest, data_dir=data_dir, mirror=mirror)
-    if fmt not in TABLE_FORMATS:
+    if fmt not in formats.READERS:
         raise DataError(
             f"{name}: its source was found in format {fmt!r}, which coursekit cannot "
-            f"read as a table yet ({', '.join(TABLE_FORMATS)} only). Use the course "
+            f"read as a table ({', '.join(formats.READERS)} only). Use the course "
             f"mirror: export COURSEKIT_DATA_MIRROR=/path/to/shared/data"
         )
     frames: dict[str, pd.DataFrame] = {}
     for path, splits in files:
-        frames.update(TABLE_FORMATS[fmt](path, splits))
+        frames.update(formats.READERS[fmt](path, splits))
     return {split: frames[split] for split in manifest.splits}
 
 
