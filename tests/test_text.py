@@ -61,3 +61,72 @@ def test_text_rnn_never_reads_the_padding(cell, bidirectional):
     assert torch.allclose(short, noisy)
     with pytest.raises(ValueError, match="unknown cell 'transformer'"):
         TextRNN(30, cell="transformer")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_text_rnn_gives_what_packed_sequences_give(cell, bidirectional):
+    """The padded, gathered computation equals PyTorch's packed one, weight for weight."""
+    import torch
+    from torch.nn.utils.rnn import pack_padded_sequence
+    from coursekit.models.text_rnn import _CELLS, TextRNN
+    torch.manual_seed(0)
+    model = TextRNN(30, embed_dim=8, hidden_size=6, num_layers=2, cell=cell,
+                    bidirectional=bidirectional, head=5).eval()
+    packed_rnn = _CELLS[cell](8, 6, num_layers=2, batch_first=True,
+                              bidirectional=bidirectional)
+    if bidirectional:
+        for k in range(2):
+            for suffix, layer in [("", model.forward_layers[k]),
+                                  ("_reverse", model.backward_layers[k])]:
+                for name in ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]:
+                    getattr(packed_rnn, f"{name}_l{k}{suffix}").data.copy_(
+                        getattr(layer, f"{name}_l0"))
+    else:
+        packed_rnn.load_state_dict(model.rnn.state_dict())
+    lengths = torch.tensor([7, 3, 1, 5])
+    ids = torch.randint(1, 30, (4, 7)) * (torch.arange(7) < lengths[:, None])
+    _, hidden = packed_rnn(pack_padded_sequence(model.embedding(ids), lengths,
+                                                batch_first=True, enforce_sorted=False))
+    hidden = hidden[0] if cell == "lstm" else hidden
+    state = torch.cat([hidden[-2], hidden[-1]], 1) if bidirectional else hidden[-1]
+    expected = model.fc(model.head(state))
+    assert torch.allclose(model(ids, lengths), expected, atol=1e-5)
+
+
+def test_reverse_within_keeps_padding_in_place():
+    import torch
+    from coursekit.models.text_rnn import reverse_within
+    x = torch.tensor([[1, 2, 3, 0], [4, 0, 0, 0]])
+    assert reverse_within(x, torch.tensor([3, 1])).tolist() == [[3, 2, 1, 0], [4, 0, 0, 0]]
+    assert torch.equal(reverse_within(reverse_within(x, torch.tensor([3, 1])),
+                                      torch.tensor([3, 1])), x)
+
+
+def test_token_loader_batches_similar_lengths_and_visits_every_text_once():
+    import torch
+    from types import SimpleNamespace
+    from coursekit.loader import TokenLoader
+    lengths = torch.randint(1, 200, (1000,), generator=torch.Generator().manual_seed(0))
+    ids = (torch.arange(200) < lengths[:, None]).long()
+    data = SimpleNamespace(ids=ids, lengths=lengths, labels=torch.arange(1000))
+
+    def epoch(seed):
+        loader = TokenLoader(data, 32, device=torch.device("cpu"), shuffle=True,
+                             drop_last=True, generator=torch.Generator().manual_seed(seed))
+        return list(loader)
+
+    batches = epoch(0)
+    seen = torch.cat([labels for _, labels in batches])
+    assert len(batches) == 31 and len(seen.unique()) == 31 * 32
+    padding = sum(ids.shape[1] * len(ids) - int(l.sum()) for (ids, l), _ in batches)
+    assert padding < 0.05 * int(lengths.sum())  # unsorted batches would pad ~50 %
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(batches, epoch(0)))
+    assert not torch.equal(seen, torch.cat([labels for _, labels in epoch(1)]))
+
+
+def test_report_b_cleaning_drops_handles_emojis_symbols_and_stop_words():
+    steps = text.clean_steps("@united Thanks!! 😀 Flight 2 was GREAT http://t.co/x",
+                             text.REPORT_B_STEPS)
+    assert [name for name, _ in steps][1:] == [name for name, _ in text.REPORT_B_STEPS]
+    assert steps[-1][1].split() == ["thanks", "flight", "2", "great", "http", "t", "x"]

@@ -103,12 +103,15 @@ class TokenLoader:
     """Batches ``((ids, lengths), labels)`` of padded texts held on ``device``.
 
     The text counterpart of ``DeviceLoader``: ``fit`` and ``predict`` call
-    ``model(ids, lengths)`` for these inputs. Each batch is cut to its longest text,
-    so short batches do not carry columns of padding.
+    ``model(ids, lengths)`` for these inputs. Each batch is cut to its longest text.
+    When shuffling, texts of similar length share a batch: the shuffled order is cut
+    into pools of ``pool`` batches, each pool sorted by length, and the batches are
+    shuffled again (a "sortish" or bucket sampler). IMDB reviews at up to 200 words
+    then carry about half the padding, and an epoch takes about half the time.
     """
 
     def __init__(self, data: LabelledTokens, batch_size: int, *, device: torch.device,
-                 shuffle: bool = False, drop_last: bool = False,
+                 shuffle: bool = False, drop_last: bool = False, pool: int = 50,
                  generator: torch.Generator | None = None) -> None:
         if data.ids.dtype != torch.long or data.ids.ndim != 2:
             raise ValueError("TokenLoader expects int64 ids of shape (N, T), got "
@@ -116,18 +119,26 @@ class TokenLoader:
         self.ids, self.labels = data.ids.to(device), data.labels.to(device)
         self.lengths = data.lengths.to(device)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        self.generator = generator
+        self.pool, self.generator = pool, generator
 
     def __len__(self) -> int:
         n = len(self.labels)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[tuple[Tensor, Tensor], Tensor]]:
-        n = len(self.labels)
-        order = (torch.randperm(n, device=self.ids.device, generator=self.generator)
-                 if self.shuffle else torch.arange(n, device=self.ids.device))
-        for i in range(len(self)):
-            index = order[i * self.batch_size:(i + 1) * self.batch_size]
+        n, device = len(self.labels), self.ids.device
+        if not self.shuffle:
+            batches = list(torch.arange(n, device=device).split(self.batch_size))
+        else:
+            order = torch.randperm(n, device=device, generator=self.generator)
+            pools = order.split(self.batch_size * max(self.pool, 1))
+            order = torch.cat([p[self.lengths[p].argsort(descending=True)] for p in pools])
+            batches = list(order.split(self.batch_size))
+            if len(batches[-1]) < self.batch_size and self.drop_last:
+                batches.pop()
+            shuffled = torch.randperm(len(batches), device=device, generator=self.generator)
+            batches = [batches[i] for i in shuffled.tolist()]
+        for index in batches[:len(self)]:
             lengths = self.lengths[index]
             yield (self.ids[index, :int(lengths.max())], lengths), self.labels[index]
 

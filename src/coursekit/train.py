@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -109,6 +110,11 @@ def predict(model: nn.Module, data: LabelledImages, *, mean: Tensor | None = Non
     """
     device = resolve_device(device) if isinstance(device, str) else device
     batch_size = batch_size or (2048 if device.type == "cuda" else 128)
+    order = None
+    if hasattr(data, "ids"):  # texts: shortest first, so batches carry little padding
+        order = data.lengths.argsort()
+        data = SimpleNamespace(ids=data.ids[order], lengths=data.lengths[order],
+                               labels=data.labels[order])
     norm = getattr(model, "coursekit_norm", (None, None))
     mean = mean if mean is not None else norm[0]
     std = std if std is not None else norm[1]
@@ -120,7 +126,8 @@ def predict(model: nn.Module, data: LabelledImages, *, mean: Tensor | None = Non
         with _autocast(device, enabled=True):
             chunks.append(_call(model, inputs).float())
     model.train(was_training)
-    return torch.cat(chunks).cpu()
+    logits = torch.cat(chunks).cpu()
+    return logits if order is None else logits[order.argsort().cpu()]
 
 
 def evaluate(model: nn.Module, data: LabelledImages, **kwargs) -> dict[str, float]:
