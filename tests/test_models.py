@@ -259,3 +259,24 @@ def test_series_rnn_has_report_b_layers_and_reads_windows():
     assert models.count_parameters(model) == 1120 + 2 * 2112 + 33
     assert model(torch.rand(5, 24, 1)).shape == (5,)
     assert models.count_parameters(models.build_model("series_rnn", hidden_size=64)) > 5377
+
+
+TEXT_MODELS = [n for n in models.list_models() if models.get_spec(n).inputs == "texts"]
+
+
+@pytest.mark.parametrize("name", TEXT_MODELS)
+def test_every_text_model_maps_ids_and_lengths_to_logits(name):
+    model = models.build_model(name, vocab_size=50)
+    classes = 3 if name.startswith("tweet") else 2
+    assert model(torch.randint(1, 50, (4, 9)), torch.tensor([9, 5, 2, 1])).shape == (4, classes)
+
+
+def test_report_c_keras_layer_sizes():
+    """Report C's summaries: SimpleRNN(64) on Emb 64 has 8,256 weights, LSTM(64) on
+    Emb 256 has 82,176 (Keras counts one bias per gate, PyTorch two: 4 * 64 more)."""
+    rnn = models.build_model("text_rnn", vocab_size=10)
+    assert models.count_parameters(rnn.rnn) == 8256 + 64
+    lstm = models.build_model("text_lstm", vocab_size=10)
+    assert models.count_parameters(lstm.rnn) == 82176 + 4 * 64
+    assert models.count_parameters(models.build_model("text_bilstm", vocab_size=10)
+                                   .forward_layers) == 82176 + 4 * 64

@@ -10,8 +10,9 @@ network, such as L2 weight decay in the optimizer or the initialisation scheme, 
 chapter can loop over report variants by name alone.
 
 Modules: ``registry`` (names, specs, ``build_model``), ``lenet`` (report A's LeNets),
-``compact`` (report D's 49,338-parameter CNN), ``mlp`` (report E's MLPs), ``rnn`` (report B's forecaster), ``vgg`` (report B's VGG-13) and
-``resnet`` (report B's ResNet-18 and report A's ResNet-34).
+``compact`` (report D's 49,338-parameter CNN), ``mlp`` (report E's MLPs), ``rnn`` (report B's forecaster), ``text_rnn`` (the text
+classifiers of reports A, B and C), ``vgg`` (report B's VGG-13) and ``resnet`` (report B's
+ResNet-18 and report A's ResNet-34).
 
 >>> import torch
 >>> model = build_model("resnet18", width=0.125)
@@ -23,9 +24,11 @@ from .compact import CompactCNN
 from .lenet import LeNet
 from .mlp import MLP
 from .rnn import SeriesRNN
+from .text_rnn import TextRNN
 from .registry import ModelSpec, build_model, count_parameters, get_spec, list_models
 from .resnet import BasicBlock, ResNet
 from .vgg import VGG13
 
-__all__ = ["BasicBlock", "CompactCNN", "LeNet", "MLP", "ModelSpec", "ResNet", "SeriesRNN", "VGG13",
+__all__ = ["BasicBlock", "CompactCNN", "LeNet", "MLP", "ModelSpec", "ResNet", "SeriesRNN", "TextRNN",
+           "VGG13",
            "build_model", "count_parameters", "get_spec", "list_models"]

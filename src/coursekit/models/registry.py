@@ -21,6 +21,7 @@ from .lenet import LeNet
 from .mlp import MLP
 from .rnn import SeriesRNN
 from .resnet import ResNet
+from .text_rnn import TextRNN
 from .vgg import VGG13
 
 __all__ = ["ModelSpec", "build_model", "count_parameters", "get_spec", "list_models"]
@@ -37,7 +38,8 @@ class ModelSpec:
         init: initialisation scheme from ``coursekit.init`` applied after building.
         weight_decay: L2 penalty the variant adds through the optimizer (0 = none).
         source: where the report defines it.
-        inputs: what the model reads: "images" (N, C, H, W) or "series" (N, T, 1).
+        inputs: what the model reads: "images" (N, C, H, W), "series" (N, T, 1) or
+            "texts" (padded ids (N, T) and lengths (N,); build with ``vocab_size=``).
     """
 
     name: str
@@ -125,6 +127,36 @@ _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [
     # Forecaster of report B, part 3 (chapter B4): reads windows of a series.
     ModelSpec("series_rnn", "SimpleRNN (3 layers)", _with(SeriesRNN),
               source="report B, part 3 (SimpleRNN)", inputs="series"),
+    # Text classifiers (chapters C2, B3): model(ids, lengths), vocab_size given by the
+    # chapter. Report C's Keras summaries fix the sizes: embedding 64 for the RNN-64,
+    # 256 for the others; a Dense(64) or Dense(32) layer, dropout (rate not given: 0.5)
+    # and one output. Its 2-layer LSTM stacked 64 and 32 units; ours stacks 64 and 64.
+    ModelSpec("text_rnn", "SimpleRNNModel64",
+              _with(TextRNN, cell="rnn", embed_dim=64, hidden_size=64, head=64, dropout=0.5),
+              source="report C, question 4a", inputs="texts"),
+    ModelSpec("text_lstm", "SingleLSTMLayer64",
+              _with(TextRNN, embed_dim=256, hidden_size=64, head=64, dropout=0.5),
+              source="report C, question 4b", inputs="texts"),
+    ModelSpec("text_lstm_2layer", "2-layer LSTM",
+              _with(TextRNN, embed_dim=256, hidden_size=64, num_layers=2, head=32,
+                    dropout=0.5),
+              source="report C, question 4c", inputs="texts"),
+    ModelSpec("text_bilstm", "SingleBiLSTMModel",
+              _with(TextRNN, embed_dim=256, hidden_size=64, bidirectional=True, head=32,
+                    dropout=0.5),
+              source="report C, questions 4d-4f", inputs="texts"),
+    ModelSpec("sentiment_lstm", "SentimentRNN",
+              _with(TextRNN, embed_dim=64, hidden_size=256, num_layers=2, dropout=0.3),
+              source="report A, section 6.11.2", inputs="texts"),
+    # Report B, part 4 (chapter B3): three stacked layers, 3 classes. Its BiLSTM adds
+    # dropout between the layers and two fully connected layers (hidden size not given: 64).
+    ModelSpec("tweet_lstm", "BASE LSTM",
+              _with(TextRNN, embed_dim=128, hidden_size=64, num_layers=3, num_classes=3),
+              source="report B, part 4 (BASE LSTM)", inputs="texts"),
+    ModelSpec("tweet_bilstm", "BL_Model",
+              _with(TextRNN, embed_dim=128, hidden_size=64, num_layers=3, bidirectional=True,
+                    rnn_dropout=0.2, head=64, num_classes=3),
+              source="report B, part 4 (BIDIRECTIONAL - LSTM)", inputs="texts"),
 ]}
 
 
