@@ -684,3 +684,31 @@ def test_an_official_archive_that_cannot_be_converted_is_not_downloaded(
     assert "data dir" in message and "aclImdb_v1.tar.gz" not in message.split("official URL")[0]
     assert "put the official file" not in message and "COURSEKIT_DATA_MIRROR" in message
     assert not (tmp_path / "imdb" / "aclImdb_v1.tar.gz").exists()
+
+
+GLOVE_MIRROR = _mirror_holding("glove_6B_50d_subset/glove.6B.50d.top5k.txt.gz")
+TWEETS_MIRROR = _mirror_holding("twitter_airline_sentiment/Tweets.csv.gz")
+
+
+@pytest.mark.skipif(GLOVE_MIRROR is None or TWEETS_MIRROR is None,
+                    reason="no shared/data mirror here")
+def test_real_glove_vectors_and_airline_tweets(tmp_path: Path) -> None:
+    glove = data.load_table("glove_6B_50d_subset", data_dir=tmp_path,
+                            mirror=str(GLOVE_MIRROR))["vectors"]
+    assert glove.shape == (5050, 50) and glove.index[:3].tolist() == ["the", ",", "."]
+    tweets = data.load_table("twitter_airline_sentiment", data_dir=tmp_path,
+                             mirror=str(TWEETS_MIRROR))["all"]
+    assert tweets["airline_sentiment"].value_counts().to_dict() == {
+        "negative": 9178, "neutral": 3099, "positive": 2363}
+
+
+def test_glove_text_keeps_odd_words_and_refuses_other_files(tmp_path: Path) -> None:
+    import gzip
+    path = tmp_path / "vectors.txt.gz"
+    path.write_bytes(gzip.compress(b'null 0.5 1\n" -1 2.5\nnan 3 4\n'))
+    frame = formats.READERS["glove_txt_gz"](path, ["vectors"])["vectors"]
+    assert frame.index.tolist() == ["null", '"', "nan"]
+    assert frame.loc["nan"].tolist() == [3.0, 4.0]
+    path.write_bytes(gzip.compress(b"id,text\n1,hello\n"))
+    with pytest.raises(DataError, match="is not gzipped GloVe text"):
+        formats.READERS["glove_txt_gz"](path, ["vectors"])

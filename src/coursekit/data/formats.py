@@ -13,6 +13,8 @@ dataset in a known format therefore needs only a manifest file.
   (N, H, W, C) and `y_<split>` (N,). Used by the Gurmukhi digits.
 - `cifar_python_tarball`: the official CIFAR-10 "python version" tar.gz.
 - `csv_gz` (a table): one gzipped CSV per split, with a header row.
+- `glove_txt_gz` (a table): gzipped GloVe text, a word and its vector per line; read
+  as a DataFrame indexed by word, one column per dimension.
 
 A manifest may name a format that has no function here yet (the official Tiny
 ImageNet zip, the aclImdb tarball): `can_read` is False for it, and the lookup
@@ -35,7 +37,7 @@ from PIL import Image
 from .errors import DataError
 
 __all__ = ["Arrays", "DECODERS", "READERS", "can_read", "decode", "decode_cifar_tarball",
-           "decode_image_npz", "decode_jpeg_npz", "read_csv_gz"]
+           "decode_image_npz", "decode_jpeg_npz", "read_csv_gz", "read_glove_txt_gz"]
 
 Arrays = tuple[np.ndarray, np.ndarray]  # images (N, C, H, W) uint8, labels (N,) int64
 
@@ -251,6 +253,28 @@ def read_csv_gz(path: Path, splits: Sequence[str]) -> dict[str, "pd.DataFrame"]:
         raise DataError(f"{path} is not a gzipped CSV with a header row: {err}") from None
 
 
+def read_glove_txt_gz(path: Path, splits: Sequence[str]) -> dict[str, "pd.DataFrame"]:
+    """Gzipped GloVe vectors ("word v1 v2 ..." per line), indexed by word.
+
+    Words are read as they are: no quoting, and "null" or "nan" stay words.
+    """
+    import csv
+    import pandas as pd
+    if len(splits) != 1:
+        raise DataError(f"{path.name}: a glove_txt_gz file holds one split, got {list(splits)}.")
+    try:
+        frame = pd.read_csv(path, sep=" ", header=None, index_col=0, compression="gzip",
+                            quoting=csv.QUOTE_NONE, keep_default_na=False, na_values=[])
+    except (OSError, ValueError, EOFError) as err:
+        raise DataError(f"{path} is not gzipped GloVe text: {err}") from None
+    if frame.empty or not all(dtype.kind == "f" for dtype in frame.dtypes):
+        raise DataError(f"{path} is not gzipped GloVe text: expected a word and numbers "
+                        "on every line")
+    frame.index = frame.index.astype(str).rename("word")
+    frame.columns = range(frame.shape[1])
+    return {splits[0]: frame}
+
+
 DECODERS: dict[str, Callable[[Path, Sequence[str]], dict[str, Arrays]]] = {
     "jpeg_npz": decode_jpeg_npz,
     "image_npz": decode_image_npz,
@@ -259,6 +283,7 @@ DECODERS: dict[str, Callable[[Path, Sequence[str]], dict[str, Arrays]]] = {
 
 READERS: dict[str, Callable[[Path, Sequence[str]], dict[str, "pd.DataFrame"]]] = {
     "csv_gz": read_csv_gz,
+    "glove_txt_gz": read_glove_txt_gz,
 }
 
 
