@@ -13,7 +13,7 @@ import torch
 from sklearn import metrics as skm
 from torch import Tensor
 
-__all__ = ["classification_summary", "classwise_accuracy", "classification_table",
+__all__ = ["classification_summary", "classwise_accuracy", "classification_table", "confident_mistakes",
            "confusion_matrix", "topk_accuracy"]
 
 
@@ -68,8 +68,11 @@ def classification_table(labels, predictions, classes: list[str]) -> pd.DataFram
     return table.astype({"support": int})
 
 
-def classification_summary(labels, predictions) -> dict[str, float]:
-    """Accuracy and macro-averaged precision, recall and F1, all in %.
+def classification_summary(labels, predictions, average: str = "macro") -> dict[str, float]:
+    """Accuracy and precision, recall and F1 averaged over classes, all in %.
+
+    ``average="macro"`` weighs every class alike; ``"weighted"`` by its support, as
+    scikit-learn's report and several course reports give it.
 
     Example:
         >>> classification_summary([0, 0, 1, 1], [0, 1, 1, 1])["accuracy"]
@@ -77,6 +80,21 @@ def classification_summary(labels, predictions) -> dict[str, float]:
     """
     labels, predictions = np.asarray(labels), np.asarray(predictions)
     precision, recall, f1, _ = skm.precision_recall_fscore_support(
-        labels, predictions, average="macro", zero_division=0)
+        labels, predictions, average=average, zero_division=0)
     return {"accuracy": 100.0 * skm.accuracy_score(labels, predictions),
             "precision": 100.0 * precision, "recall": 100.0 * recall, "f1": 100.0 * f1}
+
+
+def confident_mistakes(probabilities, labels, k: int = 5) -> np.ndarray:
+    """Indices of the ``k`` wrong predictions made with the highest confidence.
+
+    ``probabilities`` is (N, C); a prediction is its row's largest probability.
+
+    Example:
+        >>> confident_mistakes(np.array([[.9, .1], [.4, .6], [.2, .8]]), [1, 0, 1], k=2)
+        array([0, 1])
+    """
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    predicted, confidence = probabilities.argmax(1), probabilities.max(1)
+    wrong = np.flatnonzero(predicted != labels)
+    return wrong[np.argsort(-confidence[wrong], kind="stable")][:k]

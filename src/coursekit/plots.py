@@ -143,15 +143,21 @@ def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], *,
     return ax.figure
 
 
-def plot_confusion_matrices(matrices: dict[str, np.ndarray], classes: list[str]) -> Figure:
-    """One small confusion matrix (% of true class) per variant, side by side."""
-    fig, axes = plt.subplots(1, len(matrices), squeeze=False,
-                             figsize=(min(7.0, 1.6 * len(matrices) + 0.6), 2.2))
-    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+def plot_confusion_matrices(matrices: dict[str, np.ndarray], classes: list[str], *,
+                            ncols: int = 4) -> Figure:
+    """One small confusion matrix (% of true class) per variant, ``ncols`` to a row."""
+    ncols = min(ncols, len(matrices))
+    nrows = -(-len(matrices) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                             figsize=(min(7.0, 1.6 * ncols + 0.6), 2.2 * nrows))
+    for ax in axes.flat[len(matrices):]:
+        ax.set_visible(False)
+    for ax, (name, matrix) in zip(axes.flat, matrices.items()):
         plot_confusion_matrix(matrix, classes, ax=ax, title=name)
         ax.set(xlabel="", ylabel="")
         ax.tick_params(labelsize=7)
-    axes[0, 0].set_ylabel("true class")
+    for row in axes:
+        row[0].set_ylabel("true class")
     fig.supxlabel("predicted class", fontsize="small")
     fig.tight_layout()
     return fig

@@ -5,13 +5,17 @@ Report C (chapter C1) cleans a review in five steps: lower case, punctuation
 stop words dropped. ``clean_steps`` returns the text after each step, so a chapter can
 show the pipeline on one example; ``clean`` applies it to a whole column.
 
-Report C used NLTK's English stop words, which need a download; we use
+Report B (chapter B3) cleans a tweet its own way: lower case, emojis out, @handles out,
+special characters out, stop words out (``REPORT_B_STEPS``).
+
+Reports B and C used NLTK's English stop words, which need a download; we use
 scikit-learn's list (318 words, NLTK's 179 among the common ones), installed with the
 library.
 
 ``tokenize`` splits text into lower-case words; a ``Vocabulary`` maps the most frequent
 words to ids (0 = padding, 1 = unknown) and ``encode`` turns texts into a padded id
-tensor plus true lengths, which recurrent models pack so padding is never read.
+tensor plus true lengths, so recurrent models never read the padding;
+``encode_splits`` does it for every split of a chapter at once.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import torch
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-__all__ = ["PAD", "REPORT_C_STEPS", "STOP_WORDS", "UNK", "Vocabulary", "clean", "clean_steps",
-           "encode", "tokenize"]
+__all__ = ["LabelledTexts", "PAD", "REPORT_B_STEPS", "REPORT_C_STEPS", "STOP_WORDS", "UNK",
+           "Vocabulary", "clean", "clean_steps", "encode", "encode_splits", "tokenize"]
 
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
 
@@ -43,6 +48,19 @@ REPORT_C_STEPS: list[tuple[str, Callable[[str], str]]] = [
     ("/(){}[]|@,; to spaces", lambda t: _TO_SPACE.sub(" ", t)),
     ("keep only 0-9 a-z space # + _", lambda t: _NOT_KEPT.sub("", t)),
     ("drop digits", lambda t: _DIGITS.sub("", t)),
+    ("drop stop words", _drop_stop_words),
+]
+
+
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u200d\ufe0f]")
+_HANDLE = re.compile(r"@\w+")
+_SPECIAL = re.compile(r"[^a-z0-9\s]")
+
+REPORT_B_STEPS: list[tuple[str, Callable[[str], str]]] = [
+    ("lower case", str.lower),
+    ("emojis out", lambda t: _EMOJI.sub(" ", t)),
+    ("@handles out", lambda t: _HANDLE.sub(" ", t)),
+    ("special characters to spaces", lambda t: _SPECIAL.sub(" ", t)),
     ("drop stop words", _drop_stop_words),
 ]
 
@@ -130,22 +148,53 @@ class Vocabulary:
         return known / max(total, 1)
 
 
-def encode(token_lists: Sequence[list[str]], vocab: Vocabulary, *, max_len: int
-           ) -> tuple[torch.Tensor, torch.Tensor]:
+def encode(token_lists: Sequence[list[str]], vocab: Vocabulary, *, max_len: int,
+           keep: str = "first") -> tuple[torch.Tensor, torch.Tensor]:
     """Ids (N, max_len), padded with 0 after the text, and each text's length (N,).
 
-    Texts longer than ``max_len`` keep their first ``max_len`` tokens; an empty text
-    gets length 1 (one padding token) so that it can still be packed.
+    A text longer than ``max_len`` keeps its first ``max_len`` tokens, or its last with
+    ``keep="last"`` (what Keras's ``pad_sequences`` keeps by default, as report C did);
+    an empty text gets length 1 (one padding token) so that a model can still read it.
 
     >>> ids, lengths = encode([["a", "b"], ["b"]], Vocabulary(["a", "b"]), max_len=3)
     >>> ids.tolist(), lengths.tolist()
     ([[2, 3, 0], [3, 0, 0]], [2, 1])
+    >>> encode([["a", "b", "a"]], Vocabulary(["a", "b"]), max_len=2, keep="last")[0].tolist()
+    [[3, 2]]
     """
+    if keep not in ("first", "last"):
+        raise ValueError(f"keep must be 'first' or 'last', got {keep!r}")
     ids = torch.zeros(len(token_lists), max_len, dtype=torch.long)
     lengths = torch.ones(len(token_lists), dtype=torch.long)
     for row, tokens in enumerate(token_lists):
-        kept = vocab.ids(tokens[:max_len])
+        kept = vocab.ids(tokens[:max_len] if keep == "first" else tokens[-max_len:])
         if kept:
             ids[row, :len(kept)] = torch.tensor(kept)
             lengths[row] = len(kept)
     return ids, lengths
+
+
+@dataclass
+class LabelledTexts:
+    """One split of a text dataset, ready for ``train.fit``: padded ``ids`` (N, T),
+    true ``lengths`` (N,) and ``labels`` (N,), plus the ``tokens`` they came from."""
+
+    ids: torch.Tensor
+    lengths: torch.Tensor
+    labels: torch.Tensor
+    tokens: list[list[str]]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def encode_splits(tokens: dict[str, list[list[str]]], labels: dict[str, Sequence[int]],
+                  vocab: Vocabulary, *, max_len: int, keep: str = "first"
+                  ) -> dict[str, LabelledTexts]:
+    """``encode`` every split, e.g. {"train": ..., "val": ..., "test": ...}."""
+    splits = {}
+    for name, token_lists in tokens.items():
+        ids, lengths = encode(token_lists, vocab, max_len=max_len, keep=keep)
+        splits[name] = LabelledTexts(ids, lengths, torch.tensor(labels[name], dtype=torch.long),
+                                     token_lists)
+    return splits
