@@ -344,6 +344,21 @@ def test_failing_chapter_gets_the_error_admonition_and_no_cache(
 
 
 @pytest.mark.slow
+def test_a_failed_run_leaves_no_earlier_record_behind(book: Path, lib: list[Path]) -> None:
+    assert runner.run_chapter(book, "A1", profile="smoke", library_paths=lib).ok
+    records = book / "_build" / "runs" / "A1"
+    assert (records / "record.json").exists()
+    path = book / "chapters" / "A1_ok.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('late failure')"))
+    nbformat.write(nb, str(path))
+    result = runner.run_chapter(book, "A1", profile="smoke", library_paths=lib)
+    assert result.status == "failed" and "late failure" in result.error
+    assert records.is_dir() and not list(records.iterdir())  # the new record was staged
+    assert not list(records.parent.glob(".*partial*"))
+
+
+@pytest.mark.slow
 def test_output_option_writes_elsewhere_and_bypasses_the_cache(
     book: Path, lib: list[Path], tmp_path: Path
 ) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -166,15 +167,22 @@ def _execute(
 ) -> str | None:
     """Run papermill into a temporary file, mark a failure, then rename to ``target``.
 
+    The run record is written into a staging folder too: it replaces the chapter's
+    ``_build/runs/<ID>`` only when the run succeeds. A failed run leaves that folder
+    empty, so no record of an earlier run poses as this one's.
+
     Returns:
         None on success, else the exception's last line.
     """
+    records = run_dir(root, chapter)
+    staging = records.with_name(f".{records.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     env = {
-        "COURSEKIT_RUN_DIR": str(run_dir(root, chapter)),
+        "COURSEKIT_RUN_DIR": str(staging),
         "COURSEKIT_PROFILE": str(params["profile"]),
         "COURSEKIT_BOOK_ROOT": str(root),
     }
-    run_dir(root, chapter).mkdir(parents=True, exist_ok=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     # A killed run leaves only this hidden partial file, never a complete-looking copy.
     partial = target.with_name(f".{target.stem}.partial.ipynb")
@@ -188,8 +196,14 @@ def _execute(
         if error is not None:
             _mark_failed(partial, chapter.path, str(params["profile"]), error, command)
         os.replace(partial, target)
+        shutil.rmtree(records, ignore_errors=True)
+        if error is None:
+            os.replace(staging, records)
+        else:
+            records.mkdir(parents=True)
     finally:
         partial.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
     return error
 
 
