@@ -712,3 +712,13 @@ def test_glove_text_keeps_odd_words_and_refuses_other_files(tmp_path: Path) -> N
     path.write_bytes(gzip.compress(b"id,text\n1,hello\n"))
     with pytest.raises(DataError, match="is not gzipped GloVe text"):
         formats.READERS["glove_txt_gz"](path, ["vectors"])
+
+
+def test_a_dataset_without_an_official_source_is_not_sent_to_fetch(tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError) as caught:
+        data.load_table("eng_fra", data_dir=tmp_path, mirror="")
+    message = str(caught.value)
+    assert "official URL: none in the manifest" in message
+    assert "coursekit data fetch" not in message
+    assert f"copy the files listed under 'mirror' in its manifest" in message
+    assert "eng_fra/fra.txt.gz" in message

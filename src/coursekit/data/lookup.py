@@ -306,10 +306,15 @@ def _not_found_message(manifest: Manifest, root: Path, tried: list[str]) -> str:
             f"  - put the official file {manifest.official.url} at "
             f"{root / manifest.official.path};"
         )
-    lines.append(
-        f"  - run `coursekit data fetch {manifest.name}` on a machine with internet, "
-        f"then copy its data dir's {manifest.name}/ folder to {root / manifest.name}."
-    )
+        lines.append(
+            f"  - run `coursekit data fetch {manifest.name}` on a machine with internet, "
+            f"then copy its data dir's {manifest.name}/ folder to {root / manifest.name}."
+        )
+    elif manifest.mirror is not None:  # nothing to download: the mirror's files are all
+        lines.append(
+            f"  - copy the files listed under 'mirror' in its manifest from a machine "
+            f"that has them to {root}/ (keeping their paths)."
+        )
     source = manifest.source_file or "its manifest"
     lines.append(f"More in the 'prepare' notes of {source}.")
     return "\n".join(lines)
