@@ -178,6 +178,8 @@ RESULT_COLUMNS = {  # results column -> (label on the page, number format)
     "time_s": ("train time (s)", "{:,.0f}"), "throughput": ("images/s", "{:,.0f}"),
     "peak_memory_mb": ("peak memory (MB)", "{:,.0f}"),
     "num_parameters": ("parameters", "{:,.0f}"),
+    "precision": ("precision (%)", "{:.2f}"), "recall": ("recall (%)", "{:.2f}"),
+    "f1": ("F1 (%)", "{:.2f}"), "f1_weighted": ("F1, weighted (%)", "{:.2f}"),
 }
 
 
