@@ -13,6 +13,8 @@ dataset in a known format therefore needs only a manifest file.
   (N, H, W, C) and `y_<split>` (N,). Used by the Gurmukhi digits.
 - `cifar_python_tarball`: the official CIFAR-10 "python version" tar.gz.
 - `csv_gz` (a table): one gzipped CSV per split, with a header row.
+- `text_lines` (a table): a UTF-8 text file (gzipped if its name ends in .gz), one
+  example per line, read as a DataFrame with one column, "text".
 - `glove_txt_gz` (a table): gzipped GloVe text, a word and its vector per line; read
   as a DataFrame indexed by word, one column per dimension.
 
@@ -37,7 +39,7 @@ from PIL import Image
 from .errors import DataError
 
 __all__ = ["Arrays", "DECODERS", "READERS", "can_read", "decode", "decode_cifar_tarball",
-           "decode_image_npz", "decode_jpeg_npz", "read_csv_gz", "read_glove_txt_gz"]
+           "decode_image_npz", "decode_jpeg_npz", "read_csv_gz", "read_glove_txt_gz", "read_text_lines"]
 
 Arrays = tuple[np.ndarray, np.ndarray]  # images (N, C, H, W) uint8, labels (N,) int64
 
@@ -253,6 +255,21 @@ def read_csv_gz(path: Path, splits: Sequence[str]) -> dict[str, "pd.DataFrame"]:
         raise DataError(f"{path} is not a gzipped CSV with a header row: {err}") from None
 
 
+def read_text_lines(path: Path, splits: Sequence[str]) -> dict[str, "pd.DataFrame"]:
+    """One example per line of a UTF-8 text file (blank lines skipped), column "text"."""
+    import gzip
+    import pandas as pd
+    if len(splits) != 1:
+        raise DataError(f"{path.name}: a text_lines file holds one split, got {list(splits)}.")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            lines = [line.rstrip("\r\n") for line in f]
+    except (OSError, UnicodeDecodeError, EOFError) as err:
+        raise DataError(f"{path} is not a UTF-8 text file: {err}") from None
+    return {splits[0]: pd.DataFrame({"text": [line for line in lines if line.strip()]})}
+
+
 def read_glove_txt_gz(path: Path, splits: Sequence[str]) -> dict[str, "pd.DataFrame"]:
     """Gzipped GloVe vectors ("word v1 v2 ..." per line), indexed by word.
 
@@ -284,6 +301,7 @@ DECODERS: dict[str, Callable[[Path, Sequence[str]], dict[str, Arrays]]] = {
 READERS: dict[str, Callable[[Path, Sequence[str]], dict[str, "pd.DataFrame"]]] = {
     "csv_gz": read_csv_gz,
     "glove_txt_gz": read_glove_txt_gz,
+    "text_lines": read_text_lines,
 }
 
 
