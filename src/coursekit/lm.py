@@ -1,0 +1,129 @@
+"""Training and using next-token models: fit, held-out loss per token, sampling.
+
+``fit_lm`` trains a model on data that knows how to batch itself and score the model:
+``chars.EncodedNames`` (next character of a name) or ``translate.Pairs`` (next word of a
+translation), each with ``batch(index, device)`` and ``loss(model) -> (summed
+cross-entropy, tokens)`` over the real, not padded, positions. It records the training
+and validation loss per token after every epoch. ``nll`` is that loss on any split, in
+nats per token (``exp`` of it is the perplexity).
+``sample`` draws names one token at a time, with a temperature and a seeded generator
+so a chapter's samples are the same at every run.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from coursekit.chars import CharVocab
+from coursekit.loader import resolve_device
+from coursekit.train import seed_everything
+
+__all__ = ["LMHistory", "fit_lm", "nll", "sample", "seeded"]
+
+
+@dataclass
+class LMHistory:
+    """Loss per token (nats) after each epoch, and the training time."""
+
+    train_nll: list[float] = field(default_factory=list)
+    val_nll: list[float] = field(default_factory=list)
+    train_time_s: float = 0.0
+
+
+def _batches(data, batch_size: int, generator: torch.Generator | None,
+             device: torch.device):
+    order = (torch.randperm(len(data), generator=generator) if generator is not None
+             else torch.arange(len(data)))
+    for start in range(0, len(data), batch_size):
+        yield data.batch(order[start:start + batch_size], device)
+
+
+@torch.inference_mode()
+def nll(model: nn.Module, data, *, batch_size: int = 1024,
+        device: str | torch.device = "auto") -> float:
+    """Mean negative log-likelihood per predicted token (nats), in eval mode."""
+    device = resolve_device(device) if isinstance(device, str) else device
+    was_training = model.training
+    model.to(device).eval()
+    total = count = 0
+    for batch in _batches(data, batch_size, None, device):
+        loss, tokens = batch.loss(model)
+        total, count = total + loss.item(), count + tokens
+    model.train(was_training)
+    return total / count
+
+
+def fit_lm(model: nn.Module, train, val, *, num_epochs: int = 10,
+           batch_size: int = 128, lr: float = 3e-3, seed: int = 0, device: str = "auto",
+           verbose: bool = True) -> LMHistory:
+    """Train with Adam on next-token cross-entropy; the learning rate decays linearly
+    to zero over the run. Returns the per-epoch losses per token."""
+    device = resolve_device(device)
+    seed_everything(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = num_epochs * math.ceil(len(train) / batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / max(steps, 1))
+    history = LMHistory()
+    for epoch in range(1, num_epochs + 1):
+        start = time.perf_counter()
+        total, count = 0.0, 0
+        for batch in _batches(train, batch_size, generator, device):
+            loss, tokens = batch.loss(model)
+            optimizer.zero_grad(set_to_none=True)
+            (loss / tokens).backward()
+            optimizer.step()
+            schedule.step()
+            total, count = total + loss.item(), count + tokens
+        history.train_time_s += time.perf_counter() - start
+        history.train_nll.append(total / count)
+        history.val_nll.append(nll(model, val, device=device))
+        if verbose:
+            print(f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}  train "
+                  f"{history.train_nll[-1]:.4f}  val {history.val_nll[-1]:.4f} nats/token  "
+                  f"{time.perf_counter() - start:5.1f} s", file=sys.stdout, flush=True)
+    return history
+
+
+def seeded(seed: int) -> torch.Generator:
+    """A CPU generator for ``sample``: the same seed draws the same names."""
+    return torch.Generator().manual_seed(seed)
+
+
+@torch.inference_mode()
+def sample(model: nn.Module, vocab: CharVocab, *, num: int = 1, start: str = "",
+           category: int = 0, temperature: float = 1.0, max_len: int = 30,
+           generator: torch.Generator | None = None) -> list[str]:
+    """Draw ``num`` names that begin with ``start``; lower ``temperature`` -> likelier.
+
+    Each step rescores the whole prefix (names are short), divides the logits by the
+    temperature and draws the next character; a name ends at the boundary token.
+
+    Raises:
+        ValueError: for a temperature that is not positive, or a start letter the
+            vocabulary lacks.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    was_training = model.training
+    model.eval()
+    device = next(iter(model.buffers()), next(iter(model.parameters()), None)).device
+    prefix = torch.tensor([[0] + vocab.ids(start)] * num, device=device)
+    categories = torch.full((num,), category, dtype=torch.long, device=device)
+    done = torch.zeros(num, dtype=torch.bool, device=device)
+    while prefix.shape[1] <= max_len and not done.all():
+        logits = model(prefix, categories)[:, -1].float() / temperature
+        probs = torch.softmax(logits, dim=1).cpu()
+        nxt = torch.multinomial(probs, 1, generator=generator).to(device)
+        nxt[done] = 0
+        done |= nxt[:, 0] == 0
+        prefix = torch.cat([prefix, nxt], dim=1)
+    model.train(was_training)
+    return [start + vocab.text(row[1 + len(start):].tolist()) for row in prefix]
