@@ -280,3 +280,26 @@ def test_report_c_keras_layer_sizes():
     assert models.count_parameters(lstm.rnn) == 82176 + 4 * 64
     assert models.count_parameters(models.build_model("text_bilstm", vocab_size=10)
                                    .forward_layers) == 82176 + 4 * 64
+
+
+def test_report_a_name_rnn_has_its_printed_layer_sizes():
+    """Report A: i2h Linear(187, 128), i2o Linear(187, 59), o2o 187 -> 59."""
+    model = models.build_model("tutorial_rnn", vocab_size=59)
+    assert (model.i2h.in_features, model.i2h.out_features) == (187, 128)
+    assert (model.i2o.in_features, model.i2o.out_features) == (187, 59)
+    assert (model.o2o.in_features, model.o2o.out_features) == (187, 59)
+    conditioned = models.build_model("tutorial_rnn", vocab_size=59, num_categories=18)
+    assert conditioned.i2h.in_features == 187 + 18
+
+
+@pytest.mark.parametrize("name", ["tutorial_rnn", "char_gru"])
+def test_character_models_score_every_next_character_causally(name):
+    torch.manual_seed(0)
+    model = models.build_model(name, vocab_size=12, num_categories=3).eval()
+    ids = torch.randint(0, 12, (2, 6))
+    logits = model(ids, torch.tensor([0, 2]))
+    assert logits.shape == (2, 6, 12)
+    changed = ids.clone()
+    changed[:, 4:] = (changed[:, 4:] + 1) % 12  # later characters cannot change earlier scores
+    assert torch.allclose(model(changed, torch.tensor([0, 2]))[:, :4], logits[:, :4])
+    assert not torch.allclose(model(ids, torch.tensor([1, 2])), logits)  # language counts

@@ -163,6 +163,20 @@ def plot_confusion_matrices(matrices: dict[str, np.ndarray], classes: list[str],
     return fig
 
 
+def plot_attention(weights: np.ndarray, source: list[str], output: list[str], *,
+                   ax: Axes | None = None, title: str | None = None) -> Figure:
+    """Heat map of attention: one row per output word, one column per source word."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.45 * len(source) + 1.2, 0.4 * len(output) + 1.0))
+    sns.heatmap(np.asarray(weights), cmap="Greys", vmin=0, vmax=1, cbar=False, square=True,
+                xticklabels=source, yticklabels=output, ax=ax)
+    ax.tick_params(labelsize=8, length=0)
+    ax.set_xticklabels(source, rotation=60, ha="right")
+    ax.set(xlabel="", ylabel="", title=title)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
 def plot_reported_vs_reproduced(table: pd.DataFrame, *, metric: str,
                                 ax: Axes | None = None) -> Figure:
     """Paired horizontal bars of one metric: the report's value and ours, per variant.

@@ -11,7 +11,7 @@ chapter can loop over report variants by name alone.
 
 Modules: ``registry`` (names, specs, ``build_model``), ``lenet`` (report A's LeNets),
 ``compact`` (report D's 49,338-parameter CNN), ``mlp`` (report E's MLPs), ``rnn`` (report B's forecaster), ``text_rnn`` (the text
-classifiers of reports A, B and C), ``vgg`` (report B's VGG-13) and ``resnet`` (report B's
+classifiers of reports A, B and C), ``char_rnn`` (the name generators of reports A and D), ``seq2seq`` (report A's translators), ``vgg`` (report B's VGG-13) and ``resnet`` (report B's
 ResNet-18 and report A's ResNet-34).
 
 >>> import torch
@@ -24,11 +24,13 @@ from .compact import CompactCNN
 from .lenet import LeNet
 from .mlp import MLP
 from .rnn import SeriesRNN
+from .char_rnn import Bigram, CharGRU, TutorialRNN
+from .seq2seq import Seq2Seq
 from .text_rnn import TextRNN
 from .registry import ModelSpec, build_model, count_parameters, get_spec, list_models
 from .resnet import BasicBlock, ResNet
 from .vgg import VGG13
 
-__all__ = ["BasicBlock", "CompactCNN", "LeNet", "MLP", "ModelSpec", "ResNet", "SeriesRNN", "TextRNN",
+__all__ = ["BasicBlock", "Bigram", "CharGRU", "CompactCNN", "LeNet", "MLP", "ModelSpec", "ResNet", "Seq2Seq", "SeriesRNN", "TextRNN", "TutorialRNN",
            "VGG13",
            "build_model", "count_parameters", "get_spec", "list_models"]

@@ -21,6 +21,8 @@ from .lenet import LeNet
 from .mlp import MLP
 from .rnn import SeriesRNN
 from .resnet import ResNet
+from .char_rnn import CharGRU, TutorialRNN
+from .seq2seq import Seq2Seq
 from .text_rnn import TextRNN
 from .vgg import VGG13
 
@@ -39,7 +41,9 @@ class ModelSpec:
         weight_decay: L2 penalty the variant adds through the optimizer (0 = none).
         source: where the report defines it.
         inputs: what the model reads: "images" (N, C, H, W), "series" (N, T, 1) or
-            "texts" (padded ids (N, T) and lengths (N,); build with ``vocab_size=``).
+            "texts" (padded ids (N, T) and lengths (N,); build with ``vocab_size=``) or
+            "chars" (character ids (N, T) and categories (N,) -> next-character logits)
+            or "pairs" (source ids, lengths and target ids -> next-word logits).
     """
 
     name: str
@@ -157,6 +161,19 @@ _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [
               _with(TextRNN, embed_dim=128, hidden_size=64, num_layers=3, bidirectional=True,
                     rnn_dropout=0.2, head=64, num_classes=3),
               source="report B, part 4 (BIDIRECTIONAL - LSTM)", inputs="texts"),
+    # Character-level name models (chapter A7): model(ids, categories) -> (N, T, vocab).
+    ModelSpec("tutorial_rnn", "RNNModel (i2h, i2o, o2o)", _with(TutorialRNN),
+              source="report A, section 6.8.3; report D, Q3", inputs="chars"),
+    ModelSpec("char_gru", "GRU (baseline, not in the reports)", _with(CharGRU),
+              source="chapter A7's baseline", inputs="chars"),
+    # Translators (chapter A10), built with src_vocab= and tgt_vocab=.
+    ModelSpec("seq2seq_gru", "EncoderRNN + DecoderRNN (GRU)", _with(Seq2Seq, cell="gru"),
+              source="report A, section 6.13 (GRU)", inputs="pairs"),
+    ModelSpec("seq2seq_lstm", "EncoderRNN + DecoderRNN (LSTM)", _with(Seq2Seq, cell="lstm"),
+              source="report A, section 6.13 (LSTM)", inputs="pairs"),
+    ModelSpec("seq2seq_attention", "EncoderRNN + AttnDecoderRNN (GRU, Bahdanau)",
+              _with(Seq2Seq, cell="gru", attention=True),
+              source="the PyTorch seq2seq tutorial's third model", inputs="pairs"),
 ]}
 
 
