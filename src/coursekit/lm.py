@@ -114,7 +114,7 @@ def sample(model: nn.Module, vocab: CharVocab, *, num: int = 1, start: str = "",
         raise ValueError(f"temperature must be positive, got {temperature}")
     was_training = model.training
     model.eval()
-    device = next(iter(model.buffers()), next(iter(model.parameters()), None)).device
+    device = next(iter(model.state_dict().values())).device  # parameters, or a bigram's counts
     prefix = torch.tensor([[0] + vocab.ids(start)] * num, device=device)
     categories = torch.full((num,), category, dtype=torch.long, device=device)
     done = torch.zeros(num, dtype=torch.bool, device=device)

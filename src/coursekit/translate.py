@@ -106,6 +106,7 @@ def translate(model: nn.Module, pairs: Pairs, tgt_vocab: Vocabulary, *, max_len:
               batch_size: int = 512) -> tuple[list[str], list[torch.Tensor | None]]:
     """Greedy translations of every source sentence, and each one's attention weights
     (steps, source words) when the model attends."""
+    was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     eos = tgt_vocab.index[EOS]
@@ -119,6 +120,7 @@ def translate(model: nn.Module, pairs: Pairs, tgt_vocab: Vocabulary, *, max_len:
             sentences.append(" ".join(tgt_vocab.words[i] for i in words[:length]))
             attention.append(None if weights is None else
                              weights[row, :length + 1, :int(batch.src_lengths[row])].cpu())
+    model.train(was_training)
     return sentences, attention
 
 
