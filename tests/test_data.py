@@ -722,3 +722,27 @@ def test_a_dataset_without_an_official_source_is_not_sent_to_fetch(tmp_path: Pat
     assert "coursekit data fetch" not in message
     assert f"copy the files listed under 'mirror' in its manifest" in message
     assert "eng_fra/fra.txt.gz" in message
+
+
+SHAKESPEARE_MIRROR = _mirror_holding("tinyshakespeare/input.txt.gz")
+PTB_MIRROR = _mirror_holding("ptb/ptb.train.txt.gz")
+
+
+@pytest.mark.skipif(SHAKESPEARE_MIRROR is None or PTB_MIRROR is None,
+                    reason="no shared/data mirror here")
+def test_real_ptb_and_shakespeare_official_text_fetched_from_a_server(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    ptb = data.load_table("ptb", data_dir=tmp_path, mirror=str(PTB_MIRROR))
+    assert {k: len(v) for k, v in ptb.items()} == {"train": 42068, "valid": 3370, "test": 3761}
+    # The official source is the plain text file: served here, checked, read.
+    import gzip
+    text = gzip.decompress((SHAKESPEARE_MIRROR / "tinyshakespeare/input.txt.gz").read_bytes())
+    server.routes["input.txt"] = text
+    real = data.load_manifest("tinyshakespeare")
+    manifest = dataclasses.replace(real, official=dataclasses.replace(
+        real.official, url=server.url("input.txt")))
+    lines = data.load_table("tinyshakespeare", manifest=manifest, data_dir=tmp_path,
+                            mirror="")["all"]["text"]
+    assert len(lines) == 32777 and lines[0] == "First Citizen:"
+    assert (tmp_path / "tinyshakespeare" / "input.txt").stat().st_size == 1115394

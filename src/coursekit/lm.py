@@ -7,7 +7,8 @@ cross-entropy, tokens)`` over the real, not padded, positions. It records the tr
 and validation loss per token after every epoch. ``nll`` is that loss on any split, in
 nats per token (``exp`` of it is the perplexity).
 ``sample`` draws names one token at a time, with a temperature and a seeded generator
-so a chapter's samples are the same at every run.
+so a chapter's samples are the same at every run; ``continue_words`` does the same for
+a word-level model given the first words of a sentence, or decodes greedily.
 """
 
 from __future__ import annotations
@@ -21,17 +22,20 @@ import torch
 from torch import Tensor, nn
 
 from coursekit.chars import CharVocab
+from coursekit.text import Vocabulary
 from coursekit.loader import resolve_device
 from coursekit.train import seed_everything
 
-__all__ = ["LMHistory", "fit_lm", "nll", "sample", "seeded"]
+__all__ = ["LMHistory", "continue_words", "fit_lm", "nll", "sample", "seeded"]
 
 
 @dataclass
 class LMHistory:
-    """Loss per token (nats) after each epoch, and the training time."""
+    """Loss per token (nats) after each epoch and at every training step, and the
+    training time."""
 
     train_nll: list[float] = field(default_factory=list)
+    step_nll: list[float] = field(default_factory=list)
     val_nll: list[float] = field(default_factory=list)
     train_time_s: float = 0.0
 
@@ -60,10 +64,12 @@ def nll(model: nn.Module, data, *, batch_size: int = 1024,
 
 
 def fit_lm(model: nn.Module, train, val, *, num_epochs: int = 10,
-           batch_size: int = 128, lr: float = 3e-3, seed: int = 0, device: str = "auto",
+           batch_size: int = 128, lr: float = 3e-3, clip: float | None = None,
+           eval_batch_size: int = 1024, seed: int = 0, device: str = "auto",
            verbose: bool = True) -> LMHistory:
     """Train with Adam on next-token cross-entropy; the learning rate decays linearly
-    to zero over the run. Returns the per-epoch losses per token."""
+    to zero over the run, and ``clip`` caps the gradient norm (recurrent models' gradients
+    can explode). Returns the per-epoch losses per token."""
     device = resolve_device(device)
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -79,12 +85,16 @@ def fit_lm(model: nn.Module, train, val, *, num_epochs: int = 10,
             loss, tokens = batch.loss(model)
             optimizer.zero_grad(set_to_none=True)
             (loss / tokens).backward()
+            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
             schedule.step()
-            total, count = total + loss.item(), count + tokens
+            summed = loss.item()
+            total, count = total + summed, count + tokens
+            history.step_nll.append(summed / tokens)
         history.train_time_s += time.perf_counter() - start
         history.train_nll.append(total / count)
-        history.val_nll.append(nll(model, val, device=device))
+        history.val_nll.append(nll(model, val, batch_size=eval_batch_size, device=device))
         if verbose:
             print(f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}  train "
                   f"{history.train_nll[-1]:.4f}  val {history.val_nll[-1]:.4f} nats/token  "
@@ -127,3 +137,40 @@ def sample(model: nn.Module, vocab: CharVocab, *, num: int = 1, start: str = "",
         prefix = torch.cat([prefix, nxt], dim=1)
     model.train(was_training)
     return [start + vocab.text(row[1 + len(start):].tolist()) for row in prefix]
+
+
+@torch.inference_mode()
+def continue_words(model: nn.Module, vocab: Vocabulary, prompt: list[str], *,
+                   num_words: int = 30, temperature: float = 1.0, stop: str | None = None,
+                   generator: torch.Generator | None = None) -> list[str]:
+    """The prompt and up to ``num_words`` next words of a word-level model
+    (``model(ids) -> logits (1, T, vocab)``), ending early after ``stop``.
+
+    ``temperature=0`` decodes greedily (the likeliest word every time); a positive one
+    samples from the softmax of the logits divided by it.
+
+    Raises:
+        ValueError: for a negative temperature or prompt words the vocabulary lacks.
+    """
+    if temperature < 0:
+        raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature}")
+    unknown = [w for w in prompt if w not in vocab.index]
+    if unknown or not prompt:
+        raise ValueError(f"the prompt needs words of the vocabulary; {unknown or prompt} "
+                         f"are not in it ({len(vocab):,} words)")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    ids = torch.tensor([vocab.ids(prompt)], device=device)
+    for _ in range(num_words):
+        logits = model(ids)[0, -1].float()
+        if temperature == 0:
+            nxt = logits.argmax().view(1, 1)
+        else:
+            probs = torch.softmax(logits / temperature, dim=0).cpu()
+            nxt = torch.multinomial(probs, 1, generator=generator).to(device).view(1, 1)
+        ids = torch.cat([ids, nxt], dim=1)
+        if stop is not None and vocab.words[nxt.item()] == stop:
+            break
+    model.train(was_training)
+    return [vocab.words[i] for i in ids[0].tolist()]

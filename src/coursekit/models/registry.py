@@ -25,6 +25,7 @@ from .char_rnn import CharGRU, TutorialRNN
 from .seq2seq import Seq2Seq
 from .text_rnn import TextRNN
 from .vgg import VGG13
+from .word_lm import WordLSTM
 
 __all__ = ["ModelSpec", "build_model", "count_parameters", "get_spec", "list_models"]
 
@@ -43,7 +44,8 @@ class ModelSpec:
         inputs: what the model reads: "images" (N, C, H, W), "series" (N, T, 1) or
             "texts" (padded ids (N, T) and lengths (N,); build with ``vocab_size=``) or
             "chars" (character ids (N, T) and categories (N,) -> next-character logits)
-            or "pairs" (source ids, lengths and target ids -> next-word logits).
+            or "pairs" (source ids, lengths and target ids -> next-word logits)
+            or "words" (word ids (N, T) -> next-word logits (N, T, vocab)).
     """
 
     name: str
@@ -174,6 +176,14 @@ _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("seq2seq_attention", "EncoderRNN + AttnDecoderRNN (GRU, Bahdanau)",
               _with(Seq2Seq, cell="gru", attention=True),
               source="the PyTorch seq2seq tutorial's third model", inputs="pairs"),
+    # Word-level language models (chapter A8), built with vocab_size=.
+    ModelSpec("word_lm_1", "WordModel1 (MyLM): Embedding 256, LSTM 256 x 3",
+              _with(WordLSTM, embed_dim=256, hidden_size=256, num_layers=3,
+                    tie_weights=True),
+              source="report A, section 6.10 (WordModel1)", inputs="words"),
+    ModelSpec("word_lm_2", "WordModel2: Embedding 1024, LSTM 1024 x 2, dropout 0.65",
+              _with(WordLSTM, embed_dim=1024, hidden_size=1024, num_layers=2, dropout=0.65),
+              source="report A, section 6.10 (WordModel2)", inputs="words"),
 ]}
 
 
