@@ -151,6 +151,7 @@ def claims_table(experiment_id: str, findings: list[tuple[str, bool]], *,
 def style_claims(table: pd.DataFrame):
     """A pandas Styler of ``claims_table``: claims that do not hold in red."""
     return (_drop_constant(table.reset_index(drop=True)).style.hide(axis="index")
+            .format(escape="html")  # claims quote model output such as "<unk>"
             .map(lambda v: "color: #b00020; font-weight: bold" if v == "no" else "",
                  subset=["holds here"]))
 
@@ -170,6 +171,7 @@ def style_comparison(table: pd.DataFrame):
 RESULT_COLUMNS = {  # results column -> (label on the page, number format)
     "train_acc": ("train acc (%)", "{:.2f}"), "val_acc": ("val acc (%)", "{:.2f}"),
     "test_acc": ("test acc (%)", "{:.2f}"), "test_loss": ("test loss", "{:.3f}"),
+    "top5_acc": ("top-5 acc (%)", "{:.2f}"),
     "initial_loss": ("initial loss", "{:.3f}"), "lr": ("learning rate", "{:.4g}"),
     "steps_per_epoch": ("steps / epoch", "{:.0f}"),
     "best_val_acc": ("best val acc (%)", "{:.2f}"),
