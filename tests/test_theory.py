@@ -1,0 +1,74 @@
+"""Report B's worked theory: formulas against real layers, the hand-derived LSTM
+gradients against autograd."""
+
+import itertools
+
+import pytest
+import torch
+from torch import nn
+
+from coursekit import theory
+
+
+@pytest.mark.parametrize("size,kernel,stride,padding",
+                         list(itertools.product((28, 32, 33), (1, 3, 5), (1, 2), (0, 1, 2))))
+def test_conv_formula_matches_a_real_layer(size, kernel, stride, padding):
+    layer = nn.Conv2d(3, 10, kernel, stride=stride, padding=padding)
+    out = layer(torch.zeros(1, 3, size, size + 4))
+    assert out.shape[2:] == (theory.conv_output_size(size, kernel, stride, padding),
+                             theory.conv_output_size(size + 4, kernel, stride, padding))
+    assert sum(p.numel() for p in layer.parameters()) == theory.conv_parameters(3, 10, kernel)
+
+
+def test_conv_formula_refuses_a_filter_larger_than_the_padded_input():
+    with pytest.raises(ValueError, match="does not fit"):
+        theory.conv_output_size(3, 5)
+
+
+def test_softmax_is_shift_invariant_and_the_stable_one_survives_large_scores():
+    z = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    assert torch.allclose(theory.naive_softmax(z), theory.naive_softmax(z + 50.0))
+    big = z + 1000.0
+    assert torch.isnan(theory.naive_softmax(big)).all()
+    assert torch.allclose(theory.softmax(big), torch.softmax(z, dim=0))
+
+
+def random_lstm(steps=6, inputs=4, hidden=3, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    weight = torch.randn(4 * hidden, hidden + inputs, generator=gen, dtype=torch.float64)
+    xs = torch.randn(steps, inputs, generator=gen, dtype=torch.float64)
+    h0, c0 = (torch.randn(hidden, generator=gen, dtype=torch.float64) for _ in range(2))
+    return weight, xs, h0, c0
+
+
+def test_report_equations_are_pytorchs_lstm_cell():
+    weight, xs, h0, c0 = random_lstm()
+    hidden = h0.shape[0]
+    cell = nn.LSTMCell(xs.shape[1], hidden, bias=False).double()
+    i, f, o, g = weight.split(hidden)  # PyTorch stacks i, f, g, o
+    stacked = torch.cat([i, f, g, o])
+    with torch.no_grad():
+        cell.weight_hh.copy_(stacked[:, :hidden])
+        cell.weight_ih.copy_(stacked[:, hidden:])
+    trace = theory.lstm_forward(weight, xs, h0, c0)
+    h, c = h0[None], c0[None]
+    for t, x in enumerate(xs):
+        h, c = cell(x[None], (h, c))
+        assert torch.allclose(h[0], trace["h"][t + 1]) and torch.allclose(c[0], trace["c"][t + 1])
+
+
+def test_hand_derived_gradients_equal_autograd():
+    weight, xs, h0, c0 = random_lstm()
+    trace = theory.lstm_forward(weight, xs, h0.requires_grad_(), c0.requires_grad_())
+    kept = {name: trace[name] if name in theory.GATES else trace[name][1:]
+            for name in (*theory.GATES, "c", "h")}
+    for values in kept.values():
+        for value in values:
+            value.retain_grad()
+    direct = torch.randn(len(xs), h0.shape[0], dtype=torch.float64,
+                         generator=torch.Generator().manual_seed(1))
+    (direct * torch.stack(kept["h"])).sum().backward()
+    by_hand = theory.lstm_backward(weight, trace, direct)
+    for name, values in kept.items():
+        autograd = torch.stack([v.grad for v in values])
+        assert torch.allclose(by_hand[name], autograd, atol=1e-12), name
