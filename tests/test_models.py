@@ -303,3 +303,16 @@ def test_character_models_score_every_next_character_causally(name):
     changed[:, 4:] = (changed[:, 4:] + 1) % 12  # later characters cannot change earlier scores
     assert torch.allclose(model(changed, torch.tensor([0, 2]))[:, :4], logits[:, :4])
     assert not torch.allclose(model(ids, torch.tensor([1, 2])), logits)  # language counts
+
+
+def test_report_c_resnet18_is_torchvisions_and_its_embedding_nets_differ_in_the_head():
+    import torchvision
+    ours = models.ResNet((2, 2, 2, 2), num_classes=10, imagenet_stem=True)
+    reference = torchvision.models.resnet18(num_classes=10)
+    assert models.count_parameters(ours) == sum(p.numel() for p in reference.parameters())
+    assert ours(torch.randn(1, 3, 64, 64)).shape == (1, 10)
+    triplet = models.build_model("resnet18_triplet", width=0.125)
+    assert isinstance(triplet.head, models.NearestCentre)
+    assert triplet.embed(torch.randn(3, 3, 64, 64)).shape == (3, 128)
+    center = models.build_model("resnet18_center", width=0.125, num_classes=4)
+    assert center.center_loss.centers.shape == (4, 128)

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 __all__ = ["color_for", "colors_for", "plot_confusion_matrices", "plot_confusion_matrix",
-           "plot_curves", "plot_image_grid", "plot_lr_schedule", "plot_panels", "plot_per_seed",
+           "plot_curves", "plot_image_grid", "plot_map_2d", "plot_reconstructions", "plot_lr_schedule", "plot_panels", "plot_per_seed",
            "plot_reported_vs_reproduced", "plot_sweep", "plot_traces", "use_book_style"]
 
 FIGSIZE = (6.0, 3.5)        # inches: the book column
@@ -79,6 +79,48 @@ def plot_image_grid(images: np.ndarray, labels: np.ndarray, classes: list[str], 
     fig.subplots_adjust(left=0.2, right=0.99, top=0.99, bottom=0.01, wspace=0.05,
                         hspace=0.05)
     return fig
+
+
+def plot_reconstructions(rows: dict[str, np.ndarray]) -> Figure:
+    """Rows of images side by side, e.g. originals and two models' reconstructions.
+
+    Args:
+        rows: row label -> images (N, C, H, W), uint8 or floats in [0, 1]; the same N
+            in every row.
+    """
+    rows = {name: np.asarray(images, dtype=np.float32) for name, images in rows.items()}
+    count = len(next(iter(rows.values())))
+    fig, axes = plt.subplots(len(rows), count, squeeze=False,
+                             figsize=(0.75 * count + 1.4, 0.8 * len(rows)))
+    for r, (name, images) in enumerate(rows.items()):
+        scale = 255.0 if images.max() > 1.0 else 1.0
+        for c, ax in enumerate(axes[r]):
+            ax.imshow(images[c].transpose(1, 2, 0).squeeze() / scale, cmap="gray",
+                      vmin=0, vmax=1, interpolation="nearest")
+            ax.set_axis_off()
+        axes[r, 0].text(-0.1, 0.5, name, transform=axes[r, 0].transAxes, ha="right",
+                        va="center", fontsize="small")
+    fig.subplots_adjust(left=0.2, right=0.99, top=0.99, bottom=0.01, wspace=0.05,
+                        hspace=0.05)
+    return fig
+
+
+def plot_map_2d(points: np.ndarray, labels: np.ndarray, classes: list[str], *,
+                ax: Axes | None = None, title: str | None = None,
+                legend: bool = True) -> Figure:
+    """A 2-D map of embeddings (e.g. ``representations.tsne_2d``), one colour per class."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.0, 4.2))
+    names = np.asarray(classes)[np.asarray(labels)]
+    sns.scatterplot(x=points[:, 0], y=points[:, 1], hue=names, hue_order=classes,
+                    palette=_PALETTE[:len(classes)], s=10, linewidth=0, ax=ax,
+                    legend=legend)
+    ax.set(xticks=[], yticks=[], title=title)
+    if legend:
+        ax.legend(fontsize="x-small", markerscale=1.5, loc="center left",
+                  bbox_to_anchor=(1.0, 0.5), frameon=False)
+    ax.figure.tight_layout()
+    return ax.figure
 
 
 def plot_curves(histories: dict[str, pd.DataFrame], *, labels: dict[str, str] | None = None,

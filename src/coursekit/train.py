@@ -144,6 +144,7 @@ def evaluate(model: nn.Module, data: LabelledImages, **kwargs) -> dict[str, floa
 def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages | None = None,
         config: FitConfig | None = None, *,
         on_epoch_end: Callable[[nn.Module, History], None] | None = None,
+        loss_fn: Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor]] | None = None,
         **overrides) -> History:
     """Train ``model`` on ``train_data`` with cross-entropy and return its ``History``.
 
@@ -156,6 +157,11 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
         config: a ``FitConfig``; keyword ``overrides`` replace its fields.
         on_epoch_end: called as ``on_epoch_end(model, history)`` after every epoch's
             evaluation, e.g. a ``diagnostics.GradientRecorder``.
+        loss_fn: the training objective instead of cross-entropy, called as
+            ``loss_fn(model, inputs, labels) -> (loss, logits)``; the logits count the
+            training accuracy (e.g. ``losses.triplet_objective``), and None leaves it
+            NaN (``losses.reconstruction_objective``). Validation still scores
+            ``model(inputs)`` with cross-entropy.
     A batch size larger than the training set trains on the full batch.
     Raises:
         TypeError: for an override that is not a ``FitConfig`` field.
@@ -209,9 +215,12 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
         step_losses = []
         for inputs, labels in train_loader:
             with _autocast(device, config.amp):
-                logits = _call(model, inputs)
-                loss = nn.functional.cross_entropy(
-                    logits.float(), labels, label_smoothing=config.label_smoothing)
+                if loss_fn is None:
+                    logits = _call(model, inputs)
+                    loss = nn.functional.cross_entropy(
+                        logits.float(), labels, label_smoothing=config.label_smoothing)
+                else:
+                    loss, logits = loss_fn(model, inputs, labels)
             objective = loss + config.l1 * _l1_norm(model) if config.l1 else loss
             optimizer.zero_grad(set_to_none=True)
             if scaler is None:
@@ -224,7 +233,10 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
             scheduler.step()
             step_losses.append(loss.detach())
             loss_sum += loss.detach() * len(labels)
-            correct += (logits.argmax(1) == labels).sum()
+            if logits is not None:
+                correct += (logits.argmax(1) == labels).sum()
+            else:
+                correct = None
         _sync(device)
         seconds = time.perf_counter() - t0
         history.train_time_s += seconds
@@ -233,7 +245,7 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
         history.epoch.append(epoch)
         history.step_loss.extend(torch.stack(step_losses).tolist())
         history.train_loss.append(loss_sum.item() / seen)
-        history.train_acc.append(100.0 * correct.item() / seen)
+        history.train_acc.append(math.nan if correct is None else 100.0 * correct.item() / seen)
         history.epoch_time_s.append(seconds)
         history.lr.append(optimizer.param_groups[0]["lr"])
         # ---- evaluate, remember the best weights, maybe stop

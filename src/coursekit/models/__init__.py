@@ -11,7 +11,7 @@ chapter can loop over report variants by name alone.
 
 Modules: ``registry`` (names, specs, ``build_model``), ``lenet`` (report A's LeNets),
 ``compact`` (report D's 49,338-parameter CNN), ``mlp`` (report E's MLPs), ``rnn`` (report B's forecaster), ``text_rnn`` (the text
-classifiers of reports A, B and C), ``char_rnn`` (the name generators of reports A and D), ``seq2seq`` (report A's translators), ``word_lm`` (report A's word-level language models), ``vgg`` (report B's VGG-13) and ``resnet`` (report B's
+classifiers of reports A, B and C), ``char_rnn`` (the name generators of reports A and D), ``seq2seq`` (report A's translators), ``word_lm`` (report A's word-level language models), ``autoencoder`` (report C's MLP autoencoder), ``embedding`` (report C's metric-learning networks), ``vgg`` (report B's VGG-13) and ``resnet`` (report B's
 ResNet-18 and report A's ResNet-34).
 
 >>> import torch
@@ -20,7 +20,9 @@ ResNet-18 and report A's ResNet-34).
 torch.Size([2, 3])
 """
 
+from .autoencoder import EncoderClassifier, MLPAutoencoder
 from .compact import CompactCNN
+from .embedding import EmbeddingNet, NearestCentre, resnet18_backbone
 from .lenet import LeNet
 from .mlp import MLP
 from .rnn import SeriesRNN
@@ -32,6 +34,6 @@ from .resnet import BasicBlock, ResNet
 from .vgg import VGG13
 from .word_lm import WordLSTM
 
-__all__ = ["BasicBlock", "Bigram", "CharGRU", "CompactCNN", "LeNet", "MLP", "ModelSpec", "ResNet", "Seq2Seq", "SeriesRNN", "TextRNN", "TutorialRNN",
+__all__ = ["BasicBlock", "Bigram", "CharGRU", "CompactCNN", "EmbeddingNet", "EncoderClassifier", "MLPAutoencoder", "NearestCentre", "LeNet", "MLP", "ModelSpec", "ResNet", "Seq2Seq", "SeriesRNN", "TextRNN", "TutorialRNN",
            "VGG13", "WordLSTM",
-           "build_model", "count_parameters", "get_spec", "list_models"]
+           "build_model", "count_parameters", "get_spec", "list_models", "resnet18_backbone"]

@@ -16,7 +16,9 @@ from torch import nn
 from coursekit._suggest import did_you_mean
 from coursekit.init import apply_init
 
+from .autoencoder import MLPAutoencoder
 from .compact import CompactCNN
+from .embedding import resnet18_embedding
 from .lenet import LeNet
 from .mlp import MLP
 from .rnn import SeriesRNN
@@ -45,7 +47,8 @@ class ModelSpec:
             "texts" (padded ids (N, T) and lengths (N,); build with ``vocab_size=``) or
             "chars" (character ids (N, T) and categories (N,) -> next-character logits)
             or "pairs" (source ids, lengths and target ids -> next-word logits)
-            or "words" (word ids (N, T) -> next-word logits (N, T, vocab)).
+            or "words" (word ids (N, T) -> next-word logits (N, T, vocab))
+            or "reconstruction" (images -> images of the same shape).
     """
 
     name: str
@@ -184,6 +187,18 @@ _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("word_lm_2", "WordModel2: Embedding 1024, LSTM 1024 x 2, dropout 0.65",
               _with(WordLSTM, embed_dim=1024, hidden_size=1024, num_layers=2, dropout=0.65),
               source="report A, section 6.10 (WordModel2)", inputs="words"),
+    # Representation learning (chapters C3 and C4).
+    ModelSpec("mlp_autoencoder", "autoencoder (MLP, 9216-1024-1200-728-512-128)",
+              _with(MLPAutoencoder), source="report C, question 2",
+              inputs="reconstruction"),
+    ModelSpec("resnet18_ce", "ResNet-18, cross-entropy",
+              _with(resnet18_embedding, head="linear"), source="report C, Q 1.1"),
+    ModelSpec("resnet18_triplet", "ResNet-18, triplet loss with hard mining",
+              _with(resnet18_embedding, head="centres", normalize=True),
+              source="report C, Q 1.2"),
+    ModelSpec("resnet18_center", "ResNet-18, cross-entropy + center loss",
+              _with(resnet18_embedding, head="linear", center_loss=True),
+              source="report C, Q 1.3"),
 ]}
 
 

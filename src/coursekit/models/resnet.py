@@ -84,6 +84,9 @@ class ResNet(nn.Module):
             (report B, "Dropout Applied"); none when 0.
         spatial_dropout: probability of an ``nn.Dropout2d`` after every batch norm of
             the stem and the blocks' main paths (report A); none when 0.
+        imagenet_stem: torchvision's stem instead, a 7x7 stride-2 conv and a 3x3
+            stride-2 max-pool (report C printed torchvision's ResNet-18), which
+            divides H and W by 4 before the first stage.
         image_size: accepted and ignored: global average pooling makes the network
             work at any input size, and every image model of the book takes it.
     Raises:
@@ -95,7 +98,7 @@ class ResNet(nn.Module):
                  in_channels: int = 3, width: float = 1.0, *, conv_bias: bool = False,
                  stem_pool: bool = False, project_first_blocks: bool = False,
                  stem_dropout: float = 0.0, spatial_dropout: float = 0.0,
-                 image_size: int | None = None) -> None:
+                 imagenet_stem: bool = False, image_size: int | None = None) -> None:
         super().__init__()
         if len(num_blocks) != len(_STAGE_CHANNELS):
             raise ValueError(f"ResNet: num_blocks gives the blocks of each of the 4 "
@@ -103,12 +106,15 @@ class ResNet(nn.Module):
         name = f"ResNet-{2 + 2 * sum(num_blocks)}"  # convs + linear, e.g. ResNet-18
         channels = scale_channels(_STAGE_CHANNELS, width, name)
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, channels[0], 3, padding=1, bias=conv_bias),
+            nn.Conv2d(in_channels, channels[0], 7 if imagenet_stem else 3,
+                      stride=2 if imagenet_stem else 1, padding=3 if imagenet_stem else 1,
+                      bias=conv_bias),
             nn.BatchNorm2d(channels[0]),
             *([nn.Dropout2d(spatial_dropout)] if spatial_dropout > 0 else []),
             nn.ReLU(),
             *([nn.Dropout(stem_dropout)] if stem_dropout > 0 else []),
-            *([nn.MaxPool2d(kernel_size=3, stride=2, padding=1)] if stem_pool else []))
+            *([nn.MaxPool2d(kernel_size=3, stride=2, padding=1)]
+              if stem_pool or imagenet_stem else []))
         c_in = channels[0]
         for stage, (c_out, count) in enumerate(zip(channels, num_blocks), start=1):
             blocks = [BasicBlock(c_in if i == 0 else c_out, c_out,
@@ -120,6 +126,7 @@ class ResNet(nn.Module):
             c_in = c_out
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(c_in, num_classes)
+        self.feature_dim = c_in  # what the pooled features give the last layer
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.stem(images)  # (N, 64 * width, H, W); H/2, W/2 with stem_pool

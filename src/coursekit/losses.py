@@ -1,0 +1,106 @@
+"""Losses on embeddings (chapter C4, report C): triplet loss with batch-hard mining, and
+center loss.
+
+``batch_hard_triplet_loss`` (Hermans, Beyer and Leibe, 2017) takes every example of a
+batch as an anchor, with the *farthest* example of its class as the positive and the
+*nearest* example of another class as the negative: max(0, d(a, p) - d(a, n) + margin).
+``CenterLoss`` (Wen et al., 2016) pulls each embedding towards a learned centre of its
+class, 1/2 ||x - c_y||^2, and is added to cross-entropy with a weight lambda.
+``triplet_objective`` and ``center_objective`` are ``train.fit``'s ``loss_fn`` for a
+``models.EmbeddingNet``; ``reconstruction_objective`` trains an autoencoder with it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["CenterLoss", "batch_hard_triplet_loss", "center_objective", "pairwise_distances",
+           "reconstruction_objective", "triplet_objective"]
+
+
+def pairwise_distances(embeddings: Tensor) -> Tensor:
+    """Euclidean distances (N, N) between the rows of ``embeddings`` (N, D); the
+    gradient stays finite where a distance is 0."""
+    squared = torch.cdist(embeddings, embeddings).pow(2)
+    return squared.clamp_min(1e-12).sqrt() * (squared > 0)
+
+
+def batch_hard_triplet_loss(embeddings: Tensor, labels: Tensor, margin: float = 0.2
+                            ) -> Tensor:
+    """Mean over anchors of max(0, hardest positive distance - hardest negative distance
+    + margin). Anchors with no other example of their class, or no example of another
+    class, in the batch are left out.
+
+    >>> e = torch.tensor([[0.0], [1.0], [3.0], [3.5]])   # classes 0, 0, 1, 1
+    >>> batch_hard_triplet_loss(e, torch.tensor([0, 0, 1, 1]), margin=2.0)  # (0+1+.5+0)/4
+    tensor(0.3750)
+
+    Raises:
+        ValueError: if no anchor in the batch has both a positive and a negative.
+    """
+    distances = pairwise_distances(embeddings)
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    positives, negatives = same & ~eye, ~same
+    hardest_positive = (distances * positives).max(dim=1).values
+    hardest_negative = distances.masked_fill(~negatives, float("inf")).min(dim=1).values
+    usable = positives.any(dim=1) & negatives.any(dim=1)
+    if not usable.any():
+        raise ValueError("batch-hard triplets need, in one batch, two examples of a class "
+                         "and one of another; use a larger batch")
+    losses = (hardest_positive - hardest_negative + margin).clamp_min(0)
+    return losses[usable].mean()
+
+
+class CenterLoss(nn.Module):
+    """1/2 mean ||x_i - c_(y_i)||^2 over a batch, with one learned centre per class.
+
+    The centres are parameters: give them to the optimizer with the model's, and they
+    follow their class's embeddings (the original paper moves them with a separate rate).
+
+    >>> loss = CenterLoss(num_classes=2, dim=2)
+    >>> with torch.no_grad():
+    ...     _ = loss.centers.copy_(torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
+    >>> loss(torch.tensor([[0.0, 2.0], [1.0, 1.0]]), torch.tensor([0, 1]))
+    tensor(1., grad_fn=<MulBackward0>)
+    """
+
+    def __init__(self, num_classes: int, dim: int) -> None:
+        super().__init__()
+        self.centers = nn.Parameter(torch.randn(num_classes, dim) * 0.1)
+
+    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        return 0.5 * (embeddings - self.centers[labels]).pow(2).sum(dim=1).mean()
+
+
+def triplet_objective(margin: float = 0.2):
+    """``fit``'s loss_fn: batch-hard triplet loss on the embeddings of an
+    ``EmbeddingNet`` with a ``NearestCentre`` head, whose class means follow the batches
+    so that training accuracy means something."""
+    def objective(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        embeddings = model.embed(images)
+        model.head.update(embeddings.detach(), labels)
+        return (batch_hard_triplet_loss(embeddings.float(), labels, margin),
+                model.head(embeddings.detach()))
+    return objective
+
+
+def center_objective(weight: float):
+    """``fit``'s loss_fn: cross-entropy plus ``weight`` (lambda) times the center loss of
+    ``model.center_loss`` (a ``CenterLoss`` attached to the model, so the optimizer and
+    checkpoints see its centres)."""
+    def objective(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        embeddings = model.embed(images)
+        logits = model.head(embeddings)
+        loss = nn.functional.cross_entropy(logits.float(), labels)
+        return loss + weight * model.center_loss(embeddings.float(), labels), logits
+    return objective
+
+
+def reconstruction_objective():
+    """``fit``'s loss_fn for an autoencoder: mean squared error between its output and
+    its input (pixels in [0, 1]: train with ``normalize=False``); no class scores."""
+    def objective(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[Tensor, None]:
+        return nn.functional.mse_loss(model(images).float(), images.float()), None
+    return objective

@@ -1,0 +1,105 @@
+"""Networks that embed images (chapter C4): a backbone, a linear embedding, and a head
+that turns embeddings into class scores.
+
+``EmbeddingNet.embed`` gives the embedding a metric loss works on; ``forward`` gives
+class scores, so ``train.fit`` and ``train.evaluate`` work unchanged. The head is a
+linear classifier (cross-entropy, center loss) or ``NearestCentre``: scores are minus
+the squared distance to each class's mean embedding, which is how a network trained
+with the triplet loss alone classifies.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from coursekit.losses import CenterLoss
+
+from .resnet import ResNet
+
+__all__ = ["EmbeddingNet", "NearestCentre", "resnet18_backbone", "resnet18_embedding"]
+
+
+class NearestCentre(nn.Module):
+    """Scores -||x - mu_c||^2 against one mean embedding per class (a buffer).
+
+    ``update`` moves the means towards a batch's (a running estimate during training);
+    ``fit`` sets them to the exact means of a set of embeddings.
+    """
+
+    def __init__(self, num_classes: int, dim: int, momentum: float = 0.1) -> None:
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("centres", torch.zeros(num_classes, dim))
+
+    def forward(self, embeddings: Tensor) -> Tensor:
+        return -torch.cdist(embeddings.float(), self.centres).pow(2)
+
+    @torch.no_grad()
+    def update(self, embeddings: Tensor, labels: Tensor) -> None:
+        for c in labels.unique():
+            mean = embeddings[labels == c].float().mean(dim=0)
+            self.centres[c].lerp_(mean, self.momentum)
+
+    @torch.no_grad()
+    def fit(self, embeddings: Tensor, labels: Tensor) -> "NearestCentre":
+        for c in range(len(self.centres)):
+            if (labels == c).any():
+                self.centres[c] = embeddings[labels == c].float().mean(dim=0)
+        return self
+
+
+def resnet18_backbone(in_channels: int = 3, width: float = 1.0) -> tuple[nn.Module, int]:
+    """ResNet-18 with torchvision's stem (report C printed torchvision's network), untrained
+    and without its last layer; and the size of its pooled features (512 x width)."""
+    net = ResNet((2, 2, 2, 2), in_channels=in_channels, width=width, imagenet_stem=True)
+    features = net.feature_dim
+    net.fc = nn.Identity()
+    return net, features
+
+
+class EmbeddingNet(nn.Module):
+    """backbone -> Linear(features, embed_dim) = the embedding -> head -> class scores.
+
+    ``normalize`` puts embeddings on the unit sphere (FaceNet's choice for the triplet
+    loss: distances then lie in [0, 2] and a margin such as 0.2 has a fixed meaning).
+
+    >>> net = EmbeddingNet(nn.Flatten(), 12, embed_dim=4, num_classes=3, head="centres")
+    >>> net.embed(torch.zeros(2, 3, 2, 2)).shape, net(torch.zeros(2, 3, 2, 2)).shape
+    (torch.Size([2, 4]), torch.Size([2, 3]))
+    """
+
+    def __init__(self, backbone: nn.Module, feature_dim: int, embed_dim: int = 128,
+                 num_classes: int = 10, head: str = "linear", normalize: bool = False) -> None:
+        super().__init__()
+        self.normalize = normalize
+        if head not in ("linear", "centres"):
+            raise ValueError(f"head must be 'linear' or 'centres', got {head!r}")
+        self.backbone = backbone
+        self.embedding = nn.Linear(feature_dim, embed_dim)
+        self.head = (nn.Linear(embed_dim, num_classes) if head == "linear"
+                     else NearestCentre(num_classes, embed_dim))
+
+    def embed(self, images: Tensor) -> Tensor:
+        """The embedding (N, embed_dim) of images (N, C, H, W)."""
+        embeddings = self.embedding(self.backbone(images))
+        return nn.functional.normalize(embeddings, dim=1) if self.normalize else embeddings
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.head(self.embed(images))
+
+
+def resnet18_embedding(num_classes: int = 10, in_channels: int = 3, width: float = 1.0,
+                       embed_dim: int = 128, head: str = "linear", center_loss: bool = False,
+                       normalize: bool = False, image_size: int | None = None) -> EmbeddingNet:
+    """Report C's three networks: ResNet-18, a ``embed_dim`` embedding, and a linear head
+    (cross-entropy), a nearest-centre head on unit-length embeddings (``normalize``;
+    triplet loss) or a linear head with a
+    ``CenterLoss`` attached as ``.center_loss`` (center loss). ``width`` scales the
+    channels (1.0 is the report's); ``image_size`` is ignored: global pooling takes any
+    size."""
+    backbone, features = resnet18_backbone(in_channels, width)
+    net = EmbeddingNet(backbone, features, embed_dim, num_classes, head, normalize)
+    if center_loss:
+        net.center_loss = CenterLoss(num_classes, embed_dim)
+    return net
