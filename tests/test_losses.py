@@ -40,6 +40,24 @@ def test_batch_hard_picks_the_farthest_positive_and_the_nearest_negative():
         pytest.approx(brute_force_batch_hard(cloud, classes, 0.3), rel=1e-5)
 
 
+def test_batch_all_averages_every_violating_triplet():
+    gen = torch.Generator().manual_seed(2)
+    cloud = torch.randn(12, 3, generator=gen)
+    classes = torch.randint(0, 3, (12,), generator=gen)
+    violations = []
+    for a, p, n in itertools.product(range(12), repeat=3):
+        if a != p and classes[a] == classes[p] and classes[n] != classes[a]:
+            value = float(torch.dist(cloud[a], cloud[p]) - torch.dist(cloud[a], cloud[n])) + 0.5
+            if value > 0:
+                violations.append(value)
+    assert losses.batch_all_triplet_loss(cloud, classes, margin=0.5).item() == \
+        pytest.approx(sum(violations) / len(violations), rel=1e-5)
+    with pytest.raises(ValueError, match="mining must be 'hard' or 'all'"):
+        losses.triplet_objective(mining="semi-hard")
+    with pytest.raises(ValueError, match="need a margin"):
+        losses.triplet_objective(margin=None, mining="all")
+
+
 def test_batch_hard_ignores_lonely_anchors_has_finite_gradients_and_refuses_bad_batches():
     points = torch.tensor([[0.0, 0.0], [0.0, 0.0], [3.0, 4.0]], requires_grad=True)
     loss = losses.batch_hard_triplet_loss(points, torch.tensor([0, 0, 1]), margin=1.0)

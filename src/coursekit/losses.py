@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CenterLoss", "batch_hard_triplet_loss", "center_objective", "pairwise_distances",
+__all__ = ["CenterLoss", "batch_all_triplet_loss", "batch_hard_triplet_loss", "center_objective", "pairwise_distances",
            "reconstruction_objective", "triplet_objective"]
 
 
@@ -26,11 +26,13 @@ def pairwise_distances(embeddings: Tensor) -> Tensor:
     return squared.clamp_min(1e-12).sqrt() * (squared > 0)
 
 
-def batch_hard_triplet_loss(embeddings: Tensor, labels: Tensor, margin: float = 0.2
-                            ) -> Tensor:
+def batch_hard_triplet_loss(embeddings: Tensor, labels: Tensor,
+                            margin: float | None = 0.2) -> Tensor:
     """Mean over anchors of max(0, hardest positive distance - hardest negative distance
-    + margin). Anchors with no other example of their class, or no example of another
-    class, in the batch are left out.
+    + margin), or of the soft margin log(1 + exp(positive - negative)) with
+    ``margin=None`` (Hermans et al.'s choice: it keeps pulling after the margin is met).
+    Anchors with no other example of their class, or no example of another class, in
+    the batch are left out.
 
     >>> e = torch.tensor([[0.0], [1.0], [3.0], [3.5]])   # classes 0, 0, 1, 1
     >>> batch_hard_triplet_loss(e, torch.tensor([0, 0, 1, 1]), margin=2.0)  # (0+1+.5+0)/4
@@ -49,7 +51,8 @@ def batch_hard_triplet_loss(embeddings: Tensor, labels: Tensor, margin: float = 
     if not usable.any():
         raise ValueError("batch-hard triplets need, in one batch, two examples of a class "
                          "and one of another; use a larger batch")
-    losses = (hardest_positive - hardest_negative + margin).clamp_min(0)
+    gap = hardest_positive - hardest_negative
+    losses = nn.functional.softplus(gap) if margin is None else (gap + margin).clamp_min(0)
     return losses[usable].mean()
 
 
@@ -74,15 +77,44 @@ class CenterLoss(nn.Module):
         return 0.5 * (embeddings - self.centers[labels]).pow(2).sum(dim=1).mean()
 
 
-def triplet_objective(margin: float = 0.2):
-    """``fit``'s loss_fn: batch-hard triplet loss on the embeddings of an
-    ``EmbeddingNet`` with a ``NearestCentre`` head, whose class means follow the batches
-    so that training accuracy means something."""
+def batch_all_triplet_loss(embeddings: Tensor, labels: Tensor, margin: float = 0.2
+                           ) -> Tensor:
+    """Mean of max(0, d(a, p) - d(a, n) + margin) over every triplet of the batch that
+    still violates the margin (Hermans et al.'s "batch all", non-zero average): every
+    pair counts, not only the hardest, so overlapping classes do not pull every
+    embedding onto one point as batch-hard mining can.
+
+    >>> e = torch.tensor([[0.0], [1.0], [3.0], [3.5]])   # classes 0, 0, 1, 1
+    >>> batch_all_triplet_loss(e, torch.tensor([0, 0, 1, 1]), margin=2.0)  # 1, .5, .5
+    tensor(0.6667)
+    """
+    distances = pairwise_distances(embeddings)
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    valid = (same & ~eye)[:, :, None] & ~same[:, None, :]        # (anchor, pos, neg)
+    losses = (distances[:, :, None] - distances[:, None, :] + margin).clamp_min(0)
+    active = valid & (losses > 1e-16)
+    if not valid.any():
+        raise ValueError("triplets need, in one batch, two examples of a class and one "
+                         "of another; use a larger batch")
+    return losses[active].sum() / active.sum().clamp_min(1)
+
+
+def triplet_objective(margin: float | None = 0.2, mining: str = "hard"):
+    """``fit``'s loss_fn: the triplet loss with batch-hard (``mining="hard"``) or
+    batch-all (``"all"``) triplets, on the embeddings of an ``EmbeddingNet`` with a
+    ``NearestCentre`` head, whose class means follow the batches so that training
+    accuracy means something."""
+    if mining not in ("hard", "all"):
+        raise ValueError(f"mining must be 'hard' or 'all', got {mining!r}")
+    if mining == "all" and margin is None:
+        raise ValueError("batch-all triplets need a margin (the soft margin is batch-hard's)")
+    loss = batch_hard_triplet_loss if mining == "hard" else batch_all_triplet_loss
+
     def objective(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         embeddings = model.embed(images)
         model.head.update(embeddings.detach(), labels)
-        return (batch_hard_triplet_loss(embeddings.float(), labels, margin),
-                model.head(embeddings.detach()))
+        return loss(embeddings.float(), labels, margin), model.head(embeddings.detach())
     return objective
 
 

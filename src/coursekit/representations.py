@@ -36,7 +36,7 @@ def embed(model: nn.Module, data: LabelledImages, *, part: str = "embed",
     normalised them (or with ``mean``/``std`` given), in eval mode, on the CPU."""
     if not hasattr(model, part):
         raise ValueError(f"{type(model).__name__} has no {part!r} to embed with")
-    wrapper = _Embedder(model, part)
+    wrapper = _Embedder(model, part).train(model.training)  # predict restores this mode
     norm = getattr(model, "coursekit_norm", (None, None))
     return predict(wrapper, data, mean=norm[0] if mean is None else mean,
                    std=norm[1] if std is None else std)
