@@ -1,9 +1,11 @@
-"""Losses on embeddings (chapter C4, report C): triplet loss with batch-hard mining, and
-center loss.
+"""Losses on embeddings (chapter C4, report C): the triplet loss with batch-hard or
+batch-all triplets, and the center loss.
 
 ``batch_hard_triplet_loss`` (Hermans, Beyer and Leibe, 2017) takes every example of a
 batch as an anchor, with the *farthest* example of its class as the positive and the
 *nearest* example of another class as the negative: max(0, d(a, p) - d(a, n) + margin).
+``batch_all_triplet_loss`` averages over every triplet that violates the margin
+instead; from random weights it trains where batch-hard mining collapses (chapter C4).
 ``CenterLoss`` (Wen et al., 2016) pulls each embedding towards a learned centre of its
 class, 1/2 ||x - c_y||^2, and is added to cross-entropy with a weight lambda.
 ``triplet_objective`` and ``center_objective`` are ``train.fit``'s ``loss_fn`` for a
@@ -15,8 +17,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CenterLoss", "batch_all_triplet_loss", "batch_hard_triplet_loss", "center_objective", "pairwise_distances",
-           "reconstruction_objective", "triplet_objective"]
+__all__ = ["CenterLoss", "batch_all_triplet_loss", "batch_hard_triplet_loss",
+           "center_objective", "pairwise_distances", "reconstruction_objective",
+           "triplet_objective"]
 
 
 def pairwise_distances(embeddings: Tensor) -> Tensor:
