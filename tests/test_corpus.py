@@ -81,7 +81,9 @@ def test_training_learns_the_corpus_and_continuations_are_seeded():
     assert first == again and len(first) == 13
     assert lm.continue_words(model, vocab, ["the"], num_words=50, stop="<eos>",
                              generator=lm.seeded(3))[-1] == "<eos>"
-    with pytest.raises(ValueError, match=r"\['zebra'\] are not in it"):
+    with pytest.raises(ValueError, match=r"\['zebra'\] are not in the model's vocabulary"):
         lm.continue_words(model, vocab, ["the", "zebra"])
+    with pytest.raises(ValueError, match="prompt is empty"):
+        lm.continue_words(model, vocab, [])
     with pytest.raises(ValueError, match="temperature"):
         lm.continue_words(model, vocab, ["the"], temperature=-1)

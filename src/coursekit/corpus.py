@@ -7,6 +7,8 @@ language-modelling recipe groups texts into blocks (report A's data came from th
 a model reads a window's first ``length`` ids and is scored on each next one.
 ``TokenWindows`` has the ``batch``/``loss`` pair that ``lm.fit_lm`` and ``lm.nll`` use.
 ``bigram_nll`` is the count-based baseline: word pairs, interpolated with single words.
+It counts only the pairs that occur; ``models.Bigram``'s dense table suits 27 letters
+but would need 100 million cells for PTB's 10,000 words.
 """
 
 from __future__ import annotations

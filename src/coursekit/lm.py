@@ -55,12 +55,12 @@ def nll(model: nn.Module, data, *, batch_size: int = 1024,
     device = resolve_device(device) if isinstance(device, str) else device
     was_training = model.training
     model.to(device).eval()
-    total = count = 0
+    total, count = torch.zeros((), device=device), 0
     for batch in _batches(data, batch_size, None, device):
         loss, tokens = batch.loss(model)
-        total, count = total + loss.item(), count + tokens
+        total, count = total + loss.float(), count + tokens  # stays on the device
     model.train(was_training)
-    return total / count
+    return float(total) / count
 
 
 def fit_lm(model: nn.Module, train, val, *, num_epochs: int = 10,
@@ -80,7 +80,7 @@ def fit_lm(model: nn.Module, train, val, *, num_epochs: int = 10,
     history = LMHistory()
     for epoch in range(1, num_epochs + 1):
         start = time.perf_counter()
-        total, count = 0.0, 0
+        sums, tokens_seen = [], []  # losses stay on the device: one sync per epoch
         for batch in _batches(train, batch_size, generator, device):
             loss, tokens = batch.loss(model)
             optimizer.zero_grad(set_to_none=True)
@@ -89,17 +89,29 @@ def fit_lm(model: nn.Module, train, val, *, num_epochs: int = 10,
                 nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
             schedule.step()
-            summed = loss.item()
-            total, count = total + summed, count + tokens
-            history.step_nll.append(summed / tokens)
+            sums.append(loss.detach().float())
+            tokens_seen.append(tokens)
         history.train_time_s += time.perf_counter() - start
-        history.train_nll.append(total / count)
+        summed = torch.stack(sums).cpu()
+        history.step_nll.extend((summed / torch.tensor(tokens_seen)).tolist())
+        history.train_nll.append(float(summed.sum()) / sum(tokens_seen))
         history.val_nll.append(nll(model, val, batch_size=eval_batch_size, device=device))
         if verbose:
             print(f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}  train "
                   f"{history.train_nll[-1]:.4f}  val {history.val_nll[-1]:.4f} nats/token  "
                   f"{time.perf_counter() - start:5.1f} s", file=sys.stdout, flush=True)
     return history
+
+
+def _next_token(logits: Tensor, temperature: float, generator: torch.Generator | None
+                ) -> Tensor:
+    """Next ids (N, 1) from logits (N, V): the likeliest at temperature 0, else drawn
+    from softmax(logits / temperature) with ``generator`` (on the CPU, so a seed gives the
+    same draws on any device)."""
+    if temperature == 0:
+        return logits.argmax(dim=1, keepdim=True)
+    probs = torch.softmax(logits.float() / temperature, dim=1).cpu()
+    return torch.multinomial(probs, 1, generator=generator).to(logits.device)
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -129,9 +141,7 @@ def sample(model: nn.Module, vocab: CharVocab, *, num: int = 1, start: str = "",
     categories = torch.full((num,), category, dtype=torch.long, device=device)
     done = torch.zeros(num, dtype=torch.bool, device=device)
     while prefix.shape[1] <= max_len and not done.all():
-        logits = model(prefix, categories)[:, -1].float() / temperature
-        probs = torch.softmax(logits, dim=1).cpu()
-        nxt = torch.multinomial(probs, 1, generator=generator).to(device)
+        nxt = _next_token(model(prefix, categories)[:, -1], temperature, generator)
         nxt[done] = 0
         done |= nxt[:, 0] == 0
         prefix = torch.cat([prefix, nxt], dim=1)
@@ -154,21 +164,18 @@ def continue_words(model: nn.Module, vocab: Vocabulary, prompt: list[str], *,
     """
     if temperature < 0:
         raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature}")
+    if not prompt:
+        raise ValueError("the prompt is empty; give at least one word to continue")
     unknown = [w for w in prompt if w not in vocab.index]
-    if unknown or not prompt:
-        raise ValueError(f"the prompt needs words of the vocabulary; {unknown or prompt} "
-                         f"are not in it ({len(vocab):,} words)")
+    if unknown:
+        raise ValueError(f"prompt words {unknown} are not in the model's vocabulary of "
+                         f"{len(vocab):,} words; try other words")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     ids = torch.tensor([vocab.ids(prompt)], device=device)
     for _ in range(num_words):
-        logits = model(ids)[0, -1].float()
-        if temperature == 0:
-            nxt = logits.argmax().view(1, 1)
-        else:
-            probs = torch.softmax(logits / temperature, dim=0).cpu()
-            nxt = torch.multinomial(probs, 1, generator=generator).to(device).view(1, 1)
+        nxt = _next_token(model(ids)[:, -1], temperature, generator)
         ids = torch.cat([ids, nxt], dim=1)
         if stop is not None and vocab.words[nxt.item()] == stop:
             break

@@ -15,8 +15,9 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["color_for", "colors_for", "plot_confusion_matrices", "plot_confusion_matrix",
-           "plot_curves", "plot_image_grid", "plot_map_2d", "plot_reconstructions", "plot_lr_schedule", "plot_panels", "plot_per_seed",
+__all__ = ["color_for", "colors_for", "plot_attention", "plot_confusion_matrices",
+           "plot_confusion_matrix", "plot_curves", "plot_image_grid", "plot_image_rows",
+           "plot_lr_schedule", "plot_map_2d", "plot_panels", "plot_per_seed",
            "plot_reported_vs_reproduced", "plot_sweep", "plot_traces", "use_book_style"]
 
 FIGSIZE = (6.0, 3.5)        # inches: the book column
@@ -65,39 +66,30 @@ def plot_image_grid(images: np.ndarray, labels: np.ndarray, classes: list[str], 
         labels: (N,) class indices into ``classes``.
     """
     images, labels = np.asarray(images), np.asarray(labels)
-    fig, axes = plt.subplots(len(classes), per_class, squeeze=False,
-                             figsize=(0.55 * per_class + 1.0, 0.55 * len(classes)))
-    for row, name in enumerate(classes):
-        picks = np.flatnonzero(labels == row)[:per_class]
-        for col, ax in enumerate(axes[row]):
-            ax.set_axis_off()
-            if col < len(picks):
-                ax.imshow(images[picks[col]].transpose(1, 2, 0).squeeze(),
-                          cmap="gray", interpolation="nearest")
-        axes[row, 0].text(-0.15, 0.5, name, transform=axes[row, 0].transAxes,
-                          ha="right", va="center", fontsize="small")
-    fig.subplots_adjust(left=0.2, right=0.99, top=0.99, bottom=0.01, wspace=0.05,
-                        hspace=0.05)
-    return fig
+    return plot_image_rows({name: images[np.flatnonzero(labels == row)[:per_class]]
+                            for row, name in enumerate(classes)}, cell=0.55)
 
 
-def plot_reconstructions(rows: dict[str, np.ndarray]) -> Figure:
-    """Rows of images side by side, e.g. originals and two models' reconstructions.
+def plot_image_rows(rows: dict[str, np.ndarray], *, cell: float = 0.75) -> Figure:
+    """Rows of images, each row labelled on its left: a class's examples, or test images
+    above their reconstructions.
 
     Args:
-        rows: row label -> images (N, C, H, W), uint8 or floats in [0, 1]; the same N
-            in every row.
+        rows: row label -> images (N, C, H, W), uint8 or floats in [0, 1], RGB or
+            grayscale; a row with fewer images than the longest leaves blanks.
+        cell: inches per image.
     """
     rows = {name: np.asarray(images, dtype=np.float32) for name, images in rows.items()}
-    count = len(next(iter(rows.values())))
+    count = max(len(images) for images in rows.values())
     fig, axes = plt.subplots(len(rows), count, squeeze=False,
-                             figsize=(0.75 * count + 1.4, 0.8 * len(rows)))
+                             figsize=(cell * count + 1.4, cell * len(rows)))
     for r, (name, images) in enumerate(rows.items()):
-        scale = 255.0 if images.max() > 1.0 else 1.0
+        scale = 255.0 if images.size and images.max() > 1.0 else 1.0
         for c, ax in enumerate(axes[r]):
-            ax.imshow(images[c].transpose(1, 2, 0).squeeze() / scale, cmap="gray",
-                      vmin=0, vmax=1, interpolation="nearest")
             ax.set_axis_off()
+            if c < len(images):
+                ax.imshow(images[c].transpose(1, 2, 0).squeeze() / scale, cmap="gray",
+                          vmin=0, vmax=1, interpolation="nearest")
         axes[r, 0].text(-0.1, 0.5, name, transform=axes[r, 0].transAxes, ha="right",
                         va="center", fontsize="small")
     fig.subplots_adjust(left=0.2, right=0.99, top=0.99, bottom=0.01, wspace=0.05,

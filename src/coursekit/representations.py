@@ -5,7 +5,8 @@ A network trained with a metric loss has no classifier; one trained with cross-e
 has one, but its embedding can be judged the same way. ``embed`` runs
 ``model.embed`` (or ``model.encoder``) over a split; ``centre_scores`` scores each
 embedding by minus its squared distance to every class's mean training embedding
-(higher is closer, so top-k works as with logits); ``knn_predict`` is scikit-learn's
+(``models.NearestCentre``, the triplet network's own head; higher is closer, so top-k
+works as with logits); ``knn_predict`` is scikit-learn's
 k-NN vote; ``tsne_2d`` is scikit-learn's t-SNE.
 """
 
@@ -16,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from coursekit.loader import LabelledImages
+from coursekit.models.embedding import NearestCentre
 from coursekit.train import predict
 
 __all__ = ["centre_scores", "embed", "knn_predict", "tsne_2d"]
@@ -51,8 +53,8 @@ def centre_scores(train: Tensor, train_labels: Tensor, test: Tensor,
     [[-4.0, -49.0]]
     """
     num_classes = num_classes or int(train_labels.max()) + 1
-    centres = torch.stack([train[train_labels == c].mean(dim=0) for c in range(num_classes)])
-    return -torch.cdist(test.float(), centres.float()).pow(2)
+    head = NearestCentre(num_classes, train.shape[1]).to(train.device)
+    return head.fit(train, train_labels)(test)
 
 
 def knn_predict(train: Tensor, train_labels: Tensor, test: Tensor, k: int = 5) -> Tensor:

@@ -4,18 +4,19 @@ softmax's shift invariance, and the LSTM's gradients derived by hand.
 ``conv_output_size`` and ``conv_parameters`` are the formulas a chapter compares with
 real ``nn.Conv2d`` layers. ``softmax`` subtracts the largest score first, which
 changes nothing (shift invariance) and keeps ``exp`` from overflowing.
-``lstm_forward`` runs the report's LSTM equations step by step, keeping every gate;
-``lstm_backward`` is the hand derivation of dL/di, dL/df, dL/do, dL/dg, dL/dc and dL/dh
-through time, which a chapter checks against autograd.
+``lstm_forward`` runs the report's LSTM equations step by step, keeping every gate, and
+``lstm_cell`` builds PyTorch's ``nn.LSTMCell`` with the same weights; ``lstm_backward``
+is the hand derivation of dL/di, dL/df, dL/do, dL/dg, dL/dc and dL/dh through time, and
+``lstm_autograd`` the same gradients from autograd, to check it against.
 """
 
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-__all__ = ["GATES", "conv_output_size", "conv_parameters", "lstm_backward", "lstm_forward",
-           "naive_softmax", "softmax"]
+__all__ = ["GATES", "conv_output_size", "conv_parameters", "lstm_autograd", "lstm_backward",
+           "lstm_cell", "lstm_forward", "naive_softmax", "softmax"]
 
 GATES = ("i", "f", "o", "g")  # the report's order: rows W1..W4 of the stacked weights
 
@@ -106,3 +107,32 @@ def lstm_backward(weight: Tensor, trace: dict[str, list[Tensor]], loss_grads: Te
         dz = torch.cat([di * i * (1 - i), df * f * (1 - f), do * o * (1 - o), dg * (1 - g ** 2)])
         dh_next, dc_next, f_next = weight[:, :hidden].T @ dz, dc, f
     return grads
+
+
+def lstm_cell(weight: Tensor, input_size: int) -> nn.LSTMCell:
+    """PyTorch's ``nn.LSTMCell`` (no bias) holding the report's weights (4H, H + D),
+    re-stacked from the report's gate order i, f, o, g to PyTorch's i, f, g, o."""
+    hidden = weight.shape[0] // 4
+    cell = nn.LSTMCell(input_size, hidden, bias=False).to(weight.dtype)
+    i, f, o, g = weight.split(hidden)
+    stacked = torch.cat([i, f, g, o])
+    with torch.no_grad():
+        cell.weight_hh.copy_(stacked[:, :hidden])
+        cell.weight_ih.copy_(stacked[:, hidden:])
+    return cell
+
+
+def lstm_autograd(weight: Tensor, inputs: Tensor, h0: Tensor, c0: Tensor,
+                  loss_grads: Tensor, bias: Tensor | None = None
+                  ) -> tuple[dict[str, list[Tensor]], dict[str, Tensor]]:
+    """Autograd's dL/d(i, f, o, g, c, h) (each (T, H)) for the loss
+    L = sum_t loss_grads[t] . h_t, and the forward trace it differentiated."""
+    with torch.enable_grad():  # h0 as a leaf that needs gradients builds the graph
+        trace = lstm_forward(weight, inputs, h0.detach().clone().requires_grad_(), c0, bias)
+        kept = {name: trace[name] if name in GATES else trace[name][1:]
+                for name in (*GATES, "c", "h")}
+        for values in kept.values():
+            for value in values:
+                value.retain_grad()
+        (loss_grads * torch.stack(kept["h"])).sum().backward()
+    return trace, {name: torch.stack([v.grad for v in values]) for name, values in kept.items()}

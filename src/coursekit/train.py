@@ -169,6 +169,7 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
             another configuration.
     """
     config = dataclasses.replace(config or FitConfig(), **overrides)
+    criterion = loss_fn or _cross_entropy(config.label_smoothing)
     start = time.perf_counter()
     device = resolve_device(config.device)
     channels_last = config.channels_last if config.channels_last is not None \
@@ -212,15 +213,11 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
+        scored = True  # False when the objective gives no class scores (an autoencoder)
         step_losses = []
         for inputs, labels in train_loader:
             with _autocast(device, config.amp):
-                if loss_fn is None:
-                    logits = _call(model, inputs)
-                    loss = nn.functional.cross_entropy(
-                        logits.float(), labels, label_smoothing=config.label_smoothing)
-                else:
-                    loss, logits = loss_fn(model, inputs, labels)
+                loss, logits = criterion(model, inputs, labels)
             objective = loss + config.l1 * _l1_norm(model) if config.l1 else loss
             optimizer.zero_grad(set_to_none=True)
             if scaler is None:
@@ -233,10 +230,10 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
             scheduler.step()
             step_losses.append(loss.detach())
             loss_sum += loss.detach() * len(labels)
-            if logits is not None:
-                correct += (logits.argmax(1) == labels).sum()
+            if logits is None:
+                scored = False
             else:
-                correct = None
+                correct += (logits.argmax(1) == labels).sum()
         _sync(device)
         seconds = time.perf_counter() - t0
         history.train_time_s += seconds
@@ -245,7 +242,7 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
         history.epoch.append(epoch)
         history.step_loss.extend(torch.stack(step_losses).tolist())
         history.train_loss.append(loss_sum.item() / seen)
-        history.train_acc.append(math.nan if correct is None else 100.0 * correct.item() / seen)
+        history.train_acc.append(100.0 * correct.item() / seen if scored else math.nan)
         history.epoch_time_s.append(seconds)
         history.lr.append(optimizer.param_groups[0]["lr"])
         # ---- evaluate, remember the best weights, maybe stop
@@ -422,6 +419,15 @@ def _make_optimizer(model: nn.Module, config: FitConfig) -> torch.optim.Optimize
         raise ValueError("fit trains with gradients; use coursekit.optim.minimize for SPSA")
     return optim.make_optimizer(name, model.parameters(), config.lr,
                                 weight_decay=config.weight_decay, momentum=config.momentum)
+
+
+def _cross_entropy(label_smoothing: float):
+    """``fit``'s default objective: cross-entropy of the model's class scores."""
+    def objective(model: nn.Module, inputs, labels: Tensor) -> tuple[Tensor, Tensor]:
+        logits = _call(model, inputs)
+        return nn.functional.cross_entropy(logits.float(), labels,
+                                           label_smoothing=label_smoothing), logits
+    return objective
 
 
 def _call(model: nn.Module, inputs: Tensor | tuple[Tensor, ...]) -> Tensor:

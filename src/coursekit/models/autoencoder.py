@@ -31,8 +31,7 @@ class MLPAutoencoder(nn.Module):
     """
 
     def __init__(self, input_dim: int = 4096, hidden: Sequence[int] = (1024, 1200, 728, 512),
-                 code_dim: int = 128, image_size: int | None = None, num_classes: int = 0
-                 ) -> None:
+                 code_dim: int = 128) -> None:
         super().__init__()
         sizes = [input_dim, *hidden, code_dim]
         self.encoder = nn.Sequential(nn.Flatten(), *_mlp(sizes))

@@ -17,7 +17,18 @@ from coursekit.losses import CenterLoss
 
 from .resnet import ResNet
 
-__all__ = ["EmbeddingNet", "NearestCentre", "resnet18_backbone", "resnet18_embedding"]
+__all__ = ["EmbeddingNet", "NearestCentre", "class_means", "resnet18_backbone", "resnet18_embedding"]
+
+
+def class_means(embeddings: Tensor, labels: Tensor, num_classes: int
+                ) -> tuple[Tensor, Tensor]:
+    """Mean embedding of every class (C, D) and which classes occur (C,), in one pass
+    on the device (no Python loop over classes)."""
+    embeddings = embeddings.float()
+    sums = torch.zeros(num_classes, embeddings.shape[1], device=embeddings.device)
+    sums.index_add_(0, labels, embeddings)
+    counts = torch.bincount(labels, minlength=num_classes)
+    return sums / counts.clamp_min(1)[:, None], counts > 0
 
 
 class NearestCentre(nn.Module):
@@ -37,15 +48,14 @@ class NearestCentre(nn.Module):
 
     @torch.no_grad()
     def update(self, embeddings: Tensor, labels: Tensor) -> None:
-        for c in labels.unique():
-            mean = embeddings[labels == c].float().mean(dim=0)
-            self.centres[c].lerp_(mean, self.momentum)
+        means, present = class_means(embeddings, labels, len(self.centres))
+        weight = self.momentum * present[:, None].float()  # absent classes stay put
+        self.centres.lerp_(means, weight)
 
     @torch.no_grad()
     def fit(self, embeddings: Tensor, labels: Tensor) -> "NearestCentre":
-        for c in range(len(self.centres)):
-            if (labels == c).any():
-                self.centres[c] = embeddings[labels == c].float().mean(dim=0)
+        means, present = class_means(embeddings, labels, len(self.centres))
+        self.centres[present] = means[present]
         return self
 
 
