@@ -67,3 +67,16 @@ def test_claims_table_pairs_each_claim_with_a_finding():
         report.claims_table("E3", findings[:1], profile="smoke")
     with pytest.raises(KeyError, match="only claims"):
         report.reported("E3")
+
+
+def test_run_record_keeps_the_comparison_rows_for_the_scoreboard(tmp_path):
+    ours = pd.DataFrame({"test_acc": [60.0]}, index=["super_lenet"])
+    table = report.comparison_table("A1", ours, profile="smoke", metrics=["test_acc"])
+    path = report.write_run_record("A1", profile="smoke", params={}, results={},
+                                   comparison=table, run_dir=tmp_path)
+    rows = json.loads(path.read_text())["comparison"]
+    assert len(rows) == len(report.reported("A1"))
+    row = next(r for r in rows if r["reproduced"] is not None)
+    assert row["reproduced"] == 60.0 and row["metric"] == "test accuracy (%)"
+    missing = next(r for r in rows if r["reproduced"] is None)  # NaN is stored as null
+    assert missing["difference"] is None

@@ -228,18 +228,22 @@ def environment() -> dict:
 
 
 def write_run_record(chapter: str, *, profile: str, params: dict, results: dict,
-                     timings: dict | None = None, run_dir: str | Path | None = None) -> Path:
+                     comparison: pd.DataFrame | None = None, timings: dict | None = None,
+                     run_dir: str | Path | None = None) -> Path:
     """Save a chapter run's record as ``record.json`` and return its path.
 
-    The record holds chapter, profile, params, results, timings, environment and the
-    UTC time. It goes to ``run_dir``, else ``$COURSEKIT_RUN_DIR`` (set by
-    ``coursekit run``/``build``), else ``runs/<chapter>/`` under the working directory.
-    Written to a temporary file first, so a killed run leaves no half-written record.
+    The record holds chapter, profile, params, results, the chapter's reported-vs-
+    reproduced rows (``comparison_table`` or ``claims_table``, from which the book's
+    scoreboard is built), timings, environment and the UTC time. It goes to
+    ``run_dir``, else ``$COURSEKIT_RUN_DIR`` (set by ``coursekit run``/``build``), else
+    ``runs/<chapter>/`` under the working directory. Written to a temporary file
+    first, so a killed run leaves no half-written record.
     """
     folder = Path(run_dir or os.environ.get("COURSEKIT_RUN_DIR") or Path("runs") / chapter)
     folder.mkdir(parents=True, exist_ok=True)
+    rows = [] if comparison is None else _records(comparison)
     record = {"chapter": chapter, "profile": profile, "params": params,
-              "results": results, "timings": timings or {},
+              "results": results, "comparison": rows, "timings": timings or {},
               "environment": environment(),
               "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     path = folder / "record.json"
@@ -247,6 +251,12 @@ def write_run_record(chapter: str, *, profile: str, params: dict, results: dict,
     tmp.write_text(json.dumps(record, indent=2, default=_jsonable))
     os.replace(tmp, path)
     return path
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    """Rows of a comparison or claims table as JSON-ready dicts, NaN as None."""
+    table = table.reset_index(drop=True).astype(object)
+    return table.where(table.notna(), None).to_dict(orient="records")
 
 
 def _jsonable(value):
