@@ -402,9 +402,15 @@ def test_build_runs_every_chapter_and_renders_the_failure(
     assert statuses == [("B2", "failed"), ("A1", "ok")]
     assert not result.ok and [r.chapter for r in result.failed] == ["B2"]
     assert result.html == book / "_build" / "html"
-    staged = book / "_build" / "book_src" / "chapters" / "B2_fails.ipynb"
-    assert staged.read_bytes() == (book / "_build/executed/B2_fails.ipynb").read_bytes()
+    staged = nbformat.read(book / "_build/book_src/chapters/B2_fails.ipynb", 4)
+    executed = nbformat.read(book / "_build/executed/B2_fails.ipynb", 4)
+    boxes = [c for c in staged.cells if "coursekit-rerun" in c.metadata.get("tags", [])]
+    assert len(boxes) == 1
+    assert staged.cells[staged.cells.index(boxes[0]) - 1].source == "# A failing chapter"
+    assert [c.source for c in staged.cells if c not in boxes] == [
+        c.source for c in executed.cells]
     page = (result.html / "chapters" / "B2_fails.html").read_text()
+    assert "Re-run this chapter" in page and "value in this run" in page
     assert "coursekit run B2 --profile smoke" in page
     assert "ValueError: boom after 2 epochs" in page
     assert (result.html / "chapters" / "A1_ok.html").is_file()

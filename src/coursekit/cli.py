@@ -5,7 +5,8 @@ Examples::
     coursekit list
     coursekit params A1 --profile smoke
     coursekit run A1 --profile smoke -p num_epochs=2
-    coursekit build --profile cpu
+    coursekit sweep A6 --profile smoke -p batch_size=64,128 -p seed=0,1
+    coursekit build --profile cpu --executor dask --scheduler tcp://host:8786
     coursekit data status
 
 Errors the reader can fix (unknown chapter, bad parameter, missing dataset) are printed
@@ -114,44 +115,118 @@ def _cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _executor(args: argparse.Namespace) -> runner.Executor:
+    return runner.make_executor(args.executor, args.scheduler, args.workers)
+
+
+def _records_of(folder: Path | None) -> str:
+    records = sorted(p.name for p in folder.iterdir()) if folder and folder.is_dir() else []
+    return f" ({', '.join(records)})" if records else " (empty)"
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     root = _root(args)
     chapter = runner.find_chapter(root, args.chapter)
     overrides = runner.parse_assignments(args.param)
     runner.resolve_parameters(chapter, args.profile, overrides)  # fail before printing
     print(f"running {chapter.id} ({chapter.title}) ...", flush=True)
-    result = runner.run_chapter(
-        root, chapter, profile=args.profile, overrides=overrides, force=args.force,
-        output=args.output, progress_bar=sys.stderr.isatty(),
-    )
+    if args.executor == "local" and not args.scheduler:
+        result = runner.run_chapter(
+            root, chapter, profile=args.profile, overrides=overrides, force=args.force,
+            output=args.output, progress_bar=sys.stderr.isatty(),
+        )
+    else:
+        if args.output is not None:
+            raise RunnerError("--output works with the local executor only")
+        library = runner.library_digest(runner.default_library_paths(root))
+        task = runner.plan_run(root, chapter, args.profile, overrides, library,
+                               force=args.force)
+        executor = _executor(args)
+        try:
+            [result] = executor.run([task])
+        finally:
+            executor.close()
     profile = result.params["profile"]
     print(f"{chapter.id} under profile {profile}: {_describe(result, full=True)}")
     print(f"executed notebook: {_show(result.executed)}")
-    folder = result.run_dir
-    records = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-    where = f" ({', '.join(records)})" if records else " (empty)"
-    print(f"run record:        {_show(folder)}/{where}")
+    print(f"run record:        {_show(result.run_dir)}/{_records_of(result.run_dir)}")
     return 0 if result.ok else 1
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    root = _root(args)
+    chapter = runner.find_chapter(root, args.chapter)
+    values = runner.parse_sweep(args.param)
+    if not values:
+        raise RunnerError("give the values to sweep, e.g. -p seed=0,1,2")
+    library = runner.library_digest(runner.default_library_paths(root))
+    sweep = runner.plan_sweep(root, chapter, args.profile, values, library,
+                              force=args.force)
+    print(f"sweeping {chapter.id} over {len(sweep.points)} point(s) with the "
+          f"{args.executor} executor ...", flush=True)
+    executor = _executor(args)
+    try:
+        results = executor.run(
+            sweep.tasks, on_start=lambda t: print(f"{t.label}: queued", flush=True),
+            on_result=lambda r: print(f"{r.label}: {_describe(r)}", flush=True))
+    finally:
+        executor.close()
+    table = runner.gather(sweep.points, results)
+    x = next(k for k, v in values.items() if len(v) > 1) if any(
+        len(v) > 1 for v in values.values()) else next(iter(values))
+    folder = root / "_build" / "sweeps" / chapter.id
+    csv, png = runner.save_sweep(table, folder, sweep.name, x, metric=args.metric,
+                                 title=f"{chapter.id}: {x} swept")
+    _print_sweep(table, list(values), args.metric)
+    print(f"\ntable:  {_show(csv)}" + (f"\nfigure: {_show(png)}" if png else ""))
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(f"FAILED: {r.command}\n  {_first_line(r.error or '')}")
+    return 1 if failed else 0
+
+
+def _print_sweep(table: Any, keys: list[str], metric: str | None) -> None:
+    """The gathered table, one row per point, one column per variant of one metric."""
+    if "reproduced" in table and table["reproduced"].notna().any():
+        numbers = table.dropna(subset=["reproduced"])
+        chosen = runner.sweep.pick_metric(numbers["metric"].unique(), metric)
+        wide = numbers[numbers["metric"] == chosen].pivot_table(
+            index=keys, columns="variant", values="reproduced", sort=False)
+        print(f"\n{chosen}:\n{wide.round(2).to_string()}")
+    elif "holds" in table:
+        wide = table.pivot_table(index=keys, columns="metric", values="holds",
+                                 aggfunc="first", sort=False)
+        print(f"\ndoes each claim hold?\n{wide.to_string()}")
+    else:
+        print(table.to_string(index=False))
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
     root = _root(args)
-    runs = runner.run_chapters(
-        root, profile=args.profile, force=args.force,
-        progress_bar=sys.stderr.isatty(),
-        on_start=lambda ch: print(f"{ch.id}: running ...", flush=True),
-        on_result=lambda r: print(f"{r.chapter}: {_describe(r)}", flush=True),
-    )
-    rows = [(r.chapter, r.status, f"{r.seconds:.1f}") for r in runs]
-    print("\n" + _table(("chapter", "status", "seconds"), rows))
+    executor = _executor(args)
+    try:
+        result = runner.build_book(
+            root, profile=args.profile, force=args.force, html=False,
+            seeds=not args.no_seeds, progress_bar=sys.stderr.isatty(),
+            executor=executor,
+            on_start=lambda t: print(f"{t.label}: "
+                                     f"{'running' if executor.name == 'local' else 'queued'}"
+                                     " ...", flush=True),
+            on_result=lambda r: print(f"{r.label}: {_describe(r)}", flush=True),
+        )
+    finally:
+        executor.close()
+    runs = result.runs + result.seed_runs
+    rows = [(r.label, r.status, f"{r.seconds:.1f}") for r in runs]
+    print("\n" + _table(("run", "status", "seconds"), rows))
     if not args.no_html:
         print("\nbuilding the HTML with jupyter-book ...", flush=True)
         html = runner.build_html(root)
         print(f"HTML: {_show(html / 'index.html')}")
-    failed = [r for r in runs if not r.ok]
+    failed = result.failed
     if not failed:
         return 0
-    print(f"\n{len(failed)} chapter(s) failed; their pages show the error:")
+    print(f"\n{len(failed)} run(s) failed; their pages show the error:")
     for r in failed:
         print(f"  {r.chapter}: {_first_line(r.error or '')}\n"
               f"    reproduce with: {r.command}")
@@ -199,6 +274,19 @@ def _add_profile(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_executor(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--executor", default="local", choices=runner.EXECUTORS,
+        help="where runs execute: local (here, one after another; the default) or "
+        "dask (each run a Dask task)")
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="the Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: "
+        "$COURSEKIT_DASK_SCHEDULER, else a local cluster of --workers processes)")
+    parser.add_argument("--workers", type=int, default=2, metavar="N",
+                        help="workers of the local Dask cluster (default 2)")
+
+
 def _add_run_parsers(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser(
         "run", help="run one chapter notebook",
@@ -220,18 +308,45 @@ def _add_run_parsers(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--output", type=Path, metavar="PATH",
                      help="save the executed notebook here instead of _build/executed/ "
                      "(such runs always execute)")
+    _add_executor(run)
     run.set_defaults(func=_cmd_run)
+
+    sweep = commands.add_parser(
+        "sweep", help="run a chapter once per combination of parameter values",
+        description="Run a chapter once per combination of the values given with -p "
+        "(each an ordinary, cached run in _build/sweeps/<ID>/), then print one table "
+        "of the reproduced numbers and save it as CSV with a figure.",
+        epilog="example: coursekit sweep A6 --profile smoke -p batch_size=64,128 "
+        "-p seed=0,1 --executor dask",
+    )
+    sweep.add_argument("chapter", help="chapter id (A1, a1) or file name")
+    sweep.add_argument(
+        "-p", "--param", action="append", default=[], metavar="KEY=V1,V2",
+        help="the values of one parameter, comma-separated; a single value holds it "
+        "fixed. Lists: -p seeds=[0],[1]. A text with commas as one value: "
+        "-p \"variants=('lenet,super_lenet',)\"")
+    _add_profile(sweep)
+    sweep.add_argument("--force", action="store_true",
+                       help="run every point even if nothing changed")
+    sweep.add_argument("--metric", metavar="TEXT",
+                       help="the metric to tabulate and plot (part of its name, e.g. "
+                       "'val'); default: the first test metric")
+    _add_executor(sweep)
+    sweep.set_defaults(func=_cmd_sweep)
 
     build = commands.add_parser(
         "build", help="run every chapter, then build the HTML book",
-        description="Run every chapter (skipping those that have not changed), then "
-        "build the HTML book in _build/html. A failing chapter does not stop the "
+        description="Run every chapter and the scoreboard's seed runs (skipping those "
+        "that have not changed), then build the HTML book in _build/html. A failing chapter does not stop the "
         "others; its page shows the error. Exits with 1 if a chapter failed.",
     )
     _add_profile(build)
     build.add_argument("--force", action="store_true", help="re-run every chapter")
     build.add_argument("--no-html", action="store_true",
                        help="only run the chapters, do not build the HTML")
+    build.add_argument("--no-seeds", action="store_true",
+                       help="skip the scoreboard's extra seed runs (book/scoreboard.yml)")
+    _add_executor(build)
     build.set_defaults(func=_cmd_build)
 
 
@@ -275,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
         "holding _toc.yml above the current directory)",
     )
     commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{list,params,run,build,data}")
+                                     metavar="{list,params,run,sweep,build,data}")
     _add_info_parsers(commands)
     _add_run_parsers(commands)
     _add_data_parser(commands)

@@ -9,27 +9,35 @@ The notebook runner behind the ``coursekit`` command line (see :mod:`coursekit.c
   wrong types before anything runs.
 - :mod:`.cache`: the key that decides whether a chapter must run again.
 - :mod:`.execute`: run chapters with papermill into ``_build/executed/``.
+- :mod:`.executors`: run them here, one after another, or as tasks on a Dask cluster.
+- :mod:`.sweep`: run a chapter over combinations of parameter values and gather.
+- :mod:`.scoreboard`: the page of reported vs reproduced numbers, from run records.
 - :mod:`.book`: stage the executed notebooks and build the HTML with jupyter-book.
 
 Only this package and the command line know about notebooks; the rest of coursekit
 does not import it.
 """
 
-from .book import BuildResult, build_book, build_html, stage_book
+from .book import BuildResult, build_book, build_html, rerun_box, stage_book
 from .cache import cache_key, default_library_paths, library_digest, notebook_digest
 from .chapters import (
     PROFILES,
     Chapter,
+    RunSlot,
     cache_path,
     executed_path,
     find_book_root,
     find_chapter,
     list_chapters,
+    main_slot,
+    point_label,
     read_chapter,
     run_dir,
+    sweep_slot,
 )
 from .errors import BookBuildError, ChapterError, ParameterError, RunnerError
-from .execute import RunResult, reproduce_command, run_chapter, run_chapters
+from .execute import RunResult, Task, plan_run, reproduce_command, run_chapter, run_chapters
+from .executors import EXECUTORS, DaskExecutor, Executor, LocalExecutor, make_executor
 from .params import (
     Parameter,
     format_assignment,
@@ -39,13 +47,22 @@ from .params import (
     resolve_parameters,
     resolve_profile,
 )
+from .scoreboard import plan_headline_runs, read_headlines, render_scoreboard
+from .sweep import Sweep, gather, parse_sweep, plan_sweep, save_sweep, sweep_points
 
 __all__ = [
+    "EXECUTORS",
     "PROFILES",
     "BookBuildError",
     "BuildResult",
     "Chapter",
     "ChapterError",
+    "DaskExecutor",
+    "Executor",
+    "LocalExecutor",
+    "RunSlot",
+    "Sweep",
+    "Task",
     "Parameter",
     "ParameterError",
     "RunResult",
@@ -59,6 +76,20 @@ __all__ = [
     "find_book_root",
     "find_chapter",
     "format_assignment",
+    "gather",
+    "main_slot",
+    "make_executor",
+    "parse_sweep",
+    "plan_headline_runs",
+    "plan_run",
+    "plan_sweep",
+    "point_label",
+    "read_headlines",
+    "render_scoreboard",
+    "rerun_box",
+    "save_sweep",
+    "sweep_points",
+    "sweep_slot",
     "library_digest",
     "list_chapters",
     "notebook_digest",

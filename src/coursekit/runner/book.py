@@ -2,8 +2,10 @@
 
 The staging folder ``_build/book_src/`` holds ``_config.yml``, ``_toc.yml``, ``book/``
 and ``chapters/``, where each chapter notebook is its executed copy from
-``_build/executed/``. A file is copied only when its bytes differ, so unchanged files
-keep their mtime and Sphinx's incremental build re-reads only what changed.
+``_build/executed/`` with a "Re-run this chapter" box under its title, and
+``book/scoreboard.md`` is generated from the run records. A file is written only when
+its bytes differ, so unchanged files keep their mtime and Sphinx's incremental build
+re-reads only what changed.
 jupyter-book 1.0.4 writes the HTML to ``<path-output>/_build/html``; with
 ``--path-output <root>`` that is ``<root>/_build/html``.
 """
@@ -15,15 +17,21 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .chapters import executed_path, list_chapters
-from .errors import BookBuildError
-from .execute import RunResult, run_chapters
+import nbformat
 
-__all__ = ["BuildResult", "stage_book", "build_html", "build_book"]
+from .cache import default_library_paths, library_digest
+from .chapters import Chapter, executed_path, list_chapters
+from .errors import BookBuildError
+from .execute import RunResult, Task, plan_run
+from .executors import Executor, LocalExecutor
+from .params import format_assignment
+from .scoreboard import plan_headline_runs, render_scoreboard
+
+__all__ = ["BuildResult", "stage_book", "build_html", "build_book", "rerun_box"]
 
 _STAGED = ("_config.yml", "_toc.yml", "book", "chapters")
 # never staged: build products and run records that may sit beside the sources
@@ -31,6 +39,8 @@ _SKIPPED_DIRS = {"_build", "runs", "__pycache__"}
 _SKIPPED_SUFFIXES = {".ckpt", ".pyc"}
 # jupyter_book.cli.main has no `if __name__ == "__main__"`, so call its click group.
 _JUPYTER_BOOK = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
+SCOREBOARD = "book/scoreboard.md"
+RERUN_TAG = "coursekit-rerun"  # tag of the box added under a chapter's title
 
 
 @dataclass
@@ -44,11 +54,12 @@ class BuildResult:
 
     runs: list[RunResult]
     html: Path | None
+    seed_runs: list[RunResult] = field(default_factory=list)  # the scoreboard's
 
     @property
     def failed(self) -> list[RunResult]:
-        """The chapters that raised."""
-        return [run for run in self.runs if not run.ok]
+        """The runs that raised, chapters and seed runs."""
+        return [run for run in self.runs + self.seed_runs if not run.ok]
 
     @property
     def ok(self) -> bool:
@@ -56,9 +67,10 @@ class BuildResult:
         return not self.failed
 
 
-def _source_files(root: Path) -> dict[str, Path]:
-    """Staged name -> file to copy, executed copies standing in for chapters."""
-    files = {}
+def _source_files(root: Path) -> dict[str, Path | bytes]:
+    """Staged name -> file to copy or bytes to write; executed copies stand in for
+    chapters, and the scoreboard page is generated."""
+    files: dict[str, Path | bytes] = {}
     for name in _STAGED:
         path = root / name
         if path.is_file():
@@ -69,11 +81,43 @@ def _source_files(root: Path) -> dict[str, Path]:
             skip = any(p.startswith(".") or p in _SKIPPED_DIRS for p in rel.parts)
             if file.is_file() and not skip and file.suffix not in _SKIPPED_SUFFIXES:
                 files[rel.as_posix()] = file
-    for chapter in list_chapters(root):
+    chapters = list_chapters(root)
+    for chapter in chapters:
         executed = executed_path(root, chapter)
         if executed.is_file():
-            files[f"chapters/{chapter.path.name}"] = executed
+            files[f"chapters/{chapter.path.name}"] = _with_rerun_box(chapter, executed)
+    if chapters:
+        files[SCOREBOARD] = render_scoreboard(root).encode()
     return files
+
+
+def rerun_box(chapter: Chapter, params: dict) -> str:
+    """The "Re-run this chapter" admonition: the command, and the parameters used."""
+    profile = params.get("profile", "cpu")
+    command = f"coursekit run {chapter.id} --profile {profile}"
+    rows = "\n".join(f"| `{k}` | `{format_assignment(k, v).partition('=')[2]}` |"
+                      for k, v in params.items() if k != "profile")
+    return (
+        ":::{admonition} Re-run this chapter\n:class: tip\n\n"
+        f"This page was produced, from the repository root, by\n\n"
+        f"```bash\n{command}\n```\n\n"
+        f"Change a parameter with `-p`, e.g. `{command} -p seed=1`; run one over "
+        f"several values with `coursekit sweep {chapter.id} --profile {profile} "
+        "-p seed=0,1,2`. {doc}`/book/fork` shows how to make the notebook your own.\n\n"
+        f"| parameter | value in this run |\n| :--- | :--- |\n{rows}\n:::"
+    )
+
+
+def _with_rerun_box(chapter: Chapter, executed: Path) -> bytes:
+    """The executed notebook with the re-run box under its title, as bytes."""
+    nb = nbformat.read(str(executed), as_version=4)
+    params = dict(nb.metadata.get("papermill", {}).get("parameters", {}))
+    box = nbformat.v4.new_markdown_cell(rerun_box(chapter, params), id=RERUN_TAG)
+    box.metadata["tags"] = [RERUN_TAG]
+    titles = [i for i, c in enumerate(nb.cells)
+              if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")]
+    nb.cells.insert(titles[0] + 1 if titles else 0, box)
+    return nbformat.writes(nb).encode()
 
 
 def _remove_extra(stage: Path, keep: set[str]) -> None:
@@ -102,6 +146,12 @@ def stage_book(root: Path) -> Path:
     files = _source_files(root)
     for rel, source in files.items():
         dest = stage / rel
+        if isinstance(source, bytes):
+            if dest.is_file() and dest.read_bytes() == source:
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(source)
+            continue
         if dest.is_file() and filecmp.cmp(source, dest, shallow=False):
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -146,10 +196,15 @@ def build_book(
     profile: str = "auto",
     force: bool = False,
     html: bool = True,
+    seeds: bool = True,
     library_paths: Sequence[Path] | None = None,
     progress_bar: bool = False,
+    executor: Executor | None = None,
+    on_start: Callable[[Task], None] | None = None,
+    on_result: Callable[[RunResult], None] | None = None,
 ) -> BuildResult:
-    """Execute every chapter (cached ones are reused), then build the HTML.
+    """Execute every chapter and the scoreboard's seed runs (cached ones are reused),
+    then build the HTML.
 
     A failing chapter does not stop the others, nor the HTML: its page shows the
     error admonition. Check :attr:`BuildResult.failed` afterwards.
@@ -159,16 +214,23 @@ def build_book(
         profile: ``smoke``, ``cpu``, ``gpu`` or ``auto``.
         force: re-execute every chapter.
         html: also run jupyter-book.
+        seeds: also run the headline rows of ``book/scoreboard.yml`` once per seed.
         library_paths: see :func:`coursekit.runner.run_chapter`.
         progress_bar: show papermill's per-cell progress bar.
+        executor: where the runs execute (default: here, one after another).
+        on_start, on_result: progress callbacks, see :func:`run_chapters`.
     Returns:
         The runs and the HTML folder.
     Raises:
         ChapterError, ParameterError: before any chapter runs.
         BookBuildError: if jupyter-book fails.
     """
-    runs = run_chapters(
-        root, profile=profile, force=force,
-        library_paths=library_paths, progress_bar=progress_bar,
-    )
-    return BuildResult(runs, build_html(root) if html else None)
+    paths = default_library_paths(root) if library_paths is None else library_paths
+    library = library_digest(paths)
+    tasks = [plan_run(root, ch, profile, {}, library, force=force,
+                      progress_bar=progress_bar) for ch in list_chapters(root)]
+    extra = plan_headline_runs(root, profile, library, force=force) if seeds else []
+    results = (executor or LocalExecutor()).run(tasks + extra, on_start=on_start,
+                                                on_result=on_result)
+    runs, seed_runs = results[:len(tasks)], results[len(tasks):]
+    return BuildResult(runs, build_html(root) if html else None, seed_runs)

@@ -14,6 +14,8 @@ sorted by file name. This module reads notebooks; it never executes them.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -40,6 +42,10 @@ __all__ = [
     "executed_path",
     "run_dir",
     "cache_path",
+    "RunSlot",
+    "main_slot",
+    "sweep_slot",
+    "point_label",
 ]
 
 PROFILES = ("smoke", "cpu", "gpu")  # "auto" resolves to gpu or cpu, see params.py
@@ -133,6 +139,47 @@ def run_dir(root: Path, chapter: Chapter) -> Path:
 def cache_path(root: Path, chapter: Chapter) -> Path:
     """The chapter's cache record ``_build/cache/<stem>.json``."""
     return root / "_build" / "cache" / f"{chapter.stem}.json"
+
+
+@dataclass(frozen=True)
+class RunSlot:
+    """Where one run of a chapter leaves its products.
+
+    Attributes:
+        executed: the executed notebook.
+        records: the run-record folder, given to the kernel as ``COURSEKIT_RUN_DIR``.
+        cache: the cache record, or None for a run that is neither cached nor reused.
+    """
+
+    executed: Path
+    records: Path
+    cache: Path | None
+
+
+def main_slot(root: Path, chapter: Chapter) -> RunSlot:
+    """The slot of the chapter's own run, the one the book shows."""
+    return RunSlot(executed_path(root, chapter), run_dir(root, chapter),
+                   cache_path(root, chapter))
+
+
+def point_label(point: Mapping[str, Any]) -> str:
+    """A folder name for one point of a sweep, readable and unique.
+
+    Example:
+        >>> point_label({"seed": 1, "variants": "super_lenet"})
+        'seed=1,variants=super_lenet-aff7cf0e'
+    """
+    canonical = json.dumps(dict(sorted(point.items())), default=repr)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:8]
+    words = ",".join(f"{k}={v}" for k, v in sorted(point.items()))
+    readable = re.sub(r"[^\w.=,+-]+", "_", words)[:80].strip("_")
+    return f"{readable}-{digest}" if readable else digest
+
+
+def sweep_slot(root: Path, chapter: Chapter, point: Mapping[str, Any]) -> RunSlot:
+    """The slot of one sweep point: ``_build/sweeps/<ID>/<point label>/``."""
+    folder = root / "_build" / "sweeps" / chapter.id / point_label(point)
+    return RunSlot(folder / f"{chapter.stem}.ipynb", folder / "run", folder / "cache.json")
 
 
 # ---------------------------------------------------------------- reading chapters

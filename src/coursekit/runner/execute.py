@@ -4,7 +4,10 @@
 or runs the notebook with papermill (kernel ``python3``, working directory
 ``chapters/``) into ``_build/executed/<stem>.ipynb``. The kernel sees
 ``COURSEKIT_RUN_DIR`` (``_build/runs/<ID>``, where the run record goes),
-``COURSEKIT_PROFILE`` and ``COURSEKIT_BOOK_ROOT``.
+``COURSEKIT_PROFILE`` and ``COURSEKIT_BOOK_ROOT``. A sweep point runs the same way into
+its own slot (:func:`.chapters.sweep_slot`). Every run is planned as a :class:`Task`, so
+an executor (:mod:`.executors`) can run it here or on a Dask worker; the products and
+the cache are the same either way.
 
 A chapter that raises keeps its partial executed copy, with a MyST ``{error}``
 admonition at the top that gives the profile, the exception and the command that
@@ -14,9 +17,12 @@ reproduces it. Failures are never cached.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +38,19 @@ from .cache import (
     read_cache,
     write_cache,
 )
-from .chapters import Chapter, cache_path, executed_path, find_chapter, list_chapters
+from .chapters import Chapter, RunSlot, find_chapter, list_chapters, main_slot
 from .chapters import read_notebook, run_dir
 from .errors import ChapterError
+from .executors import Executor, LocalExecutor
 from .params import format_assignment, resolve_parameters
 
-__all__ = ["RunResult", "run_chapter", "run_chapters", "reproduce_command"]
+__all__ = ["RunResult", "Task", "plan_run", "run_chapter", "run_chapters",
+           "reproduce_command"]
 
 KERNEL_NAME = "python3"
 ERROR_TAG = "coursekit-error"  # tag of the admonition cell added to a failed chapter
+# The kernel inherits os.environ when it starts: one run at a time per process.
+_KERNEL_LOCK = threading.Lock()
 
 
 @dataclass
@@ -58,6 +68,7 @@ class RunResult:
             else None.
         run_dir: the folder given to the kernel as ``COURSEKIT_RUN_DIR``.
         command: the command line that reproduces this run.
+        overrides: the parameters given on top of the profile (a sweep's point).
     """
 
     chapter: str
@@ -68,11 +79,21 @@ class RunResult:
     error: str | None = None
     run_dir: Path | None = None
     command: str = field(default="", repr=False)
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         """True unless the chapter failed."""
         return self.status != "failed"
+
+    @property
+    def label(self) -> str:
+        """The chapter and its overrides, e.g. ``"A1 seed=1"``."""
+        return _label(self.chapter, self.overrides)
+
+
+def _label(chapter_id: str, overrides: Mapping[str, Any]) -> str:
+    return " ".join([chapter_id, *(format_assignment(k, v) for k, v in overrides.items())])
 
 
 def reproduce_command(
@@ -162,21 +183,23 @@ def _papermill(
 
 
 def _execute(
-    root: Path, chapter: Chapter, params: Mapping[str, Any], target: Path,
+    root: Path, chapter: Chapter, params: Mapping[str, Any], slot: RunSlot,
     command: str, progress_bar: bool,
 ) -> str | None:
-    """Run papermill into a temporary file, mark a failure, then rename to ``target``.
+    """Run papermill into a temporary file, mark a failure, then rename into the slot.
 
-    The run record is written into a staging folder too: it replaces the chapter's
-    ``_build/runs/<ID>`` only when the run succeeds. A failed run leaves that folder
-    empty, so no record of an earlier run poses as this one's.
+    The run record is written into a staging folder too: it replaces the slot's record
+    folder only when the run succeeds. A failed run leaves that folder empty, so no
+    record of an earlier run poses as this one's. Temporary names are unique to this
+    attempt: a killed attempt (a lost Dask worker) leaves only hidden leftovers, which
+    a retry never reads and never mistakes for its own.
 
     Returns:
         None on success, else the exception's last line.
     """
-    records = run_dir(root, chapter)
-    staging = records.with_name(f".{records.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    attempt = uuid.uuid4().hex[:8]
+    records, target = slot.records, slot.executed
+    staging = records.with_name(f".{records.name}.partial-{attempt}")
     staging.mkdir(parents=True)
     env = {
         "COURSEKIT_RUN_DIR": str(staging),
@@ -184,11 +207,10 @@ def _execute(
         "COURSEKIT_BOOK_ROOT": str(root),
     }
     target.parent.mkdir(parents=True, exist_ok=True)
-    # A killed run leaves only this hidden partial file, never a complete-looking copy.
-    partial = target.with_name(f".{target.stem}.partial.ipynb")
+    partial = target.with_name(f".{target.stem}.partial-{attempt}.ipynb")
     error = None
     try:
-        with _environment(env):
+        with _KERNEL_LOCK, _environment(env):
             try:
                 _papermill(chapter.path, partial, params, progress_bar)
             except Exception as exc:  # the chapter failed, not the runner: go on
@@ -209,33 +231,62 @@ def _execute(
 
 def _run_resolved(
     root: Path, chapter: Chapter, params: dict[str, Any], user: Mapping[str, Any],
-    library: str, *, force: bool = False, output: Path | None = None,
-    progress_bar: bool = False,
+    library: str, slot: RunSlot, *, force: bool = False, progress_bar: bool = False,
 ) -> RunResult:
-    """Run a chapter whose parameters are already resolved and checked."""
+    """Run a chapter whose parameters are already resolved and checked into ``slot``."""
     start = time.perf_counter()
-    default_target = executed_path(root, chapter)
-    target = Path(output).resolve() if output is not None else default_target
-    use_cache = target == default_target
     key = cache_key(notebook_digest(read_notebook(chapter.path)), params, library)
     command = reproduce_command(chapter, str(params["profile"]), user)
-    result = RunResult(chapter.id, "cached", target, 0.0, params, None,
-                       run_dir(root, chapter), command)
-    record = read_cache(cache_path(root, chapter)) if use_cache else None
-    if not force and record and record.get("key") == key and target.exists():
+    result = RunResult(chapter.id, "cached", slot.executed, 0.0, params, None,
+                       slot.records, command, dict(user))
+    record = read_cache(slot.cache) if slot.cache else None
+    if not force and record and record.get("key") == key and slot.executed.exists():
         result.seconds = time.perf_counter() - start
         return result
-    if use_cache:
-        cache_path(root, chapter).unlink(missing_ok=True)
-    result.error = _execute(root, chapter, params, target, command, progress_bar)
+    if slot.cache:
+        slot.cache.unlink(missing_ok=True)
+    result.error = _execute(root, chapter, params, slot, command, progress_bar)
     result.status = "failed" if result.error else "ok"
     result.seconds = time.perf_counter() - start
-    if use_cache and result.ok:
-        write_cache(cache_path(root, chapter), {
+    if slot.cache and result.ok:
+        write_cache(slot.cache, {
             "key": key, "status": "ok", "params": params,
-            "executed": target.name, "seconds": round(result.seconds, 3),
+            "executed": slot.executed.name, "seconds": round(result.seconds, 3),
         })
     return result
+
+
+@dataclass(frozen=True)
+class Task:
+    """One planned run: ``call()`` executes it (or reuses its cache) and returns the
+    :class:`RunResult`. It pickles, so a Dask worker can run it.
+
+    Attributes:
+        label: what progress lines show, e.g. ``"A1"`` or ``"A1 seed=1"``.
+        call: the run itself.
+    """
+
+    label: str
+    call: Callable[[], RunResult]
+
+
+def plan_run(
+    root: Path, chapter: Chapter, profile: str, overrides: Mapping[str, Any],
+    library: str, *, slot: RunSlot | None = None, force: bool = False,
+    progress_bar: bool = False,
+) -> Task:
+    """Check a run's parameters now and return it as a :class:`Task` to run later.
+
+    Raises:
+        ParameterError: for a bad profile or override; nothing is planned.
+    """
+    params = resolve_parameters(chapter, profile, overrides)
+    user = {key: params[key] for key in overrides}
+    label = _label(chapter.id, user)
+    call = functools.partial(
+        _run_resolved, root, chapter, params, user, library,
+        slot or main_slot(root, chapter), force=force, progress_bar=progress_bar)
+    return Task(label, call)
 
 
 def run_chapter(
@@ -271,13 +322,13 @@ def run_chapter(
     """
     if not isinstance(chapter, Chapter):
         chapter = find_chapter(root, chapter)
-    params = resolve_parameters(chapter, profile, overrides)
-    user = {key: params[key] for key in overrides or {}}
     paths = default_library_paths(root) if library_paths is None else library_paths
-    return _run_resolved(
-        root, chapter, params, user, library_digest(paths),
-        force=force, output=output, progress_bar=progress_bar,
-    )
+    slot = None
+    if output is not None:  # elsewhere, neither cached nor reused
+        slot = RunSlot(Path(output).resolve(), run_dir(root, chapter), None)
+    task = plan_run(root, chapter, profile, overrides or {}, library_digest(paths),
+                    slot=slot, force=force, progress_bar=progress_bar)
+    return task.call()
 
 
 def run_chapters(
@@ -287,8 +338,9 @@ def run_chapters(
     force: bool = False,
     library_paths: Sequence[Path] | None = None,
     progress_bar: bool = False,
-    on_start: Callable[[Chapter], None] | None = None,
+    on_start: Callable[[Task], None] | None = None,
     on_result: Callable[[RunResult], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[RunResult]:
     """Execute every chapter in book order; a failing chapter does not stop the rest.
 
@@ -300,24 +352,17 @@ def run_chapters(
         force: execute even the chapters whose cache is valid.
         library_paths: see :func:`run_chapter`.
         progress_bar: show papermill's per-cell progress bar.
-        on_start: called with each chapter before it runs (e.g. to print progress).
+        on_start: called with each task before it runs (e.g. to print progress).
         on_result: called with each result as soon as it is known.
+        executor: where the runs execute (default: here, one after another).
     Returns:
         One :class:`RunResult` per chapter, in book order.
     Raises:
         ChapterError, ParameterError: before anything runs.
     """
-    plans = [(ch, resolve_parameters(ch, profile)) for ch in list_chapters(root)]
     paths = default_library_paths(root) if library_paths is None else library_paths
     library = library_digest(paths)
-    results = []
-    for chapter, params in plans:
-        if on_start:
-            on_start(chapter)
-        result = _run_resolved(
-            root, chapter, params, {}, library, force=force, progress_bar=progress_bar
-        )
-        results.append(result)
-        if on_result:
-            on_result(result)
-    return results
+    tasks = [plan_run(root, ch, profile, {}, library, force=force,
+                      progress_bar=progress_bar) for ch in list_chapters(root)]
+    return (executor or LocalExecutor()).run(tasks, on_start=on_start,
+                                             on_result=on_result)

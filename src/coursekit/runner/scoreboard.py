@@ -1,0 +1,276 @@
+"""The scoreboard page: every reported figure beside ours, built from run records.
+
+``render_scoreboard`` reads each chapter's record (``_build/runs/<ID>/record.json``:
+its reported-vs-reproduced rows, profile, device and date) and writes one Markdown
+page. Headline rows, listed in ``book/scoreboard.yml``, are run once per seed
+(``plan_headline_runs``, as sweep points of their chapter) and shown as mean ± std.
+Nothing on the page is typed by hand: a chapter that has not run says so.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .chapters import Chapter, RunSlot, find_chapter, list_chapters, main_slot, sweep_slot
+from .errors import RunnerError
+from .execute import Task, plan_run
+from .params import resolve_parameters, resolve_profile
+
+__all__ = ["CONFIG", "Headline", "read_headlines", "headline_seeds", "plan_headline_runs",
+           "headline_values", "render_scoreboard"]
+
+CONFIG = Path("book") / "scoreboard.yml"
+SHORTFALL_POINTS = 1.5  # as coursekit.report.SHORTFALL_POINTS
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline row of the scoreboard (see ``book/scoreboard.yml``)."""
+
+    label: str
+    chapter: str
+    value: tuple[str, ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    own_seeds: bool = False  # the chapter trains every seed itself (seeds: chapter)
+    reported: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _config(root: Path) -> dict:
+    path = root / CONFIG
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise RunnerError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RunnerError(f"{path} must hold a mapping with `seeds` and `headline`")
+    return data
+
+
+def read_headlines(root: Path) -> list[Headline]:
+    """The headline rows of ``book/scoreboard.yml`` (none when the file is absent).
+
+    Raises:
+        RunnerError: for a row without label, chapter or value.
+    """
+    rows = []
+    for i, raw in enumerate(_config(root).get("headline", []), 1):
+        missing = [k for k in ("label", "chapter", "value") if k not in (raw or {})]
+        if missing:
+            raise RunnerError(f"{root / CONFIG}: headline row {i} lacks "
+                              f"{', '.join(missing)}")
+        rows.append(Headline(str(raw["label"]), str(raw["chapter"]),
+                             tuple(str(v) for v in raw["value"]),
+                             dict(raw.get("params", {})), raw.get("seeds") == "chapter",
+                             dict(raw.get("reported", {}))))
+    return rows
+
+
+def headline_seeds(root: Path, profile: str) -> list[int]:
+    """The seeds each headline row runs with under ``profile``."""
+    seeds = _config(root).get("seeds", {})
+    return list(seeds.get(resolve_profile(profile), [0, 1, 2]))
+
+
+def _slot(root: Path, chapter: Chapter, profile: str, point: Mapping) -> RunSlot:
+    """The plain run's slot when the point changes nothing, else the point's own."""
+    same = resolve_parameters(chapter, profile, point) == resolve_parameters(chapter, profile)
+    return main_slot(root, chapter) if same else sweep_slot(root, chapter, point)
+
+
+def _points(root: Path, row: Headline, profile: str) -> list[dict[str, Any]]:
+    if row.own_seeds:
+        return [{}]  # the plain run holds every seed
+    return [{**row.params, "seed": seed} for seed in headline_seeds(root, profile)]
+
+
+def plan_headline_runs(root: Path, profile: str, library: str, *,
+                       force: bool = False) -> list[Task]:
+    """The seed runs of every headline row not already run by the book itself.
+
+    Raises:
+        ChapterError, ParameterError: for an unknown chapter or parameter in
+            ``book/scoreboard.yml``, before anything runs.
+    """
+    tasks = []
+    for row in read_headlines(root):
+        chapter = find_chapter(root, row.chapter)
+        for point in _points(root, row, profile):
+            slot = _slot(root, chapter, profile, point)
+            if slot != main_slot(root, chapter):
+                tasks.append(plan_run(root, chapter, profile, point, library,
+                                      slot=slot, force=force))
+    return tasks
+
+
+def _read_record(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "record.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _lookup(node: Any, path: Sequence[str]) -> list[float]:
+    """The numbers at ``path`` in a record's results; ``*`` in a key matches several."""
+    if not path:
+        return [float(node)] if isinstance(node, (int, float)) and not isinstance(
+            node, bool) and math.isfinite(node) else []
+    if not isinstance(node, Mapping):
+        return []
+    keys = fnmatch.filter(node, path[0]) if "*" in path[0] else [path[0]]
+    return [v for k in keys if k in node for v in _lookup(node[k], path[1:])]
+
+
+def headline_values(root: Path, row: Headline, profile: str) -> tuple[list[float], dict]:
+    """The row's numbers over its seeds, and the first seed run's record (or {})."""
+    chapter = find_chapter(root, row.chapter)
+    values, first = [], {}
+    for point in _points(root, row, profile):
+        record = _read_record(_slot(root, chapter, profile, point).records)
+        if record:
+            first = first or record
+            values += _lookup(record.get("results", {}), row.value)
+    return values, first
+
+
+# ---------------------------------------------------------------- Markdown
+
+
+def _cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell."""
+    text = "" if value is None else str(value)
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\n", " "))
+
+
+def _num(value: Any, sign: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    value = float(value)
+    digits = 0 if value.is_integer() and abs(value) >= 1000 else 2
+    return f"{value:{'+' if sign else ''},.{digits}f}"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+           align: str = "") -> list[str]:
+    align = align or "l" * len(headers)
+    marks = {"l": ":---", "r": "---:"}
+    return ["| " + " | ".join(headers) + " |",
+            "| " + " | ".join(marks[a] for a in align) + " |",
+            *("| " + " | ".join(row) + " |" for row in rows), ""]
+
+
+def _provenance(record: Mapping) -> str:
+    env = record.get("environment", {})
+    device = env.get("device", "?")
+    if device == "cpu":
+        device = f"CPU ({env.get('num_threads', '?')} threads)"
+    created = str(record.get("created", "?")).replace("T", " ")[:16]
+    return f"profile `{record.get('profile', '?')}` · {device} · {created} UTC"
+
+
+def _reported_value(row: Headline) -> tuple[float | None, str]:
+    spec = row.reported
+    if "text" in spec:
+        return None, _cell(spec["text"])
+    try:
+        from coursekit import report
+        value = report.experiment(spec["experiment"])["variants"][spec["variant"]][
+            spec["metric"]]
+    except (KeyError, TypeError):
+        return None, "n/a"
+    return float(value), _num(value)
+
+
+def _headline_section(root: Path, rows: Sequence[Headline], profile: str) -> list[str]:
+    lines = ["## Headline results", "",
+             f"Each row ran once per seed (mean ± standard deviation over the seeds; "
+             f"**▼** marks a mean more than {SHORTFALL_POINTS} points below the "
+             "report). Re-run one with the command its chapter page gives.", ""]
+    table = []
+    for row in rows:
+        chapter = find_chapter(root, row.chapter)
+        values, record = headline_values(root, row, profile)
+        reported, reported_text = _reported_value(row)
+        if values:
+            mean = statistics.fmean(values)
+            std = statistics.stdev(values) if len(values) > 1 else 0.0
+            ours = f"{mean:.2f} ± {std:.2f}"
+            short = reported is not None and mean < reported - SHORTFALL_POINTS
+            ours = f"**▼ {ours}**" if short else ours
+        else:
+            ours = "not run yet"
+        table.append([_cell(row.label), f"{{doc}}`{chapter.id} <../chapters/{chapter.stem}>`",
+                      reported_text, ours, str(len(values)),
+                      _provenance(record) if record else "n/a"])
+    return lines + _table(["result", "chapter", "reported", "reproduced", "seeds", "run"],
+                          table, "llrrrl")
+
+
+def _chapter_section(root: Path, chapter: Chapter) -> list[str]:
+    title = f"### {chapter.id}: {chapter.title}"
+    link = f"{{doc}}`chapter page <../chapters/{chapter.stem}>`"
+    record = _read_record(main_slot(root, chapter).records)
+    if record is None:
+        return [title, "", f"Not run yet: `coursekit run {chapter.id}` ({link}).", ""]
+    lines = [title, "", f"{_provenance(record)} · {link}", ""]
+    rows = record.get("comparison") or []
+    numbers = [r for r in rows if "reported" in r]
+    claims = [r for r in rows if "report claims" in r]
+    if numbers:
+        lines += _table(
+            ["experiment", "variant", "metric", "reported", "reproduced", "difference"],
+            [[_cell(r.get("experiment")), _cell(r.get("variant")), _cell(r.get("metric")),
+              _num(r.get("reported")), _num(r.get("reproduced")),
+              f"**▼ {_num(r.get('difference'), True)}**" if r.get("short")
+              else _num(r.get("difference"), True)] for r in numbers],
+            "lllrrr")
+    if claims:
+        lines += _table(["experiment", "the report claims", "we found", "holds"],
+                        [[_cell(r.get("experiment")), _cell(r.get("report claims")),
+                          _cell(r.get("we found")),
+                          "**no**" if r.get("holds here") == "no" else
+                          _cell(r.get("holds here"))] for r in claims])
+    if not rows:
+        lines += ["This run's record holds no reported-vs-reproduced rows; re-run the "
+                  f"chapter with `coursekit run {chapter.id} --force`.", ""]
+    return lines
+
+
+def render_scoreboard(root: Path, profile: str | None = None) -> str:
+    """The scoreboard page as MyST Markdown.
+
+    Args:
+        root: the book root.
+        profile: whose seed runs the headline rows read; default: the profile of the
+            first chapter's record, else cpu.
+    """
+    chapters = list_chapters(root)
+    if profile is None:
+        records = (_read_record(main_slot(root, c).records) for c in chapters)
+        profile = next((r["profile"] for r in records if r and "profile" in r), "cpu")
+    lines = ["# Scoreboard", "",
+             "Every figure the reports give, beside the number this book's last build "
+             "reproduced, chapter by chapter. The page is generated from the run records "
+             "that `coursekit build` leaves in `_build/runs/`: each section says which "
+             "profile, device and date produced it. **▼** marks an accuracy more than "
+             f"{SHORTFALL_POINTS} points below the report. The `smoke` profile proves "
+             "that the code runs, not that the numbers hold: read a `cpu` or `gpu` "
+             "build's scoreboard for those.", ""]
+    headlines = read_headlines(root)
+    if headlines:
+        lines += _headline_section(root, headlines, profile)
+    lines += ["## Chapter by chapter", ""]
+    for chapter in chapters:
+        lines += _chapter_section(root, chapter)
+    return "\n".join(lines).rstrip() + "\n"

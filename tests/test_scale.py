@@ -1,0 +1,235 @@
+"""Sweeps, the scoreboard, and runs on a real Dask cluster (scheduler and two worker
+processes on 127.0.0.1), on tiny books whose chapters write records without torch."""
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from test_runner import make_chapter
+
+from coursekit import runner
+from coursekit.cli import main
+from coursekit.runner import ParameterError, RunnerError
+
+PARAMETERS = """\
+profile = "cpu"  # smoke | cpu | gpu
+lr = 0.1
+seed = 0
+marker_dir = ""  # when set: the first attempt waits here to be killed
+"""
+
+# A record like a chapter's: results and reported-vs-reproduced rows, no torch.
+BODY = """\
+import json, os, pathlib, time
+if marker_dir:
+    marks = pathlib.Path(marker_dir)
+    attempt = len(list(marks.glob("attempt-*"))) + 1
+    (marks / f"attempt-{attempt}").write_text(str(os.getppid()))  # the worker's pid
+    if attempt == 1:
+        time.sleep(120)
+acc = 50.0 + seed + 10 * lr
+record = {"profile": profile, "results": {"net": {"test_acc": acc}},
+          "environment": {"device": "cpu", "num_threads": 2},
+          "created": "2026-11-22T10:00:00+00:00",
+          "comparison": [
+              {"experiment": "A1", "variant": "Net", "metric": "test accuracy (%)",
+               "reported": 60.0, "reproduced": acc, "difference": acc - 60.0,
+               "short": acc < 58.5},
+              {"experiment": "A1", "report claims": "a <unk> | claim",
+               "we found": "it holds", "holds here": "yes"}]}
+run_dir = pathlib.Path(os.environ["COURSEKIT_RUN_DIR"])
+(run_dir / "record.json").write_text(json.dumps(record))
+"""
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    """A one-chapter book (S1) with a scoreboard config; returns its root."""
+    root = tmp_path / "book"
+    (root / "book").mkdir(parents=True)
+    (root / "chapters").mkdir()
+    (root / "_config.yml").write_text(
+        "title: Tiny book\nauthor: tests\nexecute:\n  execute_notebooks: 'off'\n"
+        "only_build_toc_files: true\n")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n- file: chapters/S1_net\n"
+        "- file: book/scoreboard\n")
+    (root / "book" / "intro.md").write_text("# Tiny book\n")
+    (root / "book" / "scoreboard.yml").write_text(
+        "seeds: {smoke: [0, 1, 2]}\nheadline:\n"
+        "  - label: Net accuracy\n    chapter: S1\n    params: {lr: 0.2}\n"
+        "    value: [net, test_acc]\n"
+        "    reported: {experiment: A1, variant: super_lenet, metric: test_acc}\n")
+    make_chapter(root / "chapters" / "S1_net.ipynb", PARAMETERS, BODY,
+                 {"id": "S1", "title": "A net", "profiles": {"smoke": {}}})
+    return root
+
+
+@pytest.fixture
+def lib(tmp_path: Path) -> list[Path]:
+    folder = tmp_path / "fakelib"
+    folder.mkdir()
+    (folder / "core.py").write_text("x = 1\n")
+    return [folder]
+
+
+# ---------------------------------------------------------------- sweeps
+
+
+def test_parse_sweep_reads_numbers_names_and_lists() -> None:
+    assert runner.parse_sweep(["batch_size=128,256", "lr=0.1", "seeds=[0],[1]",
+                               "variants=lenet,super_lenet"]) == {
+        "batch_size": [128, 256], "lr": [0.1], "seeds": [[0], [1]],
+        "variants": ["lenet", "super_lenet"]}
+    assert runner.parse_sweep(["variants=('lenet,super_lenet',)"]) == {
+        "variants": ["lenet,super_lenet"]}
+    with pytest.raises(ParameterError, match="given twice"):
+        runner.parse_sweep(["seed=0", "seed=1"])
+
+
+def test_sweep_points_are_the_product_first_key_slowest() -> None:
+    assert runner.sweep_points({"a": [1, 2], "b": ["x", "y"]}) == [
+        {"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 2, "b": "x"}, {"a": 2, "b": "y"}]
+
+
+def test_a_bad_point_is_refused_before_anything_runs(book: Path, lib) -> None:
+    chapter = runner.find_chapter(book, "S1")
+    with pytest.raises(ParameterError, match="'lr' of chapter S1 expects a float"):
+        runner.plan_sweep(book, chapter, "smoke", {"lr": [0.1, "fast"]}, "lib")
+    assert not (book / "_build").exists()
+
+
+@pytest.mark.slow
+def test_sweep_runs_each_point_once_and_gathers_a_table(
+    book: Path, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["--root", str(book), "sweep", "S1", "--profile", "smoke",
+            "-p", "lr=0.1,0.2", "-p", "seed=0,1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok in") == 4
+    assert "test accuracy (%)" in out and "53.0" in out  # seed 1, lr 0.2
+    # the point equal to the plain run is the plain run: the book's own slot
+    assert json.loads((book / "_build/runs/S1/record.json").read_text())[
+        "results"]["net"]["test_acc"] == 51.0
+    points = sorted(p.name for p in (book / "_build/sweeps/S1").iterdir() if p.is_dir())
+    assert len(points) == 3 and all(p.startswith(("lr=", "seed=")) for p in points)
+    [csv] = (book / "_build/sweeps/S1").glob("sweep-smoke-*.csv")
+    assert csv.with_suffix(".png").is_file()
+    assert main(argv) == 0  # a second sweep reuses every point
+    assert capsys.readouterr().out.count("cached") == 4
+
+
+# ---------------------------------------------------------------- scoreboard
+
+
+@pytest.mark.slow
+def test_scoreboard_shows_mean_and_std_over_seeds_from_the_records(book: Path, lib) -> None:
+    result = runner.build_book(book, profile="smoke", html=False, library_paths=lib)
+    assert result.ok and [r.label for r in result.seed_runs] == [
+        "S1 lr=0.2 seed=0", "S1 lr=0.2 seed=1", "S1 lr=0.2 seed=2"]
+    page = runner.render_scoreboard(book)
+    # 52, 53, 54: mean 53.00, std 1.00; 13 points under the report's 66.00
+    assert "| Net accuracy | {doc}`S1 <../chapters/S1_net>` | 66.00 | **▼ 53.00 ± 1.00** | 3 |" in page
+    assert "profile `smoke` · CPU (2 threads) · 2026-11-22 10:00 UTC" in page
+    assert "| A1 | Net | test accuracy (%) | 60.00 | 51.00 | **▼ -9.00** |" in page
+    assert "a &lt;unk&gt; \\| claim" in page  # escaped for the Markdown table
+    stage = runner.stage_book(book)
+    assert (stage / "book" / "scoreboard.md").read_text() == page
+
+
+def test_scoreboard_says_what_has_not_run(book: Path) -> None:
+    page = runner.render_scoreboard(book)
+    assert "| Net accuracy |" in page and "not run yet" in page
+    assert "Not run yet: `coursekit run S1`" in page
+
+
+# ---------------------------------------------------------------- Dask
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A real dask.distributed scheduler with two worker processes on 127.0.0.1."""
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as local:
+        yield local
+
+
+def _keys(root: Path) -> dict[str, str]:
+    """Cache record -> its key, for the plain runs and the sweep points."""
+    records = [*(root / "_build/cache").glob("*.json"),
+               *(root / "_build/sweeps").glob("*/*/cache.json")]
+    return {p.relative_to(root).as_posix(): json.loads(p.read_text())["key"]
+            for p in records}
+
+
+@pytest.mark.slow
+def test_a_build_on_dask_matches_a_local_one(book: Path, lib, cluster) -> None:
+    twin = book.with_name("twin")
+    shutil.copytree(book, twin)
+    local = runner.build_book(book, profile="smoke", html=False, library_paths=lib)
+    executor = runner.make_executor("dask", cluster.scheduler_address)
+    try:
+        remote = runner.build_book(twin, profile="smoke", html=False, library_paths=lib,
+                                   executor=executor)
+    finally:
+        executor.close()
+    assert [(r.label, r.status) for r in remote.runs + remote.seed_runs] == [
+        (r.label, r.status) for r in local.runs + local.seed_runs]
+    assert _keys(twin) == _keys(book)
+    for mine, theirs in zip(local.runs + local.seed_runs, remote.runs + remote.seed_runs):
+        assert (json.loads((theirs.run_dir / "record.json").read_text())
+                == json.loads((mine.run_dir / "record.json").read_text()))
+    again = runner.build_book(twin, profile="smoke", html=False, library_paths=lib)
+    assert {r.status for r in again.runs + again.seed_runs} == {"cached"}  # same cache
+
+
+@pytest.mark.slow
+def test_a_killed_worker_means_a_retried_task_not_a_lost_result(
+    book: Path, lib, cluster, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    chapter = runner.find_chapter(book, "S1")
+    task = runner.plan_run(book, chapter, "smoke", {"marker_dir": str(marks)}, "lib")
+
+    def kill_first_attempt() -> None:
+        first = marks / "attempt-1"
+        while not first.exists() or not first.read_text():
+            time.sleep(0.2)
+        os.kill(int(first.read_text()), signal.SIGKILL)  # the worker running it
+
+    killer = threading.Thread(target=kill_first_attempt, daemon=True)
+    killer.start()
+    executor = runner.make_executor("dask", cluster.scheduler_address)
+    try:
+        [result] = executor.run([task])
+    finally:
+        executor.close()
+    killer.join(timeout=1)
+    assert result.ok
+    assert sorted(p.name for p in marks.iterdir()) == ["attempt-1", "attempt-2"]
+    record = json.loads((result.run_dir / "record.json").read_text())
+    assert record["results"]["net"]["test_acc"] == 51.0
+    cache = json.loads(runner.cache_path(book, chapter).read_text())
+    assert cache["status"] == "ok"
+    # the lost attempt left only hidden leftovers, never a complete-looking result
+    visible = [p for p in (book / "_build").rglob("*") if "partial" in p.name
+               and not any(part.startswith(".") for part in p.relative_to(book / "_build").parts)]
+    assert visible == []
+
+
+def test_an_unreachable_scheduler_is_one_clear_error() -> None:
+    pytest.importorskip("dask.distributed")
+    with pytest.raises(RunnerError, match="cannot reach the Dask scheduler at"):
+        runner.make_executor("dask", "tcp://127.0.0.1:9")
+    with pytest.raises(RunnerError, match="unknown executor 'spark'"):
+        runner.make_executor("spark")
+    with pytest.raises(RunnerError, match="--scheduler needs --executor dask"):
+        runner.make_executor("local", "tcp://127.0.0.1:9")
