@@ -289,14 +289,15 @@ def _join_url(base: str, relative_path: str) -> str:
 
 
 def _not_found_message(manifest: Manifest, root: Path, tried: list[str]) -> str:
+    # dict.fromkeys: a file that two splits share (train and val in one .npz) once
     lines = [
         f"Dataset {manifest.name!r} ({manifest.title}) was not found. "
         f"Places tried, in order:",
-        *(f"  - {line}" for line in tried),
+        *(f"  - {line}" for line in dict.fromkeys(tried)),
         "To fix this, do one of:",
     ]
     if manifest.mirror is not None:
-        needed = ", ".join(f.path for f in manifest.mirror.files)
+        needed = ", ".join(dict.fromkeys(f.path for f in manifest.mirror.files))
         lines.append(
             f"  - set COURSEKIT_DATA_MIRROR to a folder (or URL) holding {needed}"
             f"{_shared_data_hint(manifest)};"
