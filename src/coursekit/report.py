@@ -237,9 +237,13 @@ def write_run_record(chapter: str, *, profile: str, params: dict, results: dict,
     scoreboard is built), timings, environment and the UTC time. It goes to
     ``run_dir``, else ``$COURSEKIT_RUN_DIR`` (set by ``coursekit run``/``build``), else
     ``runs/<chapter>/`` under the working directory. Written to a temporary file
-    first, so a killed run leaves no half-written record.
+    first, so a killed run leaves no half-written record. Under ``torchrun`` only rank
+    0 writes; the other ranks return the same path without writing.
     """
+    from coursekit import distributed
     folder = Path(run_dir or os.environ.get("COURSEKIT_RUN_DIR") or Path("runs") / chapter)
+    if not distributed.is_main():
+        return folder / "record.json"
     folder.mkdir(parents=True, exist_ok=True)
     rows = [] if comparison is None else _records(comparison)
     record = {"chapter": chapter, "profile": profile, "params": params,

@@ -5,6 +5,11 @@ device (see ``coursekit.loader``), picks CUDA when present (with bf16/fp16 autoc
 seeds every random source, shows a progress bar, prints one row per epoch, stops early
 on validation loss, checkpoints every epoch and resumes from a checkpoint, and returns
 a ``History`` with per-epoch metrics, wall time, throughput and peak memory.
+
+Under ``torchrun`` (after ``distributed.init_from_env()``) the same call trains with
+several processes: each rank trains a ``DistributedDataParallel`` copy on its shard of
+the data, the global batch stays ``batch_size``, and every rank's ``History`` holds the
+numbers of the whole data (see ``fit``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from coursekit import metrics, models, optim
+from coursekit import distributed, metrics, models, optim
 from coursekit.loader import LabelledImages, channel_stats, make_loader, resolve_device
 from coursekit.memory import PeakMemory
 
@@ -130,15 +135,32 @@ def predict(model: nn.Module, data: LabelledImages, *, mean: Tensor | None = Non
     return logits if order is None else logits[order.argsort().cpu()]
 
 
-def evaluate(model: nn.Module, data: LabelledImages, **kwargs) -> dict[str, float]:
+def evaluate(model: nn.Module, data: LabelledImages, *, sharded: bool = False,
+             **kwargs) -> dict[str, float]:
     """Mean cross-entropy ``loss`` and top-1 ``acc`` (%) of ``model`` on ``data``.
 
     Counts over the whole split (no mean of batch means). Keywords go to ``predict``.
+    ``sharded=True`` under a process group of several ranks: each rank scores its
+    ``distributed.shard`` of ``data`` (every item on exactly one rank) and the sums of
+    losses and correct counts are added up across ranks, so every rank gets the
+    numbers of the whole split in 1/world of the time. Every rank must then call it,
+    with weights that agree. In one process it is the plain evaluation.
     """
-    logits = predict(model, data, **kwargs)
-    labels = data.labels.cpu()
-    return {"loss": nn.functional.cross_entropy(logits, labels).item(),
-            "acc": 100.0 * (logits.argmax(1) == labels).float().mean().item()}
+    if not (sharded and distributed.is_distributed()):
+        logits = predict(model, data, **kwargs)
+        labels = data.labels.cpu()
+        return {"loss": nn.functional.cross_entropy(logits, labels).item(),
+                "acc": 100.0 * (logits.argmax(1) == labels).float().mean().item()}
+    part = distributed.shard(data, distributed.rank(), distributed.world_size(),
+                             equal=False)
+    totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, count
+    if len(part.labels):  # fewer items than ranks leaves some shards empty
+        logits, labels = predict(model, part, **kwargs), part.labels.cpu()
+        totals[0] = nn.functional.cross_entropy(logits, labels, reduction="sum").double()
+        totals[1] = (logits.argmax(1) == labels).sum().double()
+        totals[2] = len(labels)
+    loss_sum, correct, count = distributed.all_reduce_sum(totals).tolist()
+    return {"loss": loss_sum / count, "acc": 100.0 * correct / count}
 
 
 def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages | None = None,
@@ -163,29 +185,56 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
             NaN (``losses.reconstruction_objective``). Validation still scores
             ``model(inputs)`` with cross-entropy.
     A batch size larger than the training set trains on the full batch.
+
+    Several processes (a process group of world size > 1, see ``coursekit.distributed``):
+    the normalisation statistics come from the whole training set; each rank trains on
+    ``distributed.shard(train_data, rank, world, seed=config.seed)`` (equal shards, so
+    every rank takes the same number of steps) with ``batch_size // world`` images per
+    step, so the global batch is ``batch_size``; the model is wrapped in
+    ``DistributedDataParallel``, which averages the gradients. Training sums and counts
+    are all-reduced, validation is sharded too (``evaluate(sharded=True)``, exact
+    full-set numbers), so every rank's ``History`` and early-stopping decision agree.
+    Batch-norm buffers are copied from rank 0 after every epoch. Only rank 0 prints,
+    shows the bar and writes the checkpoint (the others wait for it); every rank
+    can resume from it, with the same number of processes. Each rank draws its
+    shuffling, augmentation and dropout from ``seed + rank``. ``model`` stays the plain
+    module, trained in place and identical on every rank.
     Raises:
         TypeError: for an override that is not a ``FitConfig`` field.
-        ValueError: for an unknown optimizer or schedule, or a checkpoint made with
-            another configuration.
+        ValueError: for an unknown optimizer or schedule, a checkpoint made with
+            another configuration or number of processes, or a ``batch_size`` that
+            the processes cannot share evenly.
     """
     config = dataclasses.replace(config or FitConfig(), **overrides)
     criterion = loss_fn or _cross_entropy(config.label_smoothing)
     start = time.perf_counter()
+    world = distributed.world_size()
+    parallel = world > 1  # several processes, each with its shard of the data
+    rank = distributed.rank() if parallel else 0
+    main = rank == 0      # the one process that prints and writes
+    if parallel and config.batch_size % world:
+        raise ValueError(f"batch_size {config.batch_size} cannot be shared evenly by "
+                         f"{world} processes; choose a multiple of {world} (it is the "
+                         "global batch, split across the processes)")
     device = resolve_device(config.device)
+    if parallel and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())  # set by init_from_env
     channels_last = config.channels_last if config.channels_last is not None \
         else device.type == "cuda"
-    seed_everything(config.seed)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    seed_everything(config.seed + rank)
+    generator = torch.Generator(device=device).manual_seed(config.seed + rank)
 
-    batch_size = min(config.batch_size, len(train_data.labels))
     texts = hasattr(train_data, "ids")  # padded token ids: no pixel statistics, no layout
     channels_last = channels_last and not texts
     mean = std = None
     if not texts:
-        mean, std = channel_stats(train_data.images)
+        mean, std = channel_stats(train_data.images)  # of all the data, on every rank
         if not config.normalize:  # inputs in [0, 1], as torchvision's ToTensor gives them
             mean, std = torch.zeros_like(mean), torch.ones_like(std)
         model.coursekit_norm = (mean, std)  # evaluate() normalises with the same statistics
+    if parallel:
+        train_data = distributed.shard(train_data, rank, world, seed=config.seed)
+    batch_size = min(config.batch_size // world, len(train_data.labels))  # per process
     model.to(device, memory_format=torch.channels_last if channels_last
              else torch.contiguous_format)
     train_loader = make_loader(train_data, batch_size, mean, std, device=device,
@@ -199,16 +248,24 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
 
     history, best_loss, best_state, first_epoch = History(device=str(device)), math.inf, None, 1
     checkpoint = Path(config.checkpoint_path) if config.checkpoint_path else None
-    if checkpoint and checkpoint.exists():
+    if checkpoint and _checkpoint_exists(checkpoint, parallel):
         first_epoch, best_loss, best_state, history = _resume(
-            checkpoint, config, model, optimizer, scheduler, generator)
+            checkpoint, config, model, optimizer, scheduler, generator,
+            rank=rank, world=world, verbose=main)
+    step_module = model   # what a training step calls
+    if parallel:          # after resuming: DDP starts by copying rank 0's weights
+        step_module = nn.parallel.DistributedDataParallel(
+            _Objective(model, criterion),
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=loss_fn is not None)
 
     memory = PeakMemory(device)
     epochs = range(first_epoch, config.num_epochs + 1)
-    bar = _progress_bar(epochs, config.progress)
+    bar = _progress_bar(epochs, config.progress if main else False)
+    verbose = config.verbose and main
     for epoch in bar:
         # ---- train one epoch: loss and correct counts stay on the device
-        model.train()
+        step_module.train()
         _sync(device)
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
@@ -217,7 +274,8 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
         step_losses = []
         for inputs, labels in train_loader:
             with _autocast(device, config.amp):
-                loss, logits = criterion(model, inputs, labels)
+                loss, logits = (step_module(inputs, labels) if parallel  # through DDP
+                                else criterion(model, inputs, labels))
             objective = loss + config.l1 * _l1_norm(model) if config.l1 else loss
             optimizer.zero_grad(set_to_none=True)
             if scaler is None:
@@ -236,11 +294,15 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
                 correct += (logits.argmax(1) == labels).sum()
         _sync(device)
         seconds = time.perf_counter() - t0
-        history.train_time_s += seconds
         seen = len(train_loader) * batch_size
+        step_loss = torch.stack(step_losses)
+        if parallel:  # the whole data's numbers on every rank
+            seconds, seen, loss_sum, correct, step_loss = _reduce_epoch(
+                model, seconds, seen, loss_sum, correct, step_loss)
+        history.train_time_s += seconds
         # ---- log: .item() syncs once per epoch, not once per step
         history.epoch.append(epoch)
-        history.step_loss.extend(torch.stack(step_losses).tolist())
+        history.step_loss.extend(step_loss.tolist())
         history.train_loss.append(loss_sum.item() / seen)
         history.train_acc.append(100.0 * correct.item() / seen if scored else math.nan)
         history.epoch_time_s.append(seconds)
@@ -248,7 +310,7 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
         # ---- evaluate, remember the best weights, maybe stop
         if val_data is not None:
             metrics = evaluate(model, val_data, batch_size=config.eval_batch_size,
-                               device=device)
+                               device=device, sharded=parallel)
             history.val_loss.append(metrics["loss"])
             history.val_acc.append(metrics["acc"])
             if metrics["loss"] < best_loss:
@@ -259,20 +321,24 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
             history.val_acc.append(math.nan)
         if on_epoch_end is not None:
             on_epoch_end(model, history)
-        if config.verbose:
+        if verbose:
             _print_row(history, config.num_epochs)
         if checkpoint:
-            _save_checkpoint(checkpoint, config, model, optimizer, scheduler, generator,
-                             history, best_loss, best_state)
+            rank_states = _gather_rng_states(generator) if parallel else None
+            if main:
+                _save_checkpoint(checkpoint, config, model, optimizer, scheduler, generator,
+                                 history, best_loss, best_state, rank_states=rank_states)
+            distributed.barrier()  # no rank goes on before the checkpoint is complete
         patience = config.early_stopping_patience
         if patience is not None and epoch - history.best_epoch >= patience:
-            history.stopped_early = True
+            history.stopped_early = True  # the same decision on every rank
             model.load_state_dict(best_state)
-            if config.verbose:
+            if verbose:
                 print(f"early stop after epoch {epoch}: restored epoch {history.best_epoch}")
             break
 
-    seen_total = len(history.epoch) * len(train_loader) * batch_size
+    del step_module  # drops DDP's hooks: the caller gets the plain module back
+    seen_total = len(history.epoch) * len(train_loader) * batch_size * world
     history.throughput = seen_total / max(history.train_time_s, 1e-9)
     history.peak_memory_mb = max(history.peak_memory_mb, memory.peak_mb())
     history.wall_time_s += time.perf_counter() - start
@@ -430,6 +496,60 @@ def _cross_entropy(label_smoothing: float):
     return objective
 
 
+class _Objective(nn.Module):
+    """The model and its training objective as one module, for DistributedDataParallel.
+
+    DDP averages gradients only for computations inside its ``forward``; an objective
+    such as ``losses.center_objective`` calls ``model.embed`` and ``model.head`` rather
+    than ``model(inputs)``, so the whole objective runs inside this module's forward.
+    """
+
+    def __init__(self, model: nn.Module, criterion: Callable) -> None:
+        super().__init__()
+        self.model, self.criterion = model, criterion
+
+    def forward(self, inputs, labels: Tensor):
+        return self.criterion(self.model, inputs, labels)
+
+
+def _reduce_epoch(model: nn.Module, seconds: float, seen: int, loss_sum: Tensor,
+                  correct: Tensor, step_loss: Tensor):
+    """One epoch's training figures over all ranks, and rank 0's batch-norm buffers.
+
+    Returns the slowest rank's seconds, the images seen by all ranks, their loss sum
+    and correct count, and each step's loss averaged over the ranks (the loss of the
+    global batch, as every rank's batch has the same size).
+    """
+    for buffer in model.buffers():  # running statistics saw only each rank's batches
+        distributed.broadcast(buffer, src=0)
+    world = distributed.world_size()
+    count = torch.tensor(float(seen), dtype=torch.float64, device=loss_sum.device)
+    sums = torch.stack([loss_sum.double(), correct.double(), count])
+    loss_sum, correct, seen = distributed.all_reduce_sum(sums)
+    step_loss = distributed.all_reduce_sum(step_loss.double()) / world
+    slowest = distributed.all_reduce_max(torch.tensor([seconds], dtype=torch.float64))
+    return slowest.item(), int(seen.item()), loss_sum, correct, step_loss
+
+
+def _checkpoint_exists(path: Path, parallel: bool) -> bool:
+    """Whether to resume; with several processes every rank must see the same answer,
+    else some would resume and others start afresh, and the run would hang."""
+    if not parallel:
+        return path.exists()
+    seen = distributed.gather_objects(path.exists())
+    if len(set(seen)) > 1:
+        raise ValueError(f"checkpoint {path} exists for ranks "
+                         f"{[r for r, s in enumerate(seen) if s]} only; with several "
+                         "machines put checkpoint_path on a file system they share")
+    return seen[0]
+
+
+def _gather_rng_states(generator: torch.Generator) -> list[tuple[Tensor, Tensor]]:
+    """Every rank's (loader generator, torch RNG) state, in rank order, so rank 0's
+    checkpoint lets each rank resume its own random streams."""
+    return distributed.gather_objects((generator.get_state(), torch.get_rng_state()))
+
+
 def _call(model: nn.Module, inputs: Tensor | tuple[Tensor, ...]) -> Tensor:
     """``model(images)``, or ``model(ids, lengths)`` for texts."""
     return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
@@ -482,29 +602,43 @@ def _config_key(config: FitConfig) -> dict:
 
 
 def _save_checkpoint(path: Path, config, model, optimizer, scheduler, generator,
-                     history, best_loss, best_state) -> None:
-    """Write atomically: a run killed mid-save leaves the previous checkpoint intact."""
+                     history, best_loss, best_state, *, rank_states=None) -> None:
+    """Write atomically: a run killed mid-save leaves the previous checkpoint intact.
+
+    ``rank_states`` (several processes): every rank's random states, see
+    ``_gather_rng_states``; the checkpoint then records the number of processes.
+    """
     state = {"config": _config_key(config), "model": model.state_dict(),
              "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
              "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
              "history": history.to_dict(), "best_loss": best_loss, "best_state": best_state}
+    if rank_states is not None:
+        state.update(rank_states=rank_states, world_size=len(rank_states))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
 
 
-def _resume(path: Path, config, model, optimizer, scheduler, generator):
+def _resume(path: Path, config, model, optimizer, scheduler, generator, *,
+            rank: int = 0, world: int = 1, verbose: bool = True):
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state["config"] != _config_key(config):
         raise ValueError(f"checkpoint {path} was written with another configuration "
                          f"({state['config']}); delete it or choose another "
                          "checkpoint_path to start afresh")
+    if state.get("world_size", 1) != world:  # shards and per-process batches differ
+        raise ValueError(f"checkpoint {path} was written by {state.get('world_size', 1)} "
+                         f"process(es); resume it with as many, not {world}, or choose "
+                         "another checkpoint_path to start afresh")
+    generator_state, rng_state = (state["rank_states"][rank] if "rank_states" in state
+                                  else (state["generator"], state["torch_rng"]))
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    generator.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
+    generator.set_state(generator_state)
+    torch.set_rng_state(rng_state)
     history = History(**state["history"])
-    print(f"resumed from {path} after epoch {history.epoch[-1]}")
+    if verbose:
+        print(f"resumed from {path} after epoch {history.epoch[-1]}")
     return history.epoch[-1] + 1, state["best_loss"], state["best_state"], history
