@@ -35,3 +35,20 @@ def test_chapter_is_committed_stripped_with_a_parsable_parameters_cell(path: Pat
     meta = nb.metadata["coursekit"]
     assert {"smoke", "cpu", "gpu"} <= set(meta["profiles"])
     assert tagged[0].source.startswith('profile = "cpu"')
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_follows_the_book_shape(path: Path):
+    """Opens with what it reproduces and its profile, draws in the book's style, records
+    its reported-vs-reproduced rows for the scoreboard and ends with what we learned."""
+    nb = nbformat.read(path, as_version=4)
+    head = " ".join(c.source for c in nb.cells[:6])
+    assert "{admonition} Reproduces" in head, f"{path.name}: no 'Reproduces' box on top"
+    assert "report.profile_note(" in head, f"{path.name}: no profile note on top"
+    code = " ".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "plots.use_book_style()" in code, f"{path.name}: not in the book's style"
+    assert "write_run_record(" in code and "comparison=" in code, \
+        f"{path.name}: its record must carry comparison= rows for the scoreboard"
+    closing = [c.source for c in nb.cells if c.cell_type == "markdown"][-3:]
+    assert any("what we learned" in s.lower() for s in closing), \
+        f"{path.name}: does not end with what we learned"
