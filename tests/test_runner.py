@@ -410,7 +410,7 @@ def test_build_runs_every_chapter_and_renders_the_failure(
     assert [c.source for c in staged.cells if c not in boxes] == [
         c.source for c in executed.cells]
     page = (result.html / "chapters" / "B2_fails.html").read_text()
-    assert "Re-run this chapter" in page and "value in this run" in page
+    assert "Re-run this chapter" in page and "num_epochs=2" in page
     assert "coursekit run B2 --profile smoke" in page
     assert "ValueError: boom after 2 epochs" in page
     assert (result.html / "chapters" / "A1_ok.html").is_file()

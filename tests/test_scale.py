@@ -135,7 +135,7 @@ def test_scoreboard_shows_mean_and_std_over_seeds_from_the_records(book: Path, l
         "S1 lr=0.2 seed=0", "S1 lr=0.2 seed=1", "S1 lr=0.2 seed=2"]
     page = runner.render_scoreboard(book)
     # 52, 53, 54: mean 53.00, std 1.00; 13 points under the report's 66.00
-    assert "| Net accuracy | {doc}`S1 <../chapters/S1_net>` | 66.00 | **▼ 53.00 ± 1.00** | 3 |" in page
+    assert "| Net accuracy | {doc}`S1 <../chapters/S1_net>` | 66.00 | **▼ 53.00 ± 1.00** | 3 | `smoke` |" in page
     assert "profile `smoke` · CPU (2 threads) · 2026-11-22 10:00 UTC" in page
     assert "| A1 | Net | test accuracy (%) | 60.00 | 51.00 | **▼ -9.00** |" in page
     assert "a &lt;unk&gt; \\| claim" in page  # escaped for the Markdown table

@@ -95,28 +95,38 @@ def rerun_box(chapter: Chapter, params: dict) -> str:
     """The "Re-run this chapter" admonition: the command, and the parameters used."""
     profile = params.get("profile", "cpu")
     command = f"coursekit run {chapter.id} --profile {profile}"
-    rows = "\n".join(f"| `{k}` | `{format_assignment(k, v).partition('=')[2]}` |"
-                      for k, v in params.items() if k != "profile")
+    used = ", ".join(f"`{format_assignment(k, v)}`" for k, v in params.items()
+                     if k != "profile")
     return (
         ":::{admonition} Re-run this chapter\n:class: tip\n\n"
-        f"This page was produced, from the repository root, by\n\n"
-        f"```bash\n{command}\n```\n\n"
-        f"Change a parameter with `-p`, e.g. `{command} -p seed=1`; run one over "
-        f"several values with `coursekit sweep {chapter.id} --profile {profile} "
-        "-p seed=0,1,2`. {doc}`/book/fork` shows how to make the notebook your own.\n\n"
-        f"| parameter | value in this run |\n| :--- | :--- |\n{rows}\n:::"
+        f"This page was produced, from the repository root, by "
+        f"`{command}`, with {used or 'no parameters'}.\n\n"
+        f"Change one with `-p`, e.g. `{command} -p seed=1`; run one over several "
+        f"values with `coursekit sweep {chapter.id} --profile {profile} -p seed=0,1,2`; "
+        "see them all with `coursekit params "
+        f"{chapter.id}`. {{doc}}`/book/fork` shows how to make the notebook your own.\n"
+        ":::"
     )
 
 
+def _box_position(nb: nbformat.NotebookNode) -> int:
+    """Under the chapter's opening: after the profile note, else after the title."""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and "profile_note(" in cell.source:
+            return i + 1
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
+            return i + 1
+    return 0
+
+
 def _with_rerun_box(chapter: Chapter, executed: Path) -> bytes:
-    """The executed notebook with the re-run box under its title, as bytes."""
+    """The executed notebook with the re-run box under its opening, as bytes."""
     nb = nbformat.read(str(executed), as_version=4)
     params = dict(nb.metadata.get("papermill", {}).get("parameters", {}))
     box = nbformat.v4.new_markdown_cell(rerun_box(chapter, params), id=RERUN_TAG)
     box.metadata["tags"] = [RERUN_TAG]
-    titles = [i for i, c in enumerate(nb.cells)
-              if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")]
-    nb.cells.insert(titles[0] + 1 if titles else 0, box)
+    nb.cells.insert(_box_position(nb), box)
     return nbformat.writes(nb).encode()
 
 

@@ -196,7 +196,8 @@ def _headline_section(root: Path, rows: Sequence[Headline], profile: str) -> lis
     lines = ["## Headline results", "",
              f"Each row ran once per seed (mean ± standard deviation over the seeds; "
              f"**▼** marks a mean more than {SHORTFALL_POINTS} points below the "
-             "report). Re-run one with the command its chapter page gives.", ""]
+             "report). The device and date of each run are in its chapter's section "
+             "below; the chapter page gives the command that re-runs it.", ""]
     table = []
     for row in rows:
         chapter = find_chapter(root, row.chapter)
@@ -212,9 +213,9 @@ def _headline_section(root: Path, rows: Sequence[Headline], profile: str) -> lis
             ours = "not run yet"
         table.append([_cell(row.label), f"{{doc}}`{chapter.id} <../chapters/{chapter.stem}>`",
                       reported_text, ours, str(len(values)),
-                      _provenance(record) if record else "n/a"])
-    return lines + _table(["result", "chapter", "reported", "reproduced", "seeds", "run"],
-                          table, "llrrrl")
+                      f"`{record['profile']}`" if record.get("profile") else "n/a"])
+    return lines + _table(["result", "chapter", "reported", "reproduced", "seeds",
+                           "profile"], table, "llrrrl")
 
 
 def _chapter_section(root: Path, chapter: Chapter) -> list[str]:

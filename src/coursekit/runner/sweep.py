@@ -73,10 +73,10 @@ class Sweep:
 
     @property
     def name(self) -> str:
-        """A file name for the gathered table: the swept keys and values."""
-        keys = {k: sorted({json.dumps(p[k], default=repr) for p in self.points})
-                for k in self.points[0]} if self.points else {}
-        return f"sweep-{self.profile}-" + point_label(keys)
+        """A file name for the gathered table, e.g. ``sweep-smoke-lr=0.1+0.2-<hash>``."""
+        values = {k: "+".join(dict.fromkeys(str(p[k]) for p in self.points))
+                  for k in (self.points[0] if self.points else {})}
+        return f"sweep-{self.profile}-" + point_label(values)
 
 
 def plan_sweep(root: Path, chapter: Chapter, profile: str,
