@@ -511,3 +511,17 @@ def test_cli_data_errors_are_clean(capsys: pytest.CaptureFixture) -> None:
     assert main(["data", "fetch", "no_such_dataset"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("coursekit: error: ") and "no_such_dataset" in err
+
+
+def test_the_runner_is_not_part_of_the_library_key(tmp_path: Path) -> None:
+    package = tmp_path / "coursekit"
+    (package / "runner").mkdir(parents=True)
+    (package / "train.py").write_text("x = 1\n")
+    (package / "runner" / "book.py").write_text("y = 1\n")
+    (package / "cli.py").write_text("z = 1\n")
+    before = runner.library_digest([package])
+    (package / "runner" / "book.py").write_text("y = 2\n")  # how the book is staged
+    (package / "cli.py").write_text("z = 2\n")
+    assert runner.library_digest([package]) == before
+    (package / "train.py").write_text("x = 2\n")  # what chapters compute
+    assert runner.library_digest([package]) != before

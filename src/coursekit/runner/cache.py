@@ -6,7 +6,9 @@ The key is a sha256 over three parts:
   so saving a notebook in Jupyter does not invalidate it;
 - the resolved parameters as sorted JSON;
 - the library: every file under ``src/coursekit/`` and ``data_manifests/``, hashed
-  by content in sorted path order (``__pycache__`` and hidden files left out).
+  by content in sorted path order (``__pycache__`` and hidden files left out). The
+  runner and the command line are left out too: chapters never import them, so a
+  change to how chapters are run or the book is staged re-executes nothing.
 
 A record ``_build/cache/<stem>.json`` is written only after a successful run.
 """
@@ -39,6 +41,10 @@ def default_library_paths(root: Path) -> list[Path]:
     return [Path(coursekit.__file__).resolve().parent, root / "data_manifests"]
 
 
+# The notebook runner itself: what chapters run with, not what they compute.
+_NOT_LIBRARY = {("runner",), ("cli.py",)}
+
+
 def _library_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
@@ -46,7 +52,8 @@ def _library_files(path: Path) -> list[Path]:
     for file in path.rglob("*"):
         parts = file.relative_to(path).parts
         hidden = any(p.startswith(".") or p == "__pycache__" for p in parts)
-        if file.is_file() and not hidden and file.suffix != ".pyc":
+        runner = path.name == "coursekit" and parts[:1] in _NOT_LIBRARY
+        if file.is_file() and not hidden and not runner and file.suffix != ".pyc":
             files.append(file)
     return sorted(files, key=lambda f: f.relative_to(path).as_posix())
 
