@@ -233,3 +233,58 @@ def test_an_unreachable_scheduler_is_one_clear_error() -> None:
         runner.make_executor("spark")
     with pytest.raises(RunnerError, match="--scheduler needs --executor dask"):
         runner.make_executor("local", "tcp://127.0.0.1:9")
+
+
+REPO = Path(__file__).resolve().parents[1]
+MIRROR = os.environ.get("COURSEKIT_DATA_MIRROR") or str(REPO.parent / "shared" / "data")
+VOLATILE = {"time_s", "throughput", "peak_memory_mb", "epoch_time_s", "fit_s",
+            "train_s", "seconds", "wall_s"}
+
+
+def _stable(node):
+    """Results without wall times, speeds and memory, which vary from run to run."""
+    if isinstance(node, dict):
+        return {k: _stable(v) for k, v in node.items() if k not in VOLATILE}
+    if isinstance(node, list):
+        return [_stable(v) for v in node]
+    return node
+
+
+def _real_book(target: Path, chapters: list[str]) -> Path:
+    """A copy of the real book holding only ``chapters`` (stems)."""
+    target.mkdir()
+    shutil.copy(REPO / "_config.yml", target / "_config.yml")
+    shutil.copytree(REPO / "data_manifests", target / "data_manifests")
+    (target / "book").mkdir()
+    (target / "book" / "intro.md").write_text("# Part of the book\n")
+    (target / "chapters").mkdir()
+    for stem in chapters:
+        shutil.copy(REPO / "chapters" / f"{stem}.ipynb", target / "chapters")
+    entries = "".join(f"- file: chapters/{stem}\n" for stem in chapters)
+    (target / "_toc.yml").write_text(f"format: jb-book\nroot: book/intro\nchapters:\n{entries}")
+    return target
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(MIRROR, "gurmukhi_digits").is_dir(), reason="no data mirror")
+def test_real_chapters_on_dask_give_the_local_numbers_and_cache(
+    tmp_path: Path, cluster, monkeypatch
+) -> None:
+    monkeypatch.setenv("COURSEKIT_DATA_MIRROR", MIRROR)
+    monkeypatch.setenv("COURSEKIT_DATA_DIR", str(tmp_path / "data"))
+    chapters = ["B5_worked_theory", "E3_regularization_mlp"]  # formulas; torch training
+    here = _real_book(tmp_path / "here", chapters)
+    there = _real_book(tmp_path / "there", chapters)
+    local = runner.build_book(here, profile="smoke", html=False)
+    executor = runner.make_executor("dask", cluster.scheduler_address)
+    try:
+        remote = runner.build_book(there, profile="smoke", html=False, executor=executor)
+    finally:
+        executor.close()
+    assert local.ok and remote.ok, [r.error for r in local.failed + remote.failed]
+    assert _keys(there) == {k.replace("here", "there"): v for k, v in _keys(here).items()}
+    for mine, theirs in zip(local.runs, remote.runs):
+        ours = json.loads((mine.run_dir / "record.json").read_text())
+        dask = json.loads((theirs.run_dir / "record.json").read_text())
+        assert _stable(dask["results"]) == _stable(ours["results"]), mine.chapter
+        assert dask["comparison"] == ours["comparison"]
