@@ -165,9 +165,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     print(f"sweeping {chapter.id} over {len(sweep.points)} point(s) with the "
           f"{args.executor} executor ...", flush=True)
     executor = _executor(args)
+    state = "running ..." if executor.name == "local" else "queued"
     try:
         results = executor.run(
-            sweep.tasks, on_start=lambda t: print(f"{t.label}: queued", flush=True),
+            sweep.tasks, on_start=lambda t: print(f"{t.label}: {state}", flush=True),
             on_result=lambda r: print(f"{r.label}: {_describe(r)}", flush=True))
     finally:
         executor.close()
