@@ -1,13 +1,14 @@
 """Every chapter under the smoke profile on the mirror's real data, then the smoke book.
 
 The book is copied into a temporary root so these tests never touch the executed
-copies or the cache of the repository's own `make book`. Skipped when the data mirror
-is absent (COURSEKIT_DATA_MIRROR unset and no ../shared/data beside the repository).
+copies or the cache of the repository's own `make book`; the session fixture
+`smoke_book` (tests/conftest.py) builds it once for this module and test_browser.py.
+Skipped when the data mirror is absent (COURSEKIT_DATA_MIRROR unset and no
+../shared/data beside the repository).
 """
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -24,26 +25,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(MIRROR, "cifar10").is_dir(),
                        reason=f"no data mirror at {MIRROR}"),
 ]
-
-
-@pytest.fixture(scope="module")
-def smoke_book(tmp_path_factory):
-    """A copy of the book, built once with the smoke profile."""
-    root = tmp_path_factory.mktemp("book")
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(REPO / name, root / name)
-    for folder in ("book", "chapters"):
-        shutil.copytree(REPO / folder, root / folder)
-    env = {"COURSEKIT_DATA_MIRROR": MIRROR,
-           "COURSEKIT_DATA_DIR": str(tmp_path_factory.mktemp("data"))}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        result = runner.build_book(root, profile="smoke")
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    return root, result
 
 
 def test_every_chapter_runs_under_smoke(smoke_book):

@@ -1,0 +1,41 @@
+"""Shared fixtures: the smoke book, built once per session for every test that reads it.
+
+tests/ is also put on sys.path so test modules can import the helper module
+tests/browser.py (pytest runs with --import-mode=importlib, which does not add it).
+"""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from coursekit import runner
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+MIRROR = os.environ.get("COURSEKIT_DATA_MIRROR") or str(REPO.parent / "shared" / "data")
+
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """A copy of the book, built once with the smoke profile (shared by all modules)."""
+    root = tmp_path_factory.mktemp("book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, root / name)
+    for folder in ("book", "chapters"):
+        shutil.copytree(REPO / folder, root / folder)
+    env = {"COURSEKIT_DATA_MIRROR": MIRROR,
+           "COURSEKIT_DATA_DIR": str(tmp_path_factory.mktemp("data"))}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        result = runner.build_book(root, profile="smoke")
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    return root, result
