@@ -69,3 +69,21 @@ def test_second_build_executes_nothing(smoke_book):
     os.environ.setdefault("COURSEKIT_DATA_MIRROR", MIRROR)
     again = runner.build_book(root, profile="smoke", html=False)
     assert {r.status for r in again.runs} == {"cached"}
+
+
+def test_every_record_carries_its_comparison_rows(smoke_book):
+    root, _ = smoke_book
+    for chapter in runner.list_chapters(root):
+        record = json.loads((runner.run_dir(root, chapter) / "record.json").read_text())
+        assert record["comparison"], f"{chapter.id}: no reported-vs-reproduced rows"
+
+
+def test_scoreboard_page_is_built_from_the_records_with_seed_runs(smoke_book):
+    root, result = smoke_book
+    assert result.seed_runs and all(r.ok for r in result.seed_runs), [
+        (r.label, r.error) for r in result.seed_runs if not r.ok]
+    page = (root / "_build" / "html" / "book" / "scoreboard.html").read_text()
+    assert "Headline results" in page and "±" in page
+    for chapter in runner.list_chapters(root):
+        assert f"{chapter.id}: " in page, f"no section for {chapter.id}"
+    assert "not run yet" not in page.lower()
