@@ -39,3 +39,12 @@ def smoke_book(tmp_path_factory):
         for k, v in saved.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     return root, result
+
+
+@pytest.fixture
+def lib(tmp_path: Path) -> list[Path]:
+    """A fake library folder standing in for src/coursekit in the cache key."""
+    folder = tmp_path / "fakelib"
+    folder.mkdir()
+    (folder / "core.py").write_text("x = 1\n")
+    return [folder]

@@ -24,6 +24,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import stable
 
 from coursekit import runner
 
@@ -154,19 +155,6 @@ def test_a_killed_training_run_resumes_from_its_checkpoint(tmp_path: Path) -> No
     assert straight.stdout.splitlines()[-1].endswith("[1, 2, 3, 4, 5]")
 
 
-VOLATILE = {"time_s", "throughput", "peak_memory_mb", "epoch_time_s", "fit_s",
-            "train_s", "seconds", "elapsed_s"}
-
-
-def _stable(node):
-    """A record's results without wall times, speeds and memory, which vary run to run."""
-    if isinstance(node, dict):
-        return {k: _stable(v) for k, v in node.items() if k not in VOLATILE}
-    if isinstance(node, list):
-        return [_stable(v) for v in node]
-    return node
-
-
 @pytest.mark.slow
 def test_the_same_seed_gives_the_same_numbers_twice(smoke_book) -> None:
     root, _ = smoke_book
@@ -175,5 +163,5 @@ def test_the_same_seed_gives_the_same_numbers_twice(smoke_book) -> None:
     again = runner.run_chapter(root, chapter, profile="smoke", force=True)
     assert again.ok, again.error
     second = json.loads((runner.run_dir(root, chapter) / "record.json").read_text())
-    assert _stable(second["results"]) == _stable(first["results"])
+    assert stable(second["results"]) == stable(first["results"])
     assert second["comparison"] == first["comparison"]

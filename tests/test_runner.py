@@ -88,15 +88,6 @@ def book(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def lib(tmp_path: Path) -> list[Path]:
-    """A fake library folder standing in for src/coursekit in the cache key."""
-    folder = tmp_path / "fakelib"
-    folder.mkdir()
-    (folder / "core.py").write_text("x = 1\n")
-    return [folder]
-
-
 def record_of(root: Path) -> dict:
     return json.loads((root / "_build" / "runs" / "A1" / "record.json").read_text())
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import stable
 from test_runner import make_chapter
 
 from coursekit import runner
@@ -68,14 +69,6 @@ def book(tmp_path: Path) -> Path:
     make_chapter(root / "chapters" / "S1_net.ipynb", PARAMETERS, BODY,
                  {"id": "S1", "title": "A net", "profiles": {"smoke": {}}})
     return root
-
-
-@pytest.fixture
-def lib(tmp_path: Path) -> list[Path]:
-    folder = tmp_path / "fakelib"
-    folder.mkdir()
-    (folder / "core.py").write_text("x = 1\n")
-    return [folder]
 
 
 # ---------------------------------------------------------------- sweeps
@@ -237,19 +230,6 @@ def test_an_unreachable_scheduler_is_one_clear_error() -> None:
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = os.environ.get("COURSEKIT_DATA_MIRROR") or str(REPO.parent / "shared" / "data")
-VOLATILE = {"time_s", "throughput", "peak_memory_mb", "epoch_time_s", "fit_s",
-            "train_s", "seconds", "wall_s"}
-
-
-def _stable(node):
-    """Results without wall times, speeds and memory, which vary from run to run."""
-    if isinstance(node, dict):
-        return {k: _stable(v) for k, v in node.items() if k not in VOLATILE}
-    if isinstance(node, list):
-        return [_stable(v) for v in node]
-    return node
-
-
 def _real_book(target: Path, chapters: list[str]) -> Path:
     """A copy of the real book holding only ``chapters`` (stems)."""
     target.mkdir()
@@ -286,5 +266,5 @@ def test_real_chapters_on_dask_give_the_local_numbers_and_cache(
     for mine, theirs in zip(local.runs, remote.runs):
         ours = json.loads((mine.run_dir / "record.json").read_text())
         dask = json.loads((theirs.run_dir / "record.json").read_text())
-        assert _stable(dask["results"]) == _stable(ours["results"]), mine.chapter
+        assert stable(dask["results"]) == stable(ours["results"]), mine.chapter
         assert dask["comparison"] == ours["comparison"]

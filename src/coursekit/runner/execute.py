@@ -143,18 +143,24 @@ def _mark_failed(
 
 
 @contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the kernel (papermill's kernel inherits them)."""
+def _environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set environment variables (None unsets one) for the kernel, which inherits them;
+    put the old values back afterwards."""
     saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
     try:
+        for key, value in values.items():
+            _set_env(key, value)
         yield
     finally:
         for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+            _set_env(key, old)
+
+
+def _set_env(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
 
 
 def _last_line(exc: BaseException) -> str:

@@ -66,20 +66,10 @@ class LocalExecutor:
 
 def _in_worker(call: Callable[[], Any], threads: dict[str, str | None]) -> Any:
     """Run ``call`` on a Dask worker with the submitting process's thread settings."""
-    saved = {key: os.environ.get(key) for key in threads}
-    for key, value in threads.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    try:
+    from .execute import _environment  # here: execute imports this module
+
+    with _environment(threads):
         return call()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 class DaskExecutor:
