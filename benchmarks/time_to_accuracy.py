@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import platform
 import statistics
 import time
@@ -199,6 +200,12 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def _load() -> str:
+    """The machine's 1-minute load average after a run. The run's own threads make
+    about the core count; well above it, other work was competing for the CPU."""
+    return f"(load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+
+
 # ---------------------------------------------------------------------------------
 # one model
 
@@ -271,7 +278,7 @@ def benchmark(recipe: Recipe, split: data.ImageSplit, test: data.ImageSplit,
         ours.append(run_fit(recipe, split, test, seed))
         r = ours[-1]
         print(f"  fit   seed {seed}: {r['seconds']:7.1f} s  test acc {r['acc']:.2f} %  "
-              f"with flip averaging {r['acc_flip']:.2f} %", flush=True)
+              f"with flip averaging {r['acc_flip']:.2f} %  {_load()}", flush=True)
     result = {"model": recipe.model, "fit": ours, "plain": []}
     if not skip_plain:
         mean, std = channel_stats(split.images)
@@ -285,7 +292,7 @@ def benchmark(recipe: Recipe, split: data.ImageSplit, test: data.ImageSplit,
                                              mean, std, device))
             r = result["plain"][-1]
             print(f"  plain seed {seed}: {r['seconds']:7.1f} s  test acc {r['acc']:.2f} %  "
-                  f"with flip averaging {r['acc_flip']:.2f} %", flush=True)
+                  f"with flip averaging {r['acc_flip']:.2f} %  {_load()}", flush=True)
     fit_s = statistics.mean(r["seconds"] for r in ours)
     print(f"  fit:   {fit_s:.1f} s, test acc {summary(ours, 'acc')} %, "
           f"with flip averaging {summary(ours, 'acc_flip')} %")
