@@ -22,9 +22,11 @@ building the datasets and evaluating are not.
 
 Accuracy is printed twice: the model's prediction on each test image, and with
 test-time flip averaging (``evaluate_with_flip``: logits of the image and of its mirror
-image added, as airbench scores). A target is met when the accuracy reaches it and
-``fit`` trained within the time limit; the script reports, it never asserts. One seed
-can be lucky: ``--runs N`` trains N seeds and prints the mean, min and max.
+image added, as airbench scores). A target is met when the accuracy (the mean over
+seeds) reaches it and ``fit``'s slowest run trained within the time limit; the script
+reports, it never asserts. One seed can be lucky: ``--runs N`` trains N seeds and
+prints the mean, min and max. The machine's load average is printed after each run:
+timings taken while other work shared the CPU are slower than the recipe is.
 
 Usage:
     python benchmarks/time_to_accuracy.py [--model super_lenet|compact_cnn|all]
@@ -75,7 +77,7 @@ RECIPES = {
                         label_smoothing=0.1, augment="none", channels_last=False)),
     "compact_cnn": Recipe(
         "compact_cnn", 81.1, 600.0, "report D, Q1 (81.14 %), 90 epochs",
-        train.FitConfig(num_epochs=35, batch_size=128, optimizer="sgd", lr=0.1,
+        train.FitConfig(num_epochs=38, batch_size=128, optimizer="sgd", lr=0.1,
                         momentum=0.9, weight_decay=5e-4, lr_schedule="onecycle",
                         label_smoothing=0.1, augment="flip_crop", channels_last=True)),
 }
@@ -148,7 +150,9 @@ def plain_fit(model: nn.Module, dataset: PILImages, config: train.FitConfig,
     loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True,
                         drop_last=True, num_workers=num_workers,
                         persistent_workers=num_workers > 0)
-    name = "momentum" if config.optimizer == "sgd" and config.momentum > 0 else config.optimizer
+    name = config.optimizer  # FitConfig's "sgd" is SGD with Nesterov momentum
+    if name == "sgd" and config.momentum > 0:
+        name = "momentum"
     optimizer = optim.make_optimizer(name, model.parameters(), config.lr,
                                      weight_decay=config.weight_decay,
                                      momentum=config.momentum)
@@ -285,8 +289,9 @@ def benchmark(recipe: Recipe, split: data.ImageSplit, test: data.ImageSplit,
         transform = plain_transform(recipe.config.augment, mean.tolist(), std.tolist())
         dataset = PILImages(split, transform)
         workers, probe = faster_workers(recipe, dataset, device)
-        print(f"  plain loop: {workers} DataLoader workers (probe of {PROBE_STEPS} batches: "
-              + ", ".join(f"{w} workers {s:.1f} s" for w, s in probe.items()) + ")")
+        timings = ", ".join(f"{w} workers {s:.1f} s" for w, s in probe.items())
+        print(f"  plain loop: {workers} DataLoader workers "
+              f"(probe of {PROBE_STEPS} batches: {timings})")
         for seed in seeds:
             result["plain"].append(run_plain(recipe, dataset, test, seed, workers,
                                              mean, std, device))
@@ -341,7 +346,8 @@ def main() -> None:
         if r["plain"]:
             plain_s, plain_acc, plain_flip = (statistics.mean(x[k] for x in r["plain"])
                                               for k in ("seconds", "acc", "acc_flip"))
-            row += f"{plain_s:.1f} | {plain_acc:.2f} ({plain_flip:.2f}) | {plain_s / fit_s:.2f} |"
+            row += (f"{plain_s:.1f} | {plain_acc:.2f} ({plain_flip:.2f}) | "
+                    f"{plain_s / fit_s:.2f} |")
         else:
             row += "- | - | - |"
         print(row)

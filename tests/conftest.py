@@ -22,15 +22,21 @@ if str(TESTS) not in sys.path:
 
 
 @pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory):
+def smoke_data_env(tmp_path_factory) -> dict[str, str]:
+    """The data settings of the smoke book's runs: the mirror and a decoded-data folder."""
+    return {"COURSEKIT_DATA_MIRROR": MIRROR,
+            "COURSEKIT_DATA_DIR": str(tmp_path_factory.mktemp("data"))}
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory, smoke_data_env):
     """A copy of the book, built once with the smoke profile (shared by all modules)."""
     root = tmp_path_factory.mktemp("book")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO / name, root / name)
     for folder in ("book", "chapters"):
         shutil.copytree(REPO / folder, root / folder)
-    env = {"COURSEKIT_DATA_MIRROR": MIRROR,
-           "COURSEKIT_DATA_DIR": str(tmp_path_factory.mktemp("data"))}
+    env = smoke_data_env
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

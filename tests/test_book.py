@@ -78,6 +78,28 @@ def test_every_record_carries_its_comparison_rows(smoke_book):
         assert record["comparison"], f"{chapter.id}: no reported-vs-reproduced rows"
 
 
+@pytest.mark.slow
+def test_a_seed_run_narrowed_to_the_headline_model_matches_the_chapters_own_run(
+    smoke_book, smoke_data_env, monkeypatch
+):
+    # why the scoreboard may read A1's own run as the SuperLeNet row's seed 0
+    root, _ = smoke_book
+    for key, value in smoke_data_env.items():
+        monkeypatch.setenv(key, value)
+    chapter = runner.find_chapter(root, "A1")
+    point = {"variants": "super_lenet", "seed": 0}
+    library = runner.library_digest(runner.default_library_paths(root))
+    result = runner.plan_run(root, chapter, "smoke", point, library,
+                             slot=runner.sweep_slot(root, chapter, point)).call()
+    assert result.ok, result.error
+    narrowed = json.loads((result.run_dir / "record.json").read_text())["results"]
+    plain = json.loads((runner.run_dir(root, chapter) / "record.json").read_text())["results"]
+    assert list(narrowed) == ["super_lenet"]
+    scores = [key for key in plain["super_lenet"] if key.endswith(("_acc", "_loss"))]
+    assert scores and all(narrowed["super_lenet"][k] == plain["super_lenet"][k]
+                          for k in scores)
+
+
 def test_scoreboard_page_is_built_from_the_records_with_seed_runs(smoke_book):
     root, result = smoke_book
     assert result.seed_runs and all(r.ok for r in result.seed_runs), [

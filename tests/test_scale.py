@@ -20,6 +20,7 @@ from coursekit.runner import ParameterError, RunnerError
 PARAMETERS = """\
 profile = "cpu"  # smoke | cpu | gpu
 lr = 0.1
+variants = "all"  # "all" or names, as in the book's chapters
 seed = 0
 marker_dir = ""  # when set: the first attempt waits here to be killed
 """
@@ -134,6 +135,26 @@ def test_scoreboard_shows_mean_and_std_over_seeds_from_the_records(book: Path, l
     assert "a &lt;unk&gt; \\| claim" in page  # escaped for the Markdown table
     stage = runner.stage_book(book)
     assert (stage / "book" / "scoreboard.md").read_text() == page
+
+
+def test_the_chapters_own_run_stands_in_for_the_seed_it_runs_when_it_trains_the_row(
+    book: Path
+) -> None:
+    (book / "book" / "scoreboard.yml").write_text(
+        "seeds: {smoke: [0, 1, 2]}\nheadline:\n"
+        "  - label: Net accuracy\n    chapter: S1\n    params: {variants: net}\n"
+        "    value: [net, test_acc]\n")
+    planned = [t.label for t in runner.plan_headline_runs(book, "smoke", "lib")]
+    assert planned == ["S1 variants=net seed=1", "S1 variants=net seed=2"]
+    # a plain run that trains other variants only cannot stand in for seed 0
+    make_chapter(book / "chapters" / "S1_net.ipynb", PARAMETERS, BODY,
+                 {"id": "S1", "title": "A net", "profiles": {"smoke": {"variants": "cnn,mlp"}}})
+    planned = [t.label for t in runner.plan_headline_runs(book, "smoke", "lib")]
+    assert planned == [f"S1 variants=net seed={s}" for s in (0, 1, 2)]
+    make_chapter(book / "chapters" / "S1_net.ipynb", PARAMETERS, BODY,
+                 {"id": "S1", "title": "A net", "profiles": {"smoke": {"variants": "mlp,net"}}})
+    planned = [t.label for t in runner.plan_headline_runs(book, "smoke", "lib")]
+    assert planned == ["S1 variants=net seed=1", "S1 variants=net seed=2"]
 
 
 def test_scoreboard_says_what_has_not_run(book: Path) -> None:

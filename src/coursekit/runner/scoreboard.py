@@ -82,10 +82,37 @@ def headline_seeds(root: Path, profile: str) -> list[int]:
     return list(seeds.get(resolve_profile(profile), [0, 1, 2]))
 
 
-def _slot(root: Path, chapter: Chapter, profile: str, point: Mapping) -> RunSlot:
-    """The plain run's slot when the point changes nothing, else the point's own."""
+def _names(variants: Any) -> set[str]:
+    """``"a,b"`` or ``["a", "b"]`` as a set of variant names."""
+    if isinstance(variants, str):
+        return {name.strip() for name in variants.split(",") if name.strip()}
+    return {str(name) for name in variants}
+
+
+def _covered_by_plain_run(chapter: Chapter, profile: str, row: Headline,
+                          point: Mapping) -> bool:
+    """Whether the chapter's own run already trains the row's model at this point's seed.
+
+    A row's ``params`` only narrow its seed runs to its model and must not change its
+    number (``book/scoreboard.yml`` says so), so the plain run stands in for the seed it
+    runs with, provided its ``variants`` ("all" or a list) include the row's.
+    """
+    plain = resolve_parameters(chapter, profile)
+    if point.get("seed", plain.get("seed")) != plain.get("seed"):
+        return False
+    if "variants" not in row.params:
+        return True
+    return plain.get("variants") == "all" or _names(row.params["variants"]) <= _names(
+        plain.get("variants", "all"))
+
+
+def _slot(root: Path, chapter: Chapter, profile: str, point: Mapping,
+          row: Headline | None = None) -> RunSlot:
+    """The plain run's slot when it stands in for the point, else the point's own."""
     same = resolve_parameters(chapter, profile, point) == resolve_parameters(chapter, profile)
-    return main_slot(root, chapter) if same else sweep_slot(root, chapter, point)
+    if same or (row is not None and _covered_by_plain_run(chapter, profile, row, point)):
+        return main_slot(root, chapter)
+    return sweep_slot(root, chapter, point)
 
 
 def _points(root: Path, row: Headline, profile: str) -> list[dict[str, Any]]:
@@ -98,6 +125,9 @@ def plan_headline_runs(root: Path, profile: str, library: str, *,
                        force: bool = False) -> list[Task]:
     """The seed runs of every headline row not already run by the book itself.
 
+    The chapter's own run counts for the seed it runs with when it trains the row's
+    model (see ``_covered_by_plain_run``), so only the other seeds run again.
+
     Raises:
         ChapterError, ParameterError: for an unknown chapter or parameter in
             ``book/scoreboard.yml``, before anything runs.
@@ -106,7 +136,7 @@ def plan_headline_runs(root: Path, profile: str, library: str, *,
     for row in read_headlines(root):
         chapter = find_chapter(root, row.chapter)
         for point in _points(root, row, profile):
-            slot = _slot(root, chapter, profile, point)
+            slot = _slot(root, chapter, profile, point, row)
             if slot != main_slot(root, chapter):
                 tasks.append(plan_run(root, chapter, profile, point, library,
                                       slot=slot, force=force))
@@ -136,7 +166,7 @@ def headline_values(root: Path, row: Headline, profile: str) -> tuple[list[float
     chapter = find_chapter(root, row.chapter)
     values, first = [], {}
     for point in _points(root, row, profile):
-        record = _read_record(_slot(root, chapter, profile, point).records)
+        record = _read_record(_slot(root, chapter, profile, point, row).records)
         if record:
             first = first or record
             values += _lookup(record.get("results", {}), row.value)
