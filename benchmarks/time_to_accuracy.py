@@ -31,8 +31,8 @@ timings taken while other work shared the CPU are slower than the recipe is.
 Usage:
     python benchmarks/time_to_accuracy.py [--model super_lenet|compact_cnn|all]
         [--skip-plain] [--seed 0] [--runs 1]
-About 3 minutes for SuperLeNet and 35 minutes for the compact CNN with the plain loop
-on 2 CPU cores; ``--skip-plain`` leaves about 1 and 10.
+About 2 minutes for SuperLeNet and 24 minutes for the compact CNN with the plain loop
+on 2 CPU cores; ``--skip-plain`` leaves about 1 and 9.
 """
 
 from __future__ import annotations
