@@ -143,7 +143,7 @@ def test_the_chapters_own_run_stands_in_for_the_seed_it_runs_when_it_trains_the_
     (book / "book" / "scoreboard.yml").write_text(
         "seeds: {smoke: [0, 1, 2]}\nheadline:\n"
         "  - label: Net accuracy\n    chapter: S1\n    params: {variants: net}\n"
-        "    value: [net, test_acc]\n")
+        "    narrows_only: true\n    value: [net, test_acc]\n")
     planned = [t.label for t in runner.plan_headline_runs(book, "smoke", "lib")]
     assert planned == ["S1 variants=net seed=1", "S1 variants=net seed=2"]
     # a plain run that trains other variants only cannot stand in for seed 0
@@ -155,6 +155,15 @@ def test_the_chapters_own_run_stands_in_for_the_seed_it_runs_when_it_trains_the_
                  {"id": "S1", "title": "A net", "profiles": {"smoke": {"variants": "mlp,net"}}})
     planned = [t.label for t in runner.plan_headline_runs(book, "smoke", "lib")]
     assert planned == ["S1 variants=net seed=1", "S1 variants=net seed=2"]
+    # without narrows_only the row's params may change its number: every seed runs
+    config = book / "book" / "scoreboard.yml"
+    config.write_text(config.read_text().replace("    narrows_only: true\n", ""))
+    planned = [t.label for t in runner.plan_headline_runs(book, "smoke", "lib")]
+    assert planned == [f"S1 variants=net seed={s}" for s in (0, 1, 2)]
+    config.write_text(config.read_text().replace(
+        "    value:", "    narrows_only: yes please\n    value:"))
+    with pytest.raises(RunnerError, match="narrows_only must be true or false"):
+        runner.plan_headline_runs(book, "smoke", "lib")
 
 
 def test_scoreboard_says_what_has_not_run(book: Path) -> None:

@@ -42,6 +42,7 @@ class Headline:
     params: Mapping[str, Any] = field(default_factory=dict)
     own_seeds: bool = False  # the chapter trains every seed itself (seeds: chapter)
     reported: Mapping[str, Any] = field(default_factory=dict)
+    narrows_only: bool = False  # params only narrow the run: they keep the row's number
 
 
 def _config(root: Path) -> dict:
@@ -69,10 +70,14 @@ def read_headlines(root: Path) -> list[Headline]:
         if missing:
             raise RunnerError(f"{root / CONFIG}: headline row {i} lacks "
                               f"{', '.join(missing)}")
+        narrows_only = raw.get("narrows_only", False)
+        if not isinstance(narrows_only, bool):
+            raise RunnerError(f"{root / CONFIG}: headline row {i}: narrows_only must be "
+                              f"true or false, not {narrows_only!r}")
         rows.append(Headline(str(raw["label"]), str(raw["chapter"]),
                              tuple(str(v) for v in raw["value"]),
                              dict(raw.get("params", {})), raw.get("seeds") == "chapter",
-                             dict(raw.get("reported", {}))))
+                             dict(raw.get("reported", {})), narrows_only))
     return rows
 
 
@@ -93,10 +98,12 @@ def _covered_by_plain_run(chapter: Chapter, profile: str, row: Headline,
                           point: Mapping) -> bool:
     """Whether the chapter's own run already trains the row's model at this point's seed.
 
-    A row's ``params`` only narrow its seed runs to its model and must not change its
-    number (``book/scoreboard.yml`` says so), so the plain run stands in for the seed it
-    runs with, provided its ``variants`` ("all" or a list) include the row's.
+    Only for a row marked ``narrows_only``: its ``params`` narrow the seed runs to its
+    model without changing its number, so the plain run stands in for the seed it runs
+    with, provided its ``variants`` ("all" or a list) include the row's.
     """
+    if not row.narrows_only:
+        return False
     plain = resolve_parameters(chapter, profile)
     if point.get("seed", plain.get("seed")) != plain.get("seed"):
         return False
