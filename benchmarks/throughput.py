@@ -2,11 +2,12 @@
 
 Same model, batch size, optimizer (Adam 1e-3) and augmentation (random crop with
 reflection padding 4 + horizontal flip) on the same CIFAR-10 training images; the two
-are timed side by side in one run. The plain loop is the tutorial pipeline: a Dataset
-of PIL images with torchvision transforms (v2) and a DataLoader; it is timed with 0 and
-with 2 worker processes and the faster one counts. Each of the three is timed three
-times, interleaved, and its best run counts (noise on a shared machine only slows). Images per second exclude the first
-(warm-up) batches of each run and any evaluation.
+are timed side by side in one run. The plain loop is the tutorial pipeline of
+``plain_pipeline.py``: a Dataset of PIL images with torchvision transforms (v2) and a
+DataLoader; it is timed with 0 and with 2 worker processes and the faster one counts.
+Each of the three is timed three times, interleaved, and its best run counts (noise on
+a shared machine only slows). Images per second exclude the first (warm-up) batches of
+each run and any evaluation.
 
 Usage: python benchmarks/throughput.py [--images 20000] [--batch-size 128]
 The last line printed is ``speedup <ratio>``, the smaller of the models' ratios.
@@ -19,10 +20,9 @@ import platform
 import time
 
 import torch
-from PIL import Image
+from plain_pipeline import PILImages, plain_transform, sync
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from torchvision.transforms import v2
+from torch.utils.data import DataLoader
 
 from coursekit import data, models, train
 from coursekit.loader import channel_stats, resolve_device
@@ -35,21 +35,6 @@ REPEATS = 3  # each pipeline is timed this many times, interleaved; the best cou
 # ---------------------------------------------------------------------------------
 # the plain PyTorch pipeline
 
-class PILImages(Dataset):
-    """CIFAR-10 as a list of PIL images, transformed one at a time."""
-
-    def __init__(self, split: data.ImageSplit, transform) -> None:
-        self.images = [Image.fromarray(x.permute(1, 2, 0).numpy()) for x in split.images]
-        self.labels = split.labels.tolist()
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int):
-        return self.transform(self.images[i]), self.labels[i]
-
-
 def plain_throughput(model: nn.Module, dataset: PILImages, batch_size: int,
                      num_workers: int, device: torch.device) -> float:
     """Images per second of one epoch of a textbook DataLoader training loop."""
@@ -60,7 +45,7 @@ def plain_throughput(model: nn.Module, dataset: PILImages, batch_size: int,
     seen, start = 0, None
     for step, (inputs, labels) in enumerate(loader):
         if step == WARMUP_STEPS:
-            _sync(device)
+            sync(device)
             start, seen = time.perf_counter(), 0
         inputs, labels = inputs.to(device), labels.to(device)
         loss = nn.functional.cross_entropy(model(inputs), labels)
@@ -68,7 +53,7 @@ def plain_throughput(model: nn.Module, dataset: PILImages, batch_size: int,
         loss.backward()
         optimizer.step()
         seen += len(labels)
-    _sync(device)
+    sync(device)
     return seen / (time.perf_counter() - start)
 
 
@@ -81,11 +66,6 @@ def coursekit_throughput(model: nn.Module, split: data.ImageSplit, batch_size: i
     return train.fit(model, split, config=config).throughput
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=20000,
@@ -96,11 +76,7 @@ def main() -> None:
     device = resolve_device("auto")
     split = data.subset(data.load_images("cifar10")["train"], args.images, seed=0)
     mean, std = (t.tolist() for t in channel_stats(split.images))
-    transform = v2.Compose([
-        v2.ToImage(), v2.RandomCrop(32, padding=4, padding_mode="reflect"),
-        v2.RandomHorizontalFlip(), v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(mean, std)])
-    dataset = PILImages(split, transform)
+    dataset = PILImages(split, plain_transform("flip_crop", mean, std))
     print(f"device {device} ({platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads), torch {torch.__version__}, "
           f"{len(split)} images, batch {args.batch_size}, augmentation crop+flip")

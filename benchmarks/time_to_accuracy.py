@@ -10,11 +10,12 @@ the 10,000 test images. Targets, from the project's issue:
 - the compact CNN (``compact_cnn``, report D): 81.1 % (report D: 81.14 % after 90
   epochs) in at most 10 minutes.
 
-The same recipe is then run through the tutorial pipeline, as in
-``benchmarks/throughput.py``: a Dataset of PIL images, torchvision transforms v2, a
-DataLoader, and a textbook loop with the same model, initialisation, optimizer,
-learning-rate schedule (``train.lr_factor``, stepped per batch), label smoothing,
-normalisation, batch size, epochs, augmentation and memory format. Its DataLoader uses
+The same recipe is then run through the tutorial pipeline of ``plain_pipeline.py``
+(shared with ``throughput.py``): a Dataset of PIL images, torchvision transforms v2, a
+DataLoader, and a textbook loop with the same model, initialisation, optimizer
+(``train.optimizer_for``), learning-rate schedule (``train.lr_factor``, stepped per
+batch), label smoothing, normalisation, batch size, epochs, augmentation and memory
+format. Its DataLoader uses
 0 or 2 worker processes, whichever trains faster in a short probe run first. Both
 pipelines start from images already decoded in memory, and only training is timed
 (``History.train_time_s`` for ``fit``; the epochs of the loop for the plain one):
@@ -44,15 +45,13 @@ import platform
 import statistics
 import time
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import torch
-from PIL import Image
+from plain_pipeline import PILImages, plain_transform, sync
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from torchvision.transforms import v2
+from torch.utils.data import DataLoader
 
-from coursekit import data, models, optim, train
+from coursekit import data, metrics, models, train
 from coursekit.loader import channel_stats, resolve_device
 
 PROBE_STEPS = 20  # batches of the untimed warm-up runs (and of the plain worker probe)
@@ -96,44 +95,14 @@ def evaluate_with_flip(model: nn.Module, split: data.ImageSplit, *,
     default to the statistics ``fit`` stored on the model.
     """
     logits = train.predict(model, split, mean=mean, std=std)
-    mirrored = SimpleNamespace(images=split.images.flip(-1), labels=split.labels)
+    mirrored = dataclasses.replace(split, images=split.images.flip(-1))
     flipped = train.predict(model, mirrored, mean=mean, std=std)
-    labels = split.labels
-
-    def acc(scores: torch.Tensor) -> float:
-        return 100.0 * (scores.argmax(1) == labels).float().mean().item()
-
-    return {"acc": acc(logits), "acc_flip": acc(logits + flipped)}
+    return {"acc": metrics.topk_accuracy(logits, split.labels),
+            "acc_flip": metrics.topk_accuracy(logits + flipped, split.labels)}
 
 
 # ---------------------------------------------------------------------------------
 # the plain PyTorch pipeline
-
-class PILImages(Dataset):
-    """CIFAR-10 as a list of PIL images, transformed one at a time."""
-
-    def __init__(self, split: data.ImageSplit, transform) -> None:
-        self.images = [Image.fromarray(x.permute(1, 2, 0).numpy()) for x in split.images]
-        self.labels = split.labels.tolist()
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int):
-        return self.transform(self.images[i]), self.labels[i]
-
-
-def plain_transform(augment: str, mean: list[float], std: list[float]) -> v2.Compose:
-    """torchvision v2 transforms equal to ``fit``'s batch augmentation ``augment``."""
-    steps = {"none": [], "flip": [v2.RandomHorizontalFlip()],
-             "flip_crop": [v2.RandomCrop(32, padding=4, padding_mode="reflect"),
-                           v2.RandomHorizontalFlip()]}
-    if augment not in steps:
-        raise ValueError(f"no torchvision equivalent written for augment={augment!r}")
-    return v2.Compose([v2.ToImage(), *steps[augment],
-                       v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)])
-
 
 def plain_fit(model: nn.Module, dataset: PILImages, config: train.FitConfig,
               num_workers: int, device: torch.device, max_steps: int | None = None,
@@ -150,17 +119,12 @@ def plain_fit(model: nn.Module, dataset: PILImages, config: train.FitConfig,
     loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True,
                         drop_last=True, num_workers=num_workers,
                         persistent_workers=num_workers > 0)
-    name = config.optimizer  # FitConfig's "sgd" is SGD with Nesterov momentum
-    if name == "sgd" and config.momentum > 0:
-        name = "momentum"
-    optimizer = optim.make_optimizer(name, model.parameters(), config.lr,
-                                     weight_decay=config.weight_decay,
-                                     momentum=config.momentum)
+    optimizer = train.optimizer_for(model, config)
     total_steps = config.num_epochs * len(loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: train.lr_factor(config.lr_schedule, step, total_steps))
     step = 0
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     for _ in range(config.num_epochs):
         for inputs, labels in loader:
@@ -174,13 +138,13 @@ def plain_fit(model: nn.Module, dataset: PILImages, config: train.FitConfig,
             scheduler.step()
             step += 1
             if step == untimed_steps:
-                _sync(device)
+                sync(device)
                 start = time.perf_counter()
             if max_steps is not None and step >= max_steps:
                 break
         if max_steps is not None and step >= max_steps:
             break
-    _sync(device)
+    sync(device)
     return time.perf_counter() - start
 
 
@@ -199,11 +163,6 @@ def faster_workers(recipe: Recipe, dataset: PILImages,
     return min(seconds, key=seconds.get), seconds
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def _load() -> str:
     """The machine's 1-minute load average after a run. The run's own threads make
     about the core count; well above it, other work was competing for the CPU."""
@@ -214,9 +173,9 @@ def _load() -> str:
 # one model
 
 def describe(recipe: Recipe) -> str:
+    """The recipe in one line, as printed above its runs."""
     c = recipe.config
-    optimizer = "SGD, Nesterov momentum " + str(c.momentum) if c.optimizer == "sgd" \
-        else c.optimizer
+    optimizer = f"SGD, Nesterov momentum {c.momentum}" if c.optimizer == "sgd" else c.optimizer
     return (f"{c.num_epochs} epochs, batch {c.batch_size}, {optimizer}, peak lr {c.lr}, "
             f"{c.lr_schedule} schedule, weight decay {c.weight_decay}, label smoothing "
             f"{c.label_smoothing}, augment {c.augment}, channels_last {c.channels_last}")

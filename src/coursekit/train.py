@@ -34,7 +34,7 @@ from coursekit.loader import LabelledImages, channel_stats, make_loader, resolve
 from coursekit.memory import PeakMemory
 
 __all__ = ["FitConfig", "History", "Variant", "VariantRuns", "evaluate", "fit",
-           "fit_variants", "lr_factor", "predict", "seed_everything"]
+           "fit_variants", "lr_factor", "optimizer_for", "predict", "seed_everything"]
 
 
 @dataclass
@@ -240,7 +240,7 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
     train_loader = make_loader(train_data, batch_size, mean, std, device=device,
                                shuffle=True, augment=config.augment, drop_last=True,
                                channels_last=channels_last, generator=generator)
-    optimizer = _make_optimizer(model, config)
+    optimizer = optimizer_for(model, config)
     total_steps = config.num_epochs * len(train_loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(config.lr_schedule, step, total_steps))
@@ -477,7 +477,9 @@ def lr_factor(schedule: str, step: int, total_steps: int) -> float:
 # helpers
 
 
-def _make_optimizer(model: nn.Module, config: FitConfig) -> torch.optim.Optimizer:
+def optimizer_for(model: nn.Module, config: FitConfig) -> torch.optim.Optimizer:
+    """The optimizer ``fit`` trains ``model`` with under ``config`` (for loops of one's own,
+    such as the plain PyTorch loop in ``benchmarks/time_to_accuracy.py``)."""
     name = config.optimizer
     if name == "sgd" and config.momentum > 0:
         name = "momentum"  # FitConfig's "sgd" means SGD with Nesterov momentum
