@@ -36,14 +36,10 @@ def smoke_book(tmp_path_factory, smoke_data_env):
         shutil.copy(REPO / name, root / name)
     for folder in ("book", "chapters"):
         shutil.copytree(REPO / folder, root / folder)
-    env = smoke_data_env
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in smoke_data_env.items():
+            patch.setenv(key, value)
         result = runner.build_book(root, profile="smoke")
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     return root, result
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 import browser  # tests/browser.py, put on sys.path by conftest.py
 from coursekit import runner
+from coursekit.runner.chapters import toc_files
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = os.environ.get("COURSEKIT_DATA_MIRROR") or str(REPO.parent / "shared" / "data")
@@ -199,25 +199,13 @@ def test_error_outputs_of_a_real_jupyter_book_build_are_caught(driver, tmp_path)
     ]
 
 
-def _toc_pages(root: Path) -> set[str]:
-    """The HTML page of every file in the book's _toc.yml."""
-    def files(node):
-        if isinstance(node, dict):
-            yield from (v for k, v in node.items() if k in ("root", "file"))
-            yield from (f for v in node.values() for f in files(v))
-        elif isinstance(node, list):
-            yield from (f for v in node for f in files(v))
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    return {f"{name}.html" for name in files(toc)}
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path(MIRROR, "cifar10").is_dir(), reason=f"no data mirror at {MIRROR}")
 def test_every_page_of_the_smoke_book_works_in_a_browser(driver, smoke_book):
     root, _ = smoke_book
     html = root / "_build" / "html"
     pages = browser.list_pages(html)
-    missing = _toc_pages(root) - set(pages)
+    missing = {f"{name}.html" for name in toc_files(root)} - set(pages)
     assert not missing, f"pages of _toc.yml not built: {sorted(missing)}"
     assert {f"chapters/{c.stem}.html" for c in runner.list_chapters(root)} <= set(pages)
     problems = []

@@ -16,14 +16,13 @@ reproduces it. Failures are never cached.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ from .cache import (
 from .chapters import Chapter, RunSlot, find_chapter, list_chapters, main_slot
 from .chapters import read_notebook, run_dir
 from .errors import ChapterError
-from .executors import Executor, LocalExecutor
+from .executors import Executor, LocalExecutor, environment
 from .params import format_assignment, resolve_parameters
 
 __all__ = ["RunResult", "Task", "plan_run", "run_chapter", "run_chapters",
@@ -142,27 +141,6 @@ def _mark_failed(
     nbformat.write(nb, str(partial))
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str | None]) -> Iterator[None]:
-    """Set environment variables (None unsets one) for the kernel, which inherits them;
-    put the old values back afterwards."""
-    saved = {key: os.environ.get(key) for key in values}
-    try:
-        for key, value in values.items():
-            _set_env(key, value)
-        yield
-    finally:
-        for key, old in saved.items():
-            _set_env(key, old)
-
-
-def _set_env(key: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(key, None)
-    else:
-        os.environ[key] = value
-
-
 def _last_line(exc: BaseException) -> str:
     import papermill.exceptions  # lazily: papermill is slow to import
 
@@ -216,7 +194,7 @@ def _execute(
     partial = target.with_name(f".{target.stem}.partial-{attempt}.ipynb")
     error = None
     try:
-        with _KERNEL_LOCK, _environment(env):
+        with _KERNEL_LOCK, environment(env):
             try:
                 _papermill(chapter.path, partial, params, progress_bar)
             except Exception as exc:  # the chapter failed, not the runner: go on

@@ -12,9 +12,10 @@ lost attempt leaves only hidden, uniquely named leftovers, never a result.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import RunnerError
@@ -22,13 +23,35 @@ from .errors import RunnerError
 if TYPE_CHECKING:
     from .execute import RunResult, Task
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "DaskExecutor", "make_executor"]
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "DaskExecutor", "make_executor",
+           "environment"]
 
 EXECUTORS = ("local", "dask")
 SCHEDULER_ENV = "COURSEKIT_DASK_SCHEDULER"
 # A Dask nanny starts workers with these set to 1; a chapter should get the threads
 # it gets when run here, so the worker's kernels see the submitting process's values.
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set environment variables (None unsets one) for a run, whose kernel inherits
+    them; put the old values back afterwards."""
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            _set_env(key, value)
+        yield
+    finally:
+        for key, old in saved.items():
+            _set_env(key, old)
+
+
+def _set_env(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
 
 
 class Executor(Protocol):
@@ -66,9 +89,7 @@ class LocalExecutor:
 
 def _in_worker(call: Callable[[], Any], threads: dict[str, str | None]) -> Any:
     """Run ``call`` on a Dask worker with the submitting process's thread settings."""
-    from .execute import _environment  # here: execute imports this module
-
-    with _environment(threads):
+    with environment(threads):
         return call()
 
 

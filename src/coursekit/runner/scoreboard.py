@@ -87,11 +87,9 @@ def headline_seeds(root: Path, profile: str) -> list[int]:
     return list(seeds.get(resolve_profile(profile), [0, 1, 2]))
 
 
-def _names(variants: Any) -> set[str]:
-    """``"a,b"`` or ``["a", "b"]`` as a set of variant names."""
-    if isinstance(variants, str):
-        return {name.strip() for name in variants.split(",") if name.strip()}
-    return {str(name) for name in variants}
+def _names(variants: str) -> set[str]:
+    """A chapter's ``variants`` parameter, ``"a,b"``, as a set of names."""
+    return {name.strip() for name in variants.split(",") if name.strip()}
 
 
 def _covered_by_plain_run(chapter: Chapter, profile: str, row: Headline,
@@ -109,15 +107,15 @@ def _covered_by_plain_run(chapter: Chapter, profile: str, row: Headline,
         return False
     if "variants" not in row.params:
         return True
-    return plain.get("variants") == "all" or _names(row.params["variants"]) <= _names(
-        plain.get("variants", "all"))
+    return plain["variants"] == "all" or _names(row.params["variants"]) <= _names(
+        plain["variants"])
 
 
 def _slot(root: Path, chapter: Chapter, profile: str, point: Mapping,
-          row: Headline | None = None) -> RunSlot:
-    """The plain run's slot when it stands in for the point, else the point's own."""
+          row: Headline) -> RunSlot:
+    """The plain run's slot when it stands in for the row's point, else the point's own."""
     same = resolve_parameters(chapter, profile, point) == resolve_parameters(chapter, profile)
-    if same or (row is not None and _covered_by_plain_run(chapter, profile, row, point)):
+    if same or _covered_by_plain_run(chapter, profile, row, point):
         return main_slot(root, chapter)
     return sweep_slot(root, chapter, point)
 
