@@ -5,11 +5,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= auto      # auto = gpu when a CUDA device is present, else cpu
-# The book's runs go to WORKERS local Dask worker processes that split the machine's
-# cores between them; on 2 cores that beats one run after another (benchmarks/README.md).
-# `make book EXECUTOR=local` runs them in this process, one after another.
-EXECUTOR ?= dask
-WORKERS ?= 2
 
 # The project's data mirror, when it sits beside the repository and none is set.
 ifeq ($(COURSEKIT_DATA_MIRROR),)
@@ -30,8 +25,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 book: setup
-	$(BIN)/coursekit build --profile $(strip $(PROFILE)) --executor $(strip $(EXECUTOR)) \
-		--workers $(strip $(WORKERS))
+	$(BIN)/coursekit build --profile $(strip $(PROFILE))
 
 test: setup
 	$(BIN)/python -m pytest

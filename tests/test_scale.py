@@ -7,9 +7,7 @@ import shutil
 import signal
 import threading
 import time
-from functools import partial
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from helpers import stable
@@ -248,25 +246,6 @@ def test_a_killed_worker_means_a_retried_task_not_a_lost_result(
     visible = [p for p in (book / "_build").rglob("*") if "partial" in p.name
                and not any(part.startswith(".") for part in p.relative_to(book / "_build").parts)]
     assert visible == []
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("ours, expected", [
-    (None, str(max(1, len(os.sched_getaffinity(0)) // 2))),  # a share of the cores
-    ("3", "3"),                                                # what we asked for
-])
-def test_local_workers_split_the_cores_between_them(monkeypatch, ours, expected) -> None:
-    pytest.importorskip("dask.distributed")
-    if ours is None:
-        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    else:
-        monkeypatch.setenv("OMP_NUM_THREADS", ours)
-    probe = SimpleNamespace(label="probe", call=partial(os.getenv, "OMP_NUM_THREADS"))
-    executor = runner.make_executor("dask", workers=2)
-    try:
-        assert executor.run([probe, probe]) == [expected, expected]
-    finally:
-        executor.close()
 
 
 def test_an_unreachable_scheduler_is_one_clear_error() -> None:

@@ -28,11 +28,8 @@ __all__ = ["EXECUTORS", "Executor", "LocalExecutor", "DaskExecutor", "make_execu
 
 EXECUTORS = ("local", "dask")
 SCHEDULER_ENV = "COURSEKIT_DASK_SCHEDULER"
-# A Dask nanny starts workers with these set to 1. A chapter on a cluster elsewhere
-# gets the threads it gets when run here: the submitting process's values. On a local
-# cluster the workers share this machine's cores, so each run gets its share of them
-# (unless OMP_NUM_THREADS is set here): two runs of two threads on two cores would
-# fight over them and finish later than one after the other.
+# A Dask nanny starts workers with these set to 1; a chapter should get the threads
+# it gets when run here, so the worker's kernels see the submitting process's values.
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -90,16 +87,8 @@ class LocalExecutor:
         pass
 
 
-def _available_cores() -> int:
-    """The CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _in_worker(call: Callable[[], Any], threads: dict[str, str | None]) -> Any:
-    """Run ``call`` on a Dask worker with the thread settings chosen for it."""
+    """Run ``call`` on a Dask worker with the submitting process's thread settings."""
     with environment(threads):
         return call()
 
@@ -110,7 +99,7 @@ class DaskExecutor:
     Args:
         scheduler: the scheduler's address (``tcp://host:8786``). None starts a local
             cluster of ``workers`` processes on 127.0.0.1 for as long as this executor
-            lives; each run there gets ``cores // workers`` threads (at least one).
+            lives.
         workers: the size of that local cluster.
     Raises:
         RunnerError: if Dask is not installed or the scheduler cannot be reached.
@@ -133,7 +122,6 @@ class DaskExecutor:
                 n_workers=workers, threads_per_worker=1, processes=True,
                 host="127.0.0.1", dashboard_address=None)
             self.client = Client(self._cluster)
-            self._share = str(max(1, _available_cores() // workers))
             return
         try:
             self.client = Client(scheduler, timeout="15s")
@@ -153,8 +141,6 @@ class DaskExecutor:
         from dask.distributed import as_completed
 
         threads = {key: os.environ.get(key) for key in _THREAD_VARIABLES}
-        if self._cluster is not None and threads["OMP_NUM_THREADS"] is None:
-            threads = dict.fromkeys(_THREAD_VARIABLES, self._share)
         futures = []
         for task in tasks:
             if on_start:
