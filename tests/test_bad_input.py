@@ -79,7 +79,7 @@ def test_unknown_parameter(book: Path) -> None:
 def test_wrong_parameter_type(book: Path) -> None:
     message = _one_message(coursekit("--root", str(book), "sweep", "A1", "-p",
                                      "num_epochs=2,three"))
-    assert "'num_epochs' of chapter A1 expects an int, like its default 12" in message
+    assert "'num_epochs' of chapter A1 expects an int, like its default" in message
     assert "'three'" in message
     assert not (book / "_build").exists()  # no point of the sweep ran
 
