@@ -37,6 +37,15 @@ def test_comparison_has_one_row_per_reported_number_and_marks_shortfalls():
     assert "n/a" in html and "#b00020" in html
 
 
+def test_fact_formats_a_result_or_says_it_is_missing():
+    results = pd.DataFrame({"test_acc": [55.634, float("nan")]}, index=["lenet", "lenet_bn"])
+    assert report.fact(results, "lenet", "test_acc") == "55.63"
+    assert report.fact(results, "lenet", "test_acc", ".0f") == "56"
+    assert report.fact(results, "lenet_bn", "test_acc") == "n/a"   # no value
+    assert report.fact(results, "lenet_dp", "test_acc") == "n/a"   # variant not run
+    assert report.fact(results, "lenet", "time_s") == "n/a"        # no such column
+
+
 def test_select_variants():
     assert report.select_variants("A1", "all")[0] == "lenet"
     assert report.select_variants("A1", "super_lenet, lenet") == ["super_lenet", "lenet"]

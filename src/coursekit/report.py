@@ -23,7 +23,7 @@ import yaml
 import coursekit
 
 __all__ = ["SHORTFALL_POINTS", "claims_table", "comparison_table", "environment",
-           "experiment", "profile_note", "reported", "select_variants", "style_claims",
+           "experiment", "fact", "profile_note", "reported", "select_variants", "style_claims",
            "style_comparison", "style_results", "write_run_record"]
 
 REPORTED_FILE = Path(__file__).with_name("reported.yaml")
@@ -206,6 +206,15 @@ def style_results(results: pd.DataFrame, names: dict[str, str] | None = None):
     labels = {k: v[0] for k, v in RESULT_COLUMNS.items() if k in shown}
     formats = {v[0]: v[1] for k, v in RESULT_COLUMNS.items() if k in shown}
     return shown.rename(columns=labels).style.format(formats, na_rep="n/a")
+
+
+def fact(results: pd.DataFrame, name: str, column: str, fmt: str = ".2f") -> str:
+    """``results.loc[name, column]`` formatted for a chapter's closing text, or "n/a" when
+    the run left that variant out (its ``variants`` parameter) or has no such value."""
+    if name not in results.index or column not in results:
+        return "n/a"
+    value = results.loc[name, column]
+    return "n/a" if pd.isna(value) else format(value, fmt)
 
 
 def _number(value: float, sign: bool = False) -> str:
