@@ -396,14 +396,19 @@ def test_build_runs_every_chapter_and_renders_the_failure(
     staged = nbformat.read(book / "_build/book_src/chapters/B2_fails.ipynb", 4)
     executed = nbformat.read(book / "_build/executed/B2_fails.ipynb", 4)
     boxes = [c for c in staged.cells if "coursekit-rerun" in c.metadata.get("tags", [])]
-    assert len(boxes) == 1
-    assert staged.cells[staged.cells.index(boxes[0]) - 1].source == "# A failing chapter"
-    assert [c.source for c in staged.cells if c not in boxes] == [
-        c.source for c in executed.cells]
+    assert len(boxes) == 1  # one box, right above the one parameters cell
+    after = staged.cells[staged.cells.index(boxes[0]) + 1]
+    assert "parameters" in after.metadata.tags
+    shown = [c for c in executed.cells
+             if "injected-parameters" not in c.metadata.get("tags", [])]
+    assert len(shown) < len(executed.cells)  # papermill's copy is left out
+    assert [c.source for c in staged.cells if c not in boxes] == [c.source for c in shown]
     page = (result.html / "chapters" / "B2_fails.html").read_text()
-    assert "Re-run this chapter" in page and "num_epochs=2" in page
+    assert "produced by the" in page and "values of the parameters cell below" in page
     assert "coursekit run B2 --profile smoke" in page
     assert "ValueError: boom after 2 epochs" in page
+    a1 = (result.html / "chapters" / "A1_ok.html").read_text()
+    assert "except" in a1 and "num_epochs=1" in a1  # the smoke override is named
     assert (result.html / "chapters" / "A1_ok.html").is_file()
 
 

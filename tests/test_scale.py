@@ -42,8 +42,16 @@ record = {"profile": profile, "results": {"net": {"test_acc": acc}},
               {"experiment": "A1", "variant": "Net", "metric": "test accuracy (%)",
                "reported": 60.0, "reproduced": acc, "difference": acc - 60.0,
                "short": acc < 58.5},
-              {"experiment": "A1", "report claims": "a <unk> | claim",
-               "we found": "it holds", "holds here": "yes"}]}
+          ],
+          "claims": [
+              {"experiment": "A1", "the report says": "a <unk> | claim", "where": "T1",
+               "we measured": "it holds", "verdict": "holds"},
+              {"experiment": "A1", "the report says": "BN helps", "where": "T1",
+               "we measured": "no", "verdict": "does not hold"},
+              {"experiment": "B1", "the report says": "L2 helps", "where": "p1",
+               "we measured": "n/a", "verdict": "not tested at this profile"},
+              {"experiment": "B1", "the report says": "dropout best", "where": "p1",
+               "we measured": "", "verdict": "contradicted by the report"}]}
 run_dir = pathlib.Path(os.environ["COURSEKIT_RUN_DIR"])
 (run_dir / "record.json").write_text(json.dumps(record))
 """
@@ -59,8 +67,8 @@ def book(tmp_path: Path) -> Path:
         "title: Tiny book\nauthor: tests\nexecute:\n  execute_notebooks: 'off'\n"
         "only_build_toc_files: true\n")
     (root / "_toc.yml").write_text(
-        "format: jb-book\nroot: book/intro\nchapters:\n- file: chapters/S1_net\n"
-        "- file: book/scoreboard\n")
+        "format: jb-book\nroot: book/intro\nparts:\n- caption: Nets\n  chapters:\n"
+        "  - file: chapters/S1_net\n  - file: book/scoreboard\n")
     (root / "book" / "intro.md").write_text("# Tiny book\n")
     (root / "book" / "scoreboard.yml").write_text(
         "seeds: {smoke: [0, 1, 2]}\nheadline:\n"
@@ -133,8 +141,19 @@ def test_scoreboard_shows_mean_and_std_over_seeds_from_the_records(book: Path, l
     assert "profile `smoke` · CPU (2 threads) · 2026-11-22 10:00 UTC" in page
     assert "| A1 | Net | test accuracy (%) | 60.00 | 51.00 | **▼ -9.00** |" in page
     assert "a &lt;unk&gt; \\| claim" in page  # escaped for the Markdown table
+    # the totals open the page: claims per report and per part, headlines within 1.5
+    totals = page.split("## Headline results")[0]
+    assert "**Claims that hold: 1 of 3** (33 %)" in totals  # contradicted left out
+    assert "| A | **1 of 2** | 50 % | 1 | 0 | 0 |" in totals
+    assert "| B | **0 of 1** | 0 % | 0 | 1 | 1 |" in totals
+    assert "| Nets | **1 of 3** | 33 % | 1 | 1 | 1 |" in totals
+    assert "**Headline numbers within 1.5 points of the report (or above): 0 of 1**" in totals
     stage = runner.stage_book(book)
-    assert (stage / "book" / "scoreboard.md").read_text() == page
+    staged = (stage / "book" / "scoreboard.md").read_text()
+    assert staged == runner.render_scoreboard(book, figure=True)
+    assert "```{figure} scoreboard_agreement.svg" in staged
+    svg = (stage / "book" / "scoreboard_agreement.svg").read_text()
+    assert svg.startswith("<?xml") and "reproduced accuracy" in svg
 
 
 def test_the_chapters_own_run_stands_in_for_the_seed_it_runs_when_it_trains_the_row(

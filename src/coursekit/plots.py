@@ -17,8 +17,8 @@ from matplotlib.figure import Figure
 
 __all__ = ["color_for", "colors_for", "plot_attention", "plot_confusion_matrices",
            "plot_confusion_matrix", "plot_curves", "plot_image_grid", "plot_image_rows",
-           "plot_lr_schedule", "plot_map_2d", "plot_panels", "plot_per_seed",
-           "plot_reported_vs_reproduced", "plot_sweep", "plot_traces", "use_book_style"]
+           "plot_agreement", "plot_lr_schedule", "plot_map_2d", "plot_panels",
+           "plot_per_seed", "plot_reported_vs_reproduced", "plot_sweep", "plot_traces", "use_book_style"]
 
 FIGSIZE = (6.0, 3.5)        # inches: the book column
 WIDE_FIGSIZE = (7.0, 3.2)   # two panels side by side
@@ -317,3 +317,28 @@ def plot_panels(frame: pd.DataFrame, *, x: str, y: str, hue: str, col: str,
     grid.set_axis_labels(_label(xlabel, x), _label(ylabel, y))
     grid.set_titles("{col_name}")
     return grid.figure
+
+
+def plot_agreement(frame: pd.DataFrame, *, band: float = 1.5, hue: str = "part",
+                   ax: Axes | None = None) -> Figure:
+    """Every reported number against ours: one dot each, the diagonal for perfect
+    agreement and a shaded band of +-``band`` around it.
+
+    Args:
+        frame: columns ``reported``, ``reproduced`` and ``hue`` (e.g. the part of the
+            book each number belongs to).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.0, 5.2))
+    low = min(frame["reported"].min(), frame["reproduced"].min(), 0.0)
+    high = max(frame["reported"].max(), frame["reproduced"].max(), 100.0)
+    line = np.array([low, high])
+    ax.plot(line, line, color="0.3", lw=1, label="same as the report")
+    ax.fill_between(line, line - band, line + band, color="0.85", lw=0,
+                    label=f"within {band} points")
+    sns.scatterplot(data=frame, x="reported", y="reproduced", hue=hue, ax=ax, s=28,
+                    alpha=0.85, edgecolor="white", linewidth=0.4)
+    ax.set(xlim=(low, high), ylim=(low, high), aspect="equal",
+           xlabel="reported accuracy (%)", ylabel="reproduced accuracy (%)")
+    ax.legend(loc="upper left", fontsize=7)
+    return ax.figure

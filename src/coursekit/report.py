@@ -237,13 +237,14 @@ def environment() -> dict:
 
 
 def write_run_record(chapter: str, *, profile: str, params: dict, results: dict,
-                     comparison: pd.DataFrame | None = None, timings: dict | None = None,
+                     comparison: pd.DataFrame | None = None,
+                     claims: pd.DataFrame | None = None, timings: dict | None = None,
                      run_dir: str | Path | None = None) -> Path:
     """Save a chapter run's record as ``record.json`` and return its path.
 
     The record holds chapter, profile, params, results, the chapter's reported-vs-
-    reproduced rows (``comparison_table`` or ``claims_table``, from which the book's
-    scoreboard is built), timings, environment and the UTC time. It goes to
+    reproduced rows (``comparison_table``) and claim rows (``claims.evaluate``), from
+    which the book's scoreboard is built, timings, environment and the UTC time. It goes to
     ``run_dir``, else ``$COURSEKIT_RUN_DIR`` (set by ``coursekit run``/``build``), else
     ``runs/<chapter>/`` under the working directory. Written to a temporary file
     first, so a killed run leaves no half-written record. Under ``torchrun`` only rank
@@ -255,8 +256,10 @@ def write_run_record(chapter: str, *, profile: str, params: dict, results: dict,
         return folder / "record.json"
     folder.mkdir(parents=True, exist_ok=True)
     rows = [] if comparison is None else _records(comparison)
+    claim_rows = [] if claims is None else _records(claims)
     record = {"chapter": chapter, "profile": profile, "params": params,
-              "results": results, "comparison": rows, "timings": timings or {},
+              "results": results, "comparison": rows, "claims": claim_rows,
+              "timings": timings or {},
               "environment": environment(),
               "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     path = folder / "record.json"

@@ -2,7 +2,8 @@
 
 The staging folder ``_build/book_src/`` holds ``_config.yml``, ``_toc.yml``, ``book/``
 and ``chapters/``, where each chapter notebook is its executed copy from
-``_build/executed/`` with a "Re-run this chapter" box under its title, and
+``_build/executed/`` (without papermill's copy of the parameters cell) with a box
+above its parameters cell saying which profile produced it and how to re-run it, and
 ``book/scoreboard.md`` is generated from the run records. A file is written only when
 its bytes differ, so unchanged files keep their mtime and Sphinx's incremental build
 re-reads only what changed.
@@ -25,11 +26,11 @@ import nbformat
 
 from .cache import default_library_paths, library_digest
 from .chapters import Chapter, executed_path, list_chapters
-from .errors import BookBuildError
+from .errors import BookBuildError, ChapterError
 from .execute import RunResult, Task, plan_run
 from .executors import Executor, LocalExecutor
-from .params import format_assignment
-from .scoreboard import plan_headline_runs, render_scoreboard
+from .params import format_assignment, read_parameters
+from .scoreboard import FIGURE, agreement_figure, plan_headline_runs, render_scoreboard
 
 __all__ = ["BuildResult", "stage_book", "build_html", "build_book", "rerun_box"]
 
@@ -87,33 +88,42 @@ def _source_files(root: Path) -> dict[str, Path | bytes]:
         if executed.is_file():
             files[f"chapters/{chapter.path.name}"] = _with_rerun_box(chapter, executed)
     if chapters:
-        files[SCOREBOARD] = render_scoreboard(root).encode()
+        svg = agreement_figure(root)
+        if svg is not None:
+            files[f"book/{FIGURE}"] = svg
+        files[SCOREBOARD] = render_scoreboard(root, figure=svg is not None).encode()
     return files
 
 
-def rerun_box(chapter: Chapter, params: dict) -> str:
-    """The "Re-run this chapter" admonition: the command, and the parameters used."""
+def rerun_box(chapter: Chapter, params: dict, defaults: dict | None = None) -> str:
+    """The one box above a chapter's parameters cell: which profile produced the page,
+    the parameters that differ from the cell's values, and how to re-run it."""
     profile = params.get("profile", "cpu")
     command = f"coursekit run {chapter.id} --profile {profile}"
-    used = ", ".join(f"`{format_assignment(k, v)}`" for k, v in params.items()
-                     if k != "profile")
+    changed = {k: v for k, v in params.items()
+               if k != "profile" and (defaults is None or defaults.get(k) != v)}
+    used = ", ".join(f"`{format_assignment(k, v)}`" for k, v in changed.items())
+    cell = ("with the values of the parameters cell below" if not changed else
+            f"with the parameters cell below, except {used}")
     return (
-        ":::{admonition} Re-run this chapter\n:class: tip\n\n"
-        f"This page was produced, from the repository root, by "
-        f"`{command}`, with {used or 'no parameters'}.\n\n"
-        f"Change one with `-p`, e.g. `{command} -p seed=1`; run one over several "
-        f"values with `coursekit sweep {chapter.id} --profile {profile} -p seed=0,1,2`; "
-        "see them all with `coursekit params "
-        f"{chapter.id}`. {{doc}}`/book/fork` shows how to make the notebook your own.\n"
+        f":::{{admonition}} This page was produced by the `{profile}` profile\n"
+        ":class: tip\n\n"
+        f"It ran `{command}` from the repository root, {cell}. "
+        f"Change a value with `-p`, e.g. `{command} -p seed=1`; run several with "
+        f"`coursekit sweep {chapter.id} --profile {profile} -p seed=0,1,2`; list them "
+        f"all with `coursekit params {chapter.id}`. The other profiles: `smoke` "
+        "(seconds, proves the code runs), `cpu` (what `make book` builds without a GPU) "
+        "and `gpu` (the report's own settings). {doc}`/book/fork` shows how to make the "
+        "notebook your own.\n"
         ":::"
     )
 
 
 def _box_position(nb: nbformat.NotebookNode) -> int:
-    """Under the chapter's opening: after the profile note, else after the title."""
+    """Above the parameters cell, else under the title."""
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and "profile_note(" in cell.source:
-            return i + 1
+        if "parameters" in cell.metadata.get("tags", []):
+            return i
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
             return i + 1
@@ -121,10 +131,18 @@ def _box_position(nb: nbformat.NotebookNode) -> int:
 
 
 def _with_rerun_box(chapter: Chapter, executed: Path) -> bytes:
-    """The executed notebook with the re-run box under its opening, as bytes."""
+    """The executed notebook as the page shows it, as bytes: papermill's copy of the
+    parameters left out (the box says what it changed) and the box above the cell."""
     nb = nbformat.read(str(executed), as_version=4)
     params = dict(nb.metadata.get("papermill", {}).get("parameters", {}))
-    box = nbformat.v4.new_markdown_cell(rerun_box(chapter, params), id=RERUN_TAG)
+    nb.cells = [c for c in nb.cells
+                if "injected-parameters" not in c.metadata.get("tags", [])]
+    try:
+        defaults = {k: p.default for k, p in read_parameters(chapter).items()}
+    except ChapterError:
+        defaults = None
+    box = nbformat.v4.new_markdown_cell(rerun_box(chapter, params, defaults),
+                                        id=RERUN_TAG)
     box.metadata["tags"] = [RERUN_TAG]
     nb.cells.insert(_box_position(nb), box)
     return nbformat.writes(nb).encode()

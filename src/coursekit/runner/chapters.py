@@ -39,6 +39,7 @@ __all__ = [
     "read_chapter",
     "read_notebook",
     "toc_files",
+    "toc_parts",
     "executed_path",
     "run_dir",
     "cache_path",
@@ -65,6 +66,8 @@ class Chapter:
         experiments: experiment ids the chapter reproduces, e.g. ``("A1",)``.
         profiles: per-profile parameter overrides,
             e.g. ``{"smoke": {"num_epochs": 1}}``.
+        untested: per profile, the claims that profile cannot test and why,
+            e.g. ``{"cpu": {"A3.superresnet_beats_resnet": "needs ResNet-34 at ..."}}``.
     """
 
     id: str
@@ -72,6 +75,7 @@ class Chapter:
     path: Path
     experiments: tuple[str, ...] = ()
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    untested: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def stem(self) -> str:
@@ -264,7 +268,18 @@ def read_chapter(path: Path) -> Chapter:
         path=path,
         experiments=tuple(str(e) for e in meta.get("experiments", ())),
         profiles=_read_profiles(meta.get("profiles", {}), path),
+        untested=_read_untested(meta.get("untested", {}), path),
     )
+
+
+def _read_untested(raw: Any, path: Path) -> dict[str, dict[str, str]]:
+    """``coursekit.untested``: profile -> {"<experiment>.<claim id>": why}."""
+    if not isinstance(raw, Mapping) or any(
+            p not in PROFILES or not isinstance(v, Mapping) for p, v in raw.items()):
+        raise ChapterError(
+            f"{path.name}: coursekit.untested in the notebook metadata must map a "
+            f"profile ({', '.join(PROFILES)}) to {{'<experiment>.<claim id>': 'why'}}")
+    return {p: {str(k): str(v) for k, v in claims.items()} for p, claims in raw.items()}
 
 
 def _toc_entries(node: Any) -> Iterator[str]:
@@ -280,6 +295,34 @@ def _toc_entries(node: Any) -> Iterator[str]:
             yield from _toc_entries(item)
 
 
+def _read_toc(root: Path) -> Any:
+    toc = root / "_toc.yml"
+    if not toc.is_file():
+        return None
+    try:
+        return yaml.safe_load(toc.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ChapterError(f"{toc} is not valid YAML: {exc}") from exc
+
+
+def _bare(entry: str) -> str:
+    entry = entry.removeprefix("./")
+    for suffix in (".ipynb", ".md"):
+        entry = entry.removesuffix(suffix)
+    return entry
+
+
+def toc_parts(root: Path) -> dict[str, str]:
+    """Document (as :func:`toc_files` names it) -> the caption of its part of the book.
+
+    Raises:
+        ChapterError: if ``_toc.yml`` is not valid YAML.
+    """
+    data = _read_toc(root) or {}
+    return {_bare(entry): str(part.get("caption", "")) for part in data.get("parts", [])
+            if isinstance(part, Mapping) for entry in _toc_entries(part)}
+
+
 def toc_files(root: Path) -> list[str]:
     """Documents listed in ``_toc.yml``, in book order, without suffix.
 
@@ -288,20 +331,8 @@ def toc_files(root: Path) -> list[str]:
     Raises:
         ChapterError: if ``_toc.yml`` is not valid YAML.
     """
-    toc = root / "_toc.yml"
-    if not toc.is_file():
-        return []
-    try:
-        data = yaml.safe_load(toc.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ChapterError(f"{toc} is not valid YAML: {exc}") from exc
-    files = []
-    for entry in _toc_entries(data):
-        entry = entry.removeprefix("./")
-        for suffix in (".ipynb", ".md"):
-            entry = entry.removesuffix(suffix)
-        files.append(entry)
-    return files
+    data = _read_toc(root)
+    return [] if data is None else [_bare(entry) for entry in _toc_entries(data)]
 
 
 def list_chapters(root: Path) -> list[Chapter]:

@@ -1,8 +1,11 @@
-"""The scoreboard page: every reported figure beside ours, built from run records.
+"""The scoreboard page: every reported figure and claim beside ours, from run records.
 
 ``render_scoreboard`` reads each chapter's record (``_build/runs/<ID>/record.json``:
-its reported-vs-reproduced rows, profile, device and date) and writes one Markdown
-page. Headline rows, listed in ``book/scoreboard.yml``, are run once per seed
+its reported-vs-reproduced rows, its claim rows, profile, device and date) and writes
+one Markdown page. It opens with the totals of the build: the claims that hold, per
+report and per part of the book, the headline numbers within
+``SHORTFALL_POINTS`` of the report, and one figure of every reported accuracy against
+ours (``agreement_figure``, an SVG staged beside the page). Headline rows, listed in ``book/scoreboard.yml``, are run once per seed
 (``plan_headline_runs``, as sweep points of their chapter) and shown as mean ± std.
 Nothing on the page is typed by hand: a chapter that has not run says so.
 """
@@ -20,15 +23,18 @@ from typing import Any
 
 import yaml
 
-from .chapters import Chapter, RunSlot, find_chapter, list_chapters, main_slot, sweep_slot
+from .chapters import (Chapter, RunSlot, find_chapter, list_chapters, main_slot,
+                       sweep_slot, toc_parts)
 from .errors import RunnerError
 from .execute import Task, plan_run
 from .params import resolve_parameters, resolve_profile
 
-__all__ = ["CONFIG", "Headline", "read_headlines", "headline_seeds", "plan_headline_runs",
-           "headline_values", "render_scoreboard"]
+__all__ = ["CONFIG", "FIGURE", "Headline", "agreement_figure", "claim_rows",
+           "headline_seeds", "headline_values", "plan_headline_runs", "read_headlines",
+           "render_scoreboard"]
 
 CONFIG = Path("book") / "scoreboard.yml"
+FIGURE = "scoreboard_agreement.svg"  # staged beside book/scoreboard.md
 SHORTFALL_POINTS = 1.5  # as coursekit.report.SHORTFALL_POINTS
 
 
@@ -227,27 +233,38 @@ def _reported_value(row: Headline) -> tuple[float | None, str]:
     return float(value), _num(value)
 
 
-def _headline_section(root: Path, rows: Sequence[Headline], profile: str) -> list[str]:
+def _headline_numbers(root: Path, rows: Sequence[Headline],
+                      profile: str) -> list[dict[str, Any]]:
+    """Per headline row: its chapter, values over seeds, mean, std, reported, short."""
+    numbers = []
+    for row in rows:
+        values, record = headline_values(root, row, profile)
+        reported, reported_text = _reported_value(row)
+        mean = statistics.fmean(values) if values else None
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        short = None if mean is None or reported is None else \
+            mean < reported - SHORTFALL_POINTS
+        numbers.append({"row": row, "chapter": find_chapter(root, row.chapter),
+                        "values": values, "record": record, "mean": mean, "std": std,
+                        "reported": reported, "reported_text": reported_text,
+                        "short": short})
+    return numbers
+
+
+def _headline_section(numbers: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = ["## Headline results", "",
              f"Each row ran once per seed (mean ± standard deviation over the seeds; "
              f"**▼** marks a mean more than {SHORTFALL_POINTS} points below the "
              "report). The device and date of each run are in its chapter's section "
              "below; the chapter page gives the command that re-runs it.", ""]
     table = []
-    for row in rows:
-        chapter = find_chapter(root, row.chapter)
-        values, record = headline_values(root, row, profile)
-        reported, reported_text = _reported_value(row)
-        if values:
-            mean = statistics.fmean(values)
-            std = statistics.stdev(values) if len(values) > 1 else 0.0
-            ours = f"{mean:.2f} ± {std:.2f}"
-            short = reported is not None and mean < reported - SHORTFALL_POINTS
-            ours = f"**▼ {ours}**" if short else ours
-        else:
-            ours = "not run yet"
-        table.append([_cell(row.label), f"{{doc}}`{chapter.id} <../chapters/{chapter.stem}>`",
-                      reported_text, ours, str(len(values)),
+    for n in numbers:
+        chapter, record = n["chapter"], n["record"]
+        ours = "not run yet" if n["mean"] is None else f"{n['mean']:.2f} ± {n['std']:.2f}"
+        ours = f"**▼ {ours}**" if n["short"] else ours
+        table.append([_cell(n["row"].label),
+                      f"{{doc}}`{chapter.id} <../chapters/{chapter.stem}>`",
+                      n["reported_text"], ours, str(len(n["values"])),
                       f"`{record['profile']}`" if record.get("profile") else "n/a"])
     return lines + _table(["result", "chapter", "reported", "reproduced", "seeds",
                            "profile"], table, "llrrrl")
@@ -260,9 +277,9 @@ def _chapter_section(root: Path, chapter: Chapter) -> list[str]:
     if record is None:
         return [title, "", f"Not run yet: `coursekit run {chapter.id}` ({link}).", ""]
     lines = [title, "", f"{_provenance(record)} · {link}", ""]
-    rows = record.get("comparison") or []
-    numbers = [r for r in rows if "reported" in r]
-    claims = [r for r in rows if "report claims" in r]
+    numbers = [r for r in record.get("comparison") or [] if "reported" in r]
+    claims = record.get("claims") or []
+    rows = numbers + claims
     if numbers:
         lines += _table(
             ["experiment", "variant", "metric", "reported", "reproduced", "difference"],
@@ -272,41 +289,175 @@ def _chapter_section(root: Path, chapter: Chapter) -> list[str]:
               else _num(r.get("difference"), True)] for r in numbers],
             "lllrrr")
     if claims:
-        lines += _table(["experiment", "the report claims", "we found", "holds"],
-                        [[_cell(r.get("experiment")), _cell(r.get("report claims")),
-                          _cell(r.get("we found")),
-                          "**no**" if r.get("holds here") == "no" else
-                          _cell(r.get("holds here"))] for r in claims])
+        lines += _table(["experiment", "the report says", "where", "we measured",
+                         "verdict"],
+                        [[_cell(r.get("experiment")), _cell(r.get("the report says")),
+                          _cell(r.get("where")), _cell(r.get("we measured")),
+                          f"**{r['verdict']}**" if r.get("verdict") == "does not hold"
+                          else _cell(r.get("verdict"))] for r in claims])
     if not rows:
         lines += ["This run's record holds no reported-vs-reproduced rows; re-run the "
                   f"chapter with `coursekit run {chapter.id} --force`.", ""]
     return lines
 
 
-def render_scoreboard(root: Path, profile: str | None = None) -> str:
+# ---------------------------------------------------------------- totals
+
+
+_VERDICTS = ("holds", "does not hold", "not tested at this profile",
+             "contradicted by the report")  # as coursekit.claims.VERDICTS
+
+
+def _report_of(experiment: str) -> str:
+    """The report an experiment comes from: ``report`` in reported.yaml, else its
+    id's letter (A1 -> A)."""
+    try:
+        from coursekit import report
+        return str(report.experiment(experiment).get("report", experiment[:1]))
+    except KeyError:
+        return experiment[:1]
+
+
+def claim_rows(root: Path) -> list[dict[str, Any]]:
+    """Every claim row of the chapters' records, with the chapter, its part of the
+    book and the report the claim comes from."""
+    parts = toc_parts(root)
+    rows = []
+    for chapter in list_chapters(root):
+        record = _read_record(main_slot(root, chapter).records) or {}
+        for row in record.get("claims") or []:
+            rows.append({**row, "chapter": chapter.id,
+                         "part": parts.get(f"chapters/{chapter.stem}", "other"),
+                         "report": _report_of(str(row.get("experiment", chapter.id)))})
+    return rows
+
+
+def _count(rows: Sequence[Mapping], key: str) -> dict[str, dict[str, int]]:
+    groups: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts = groups.setdefault(str(row[key]), dict.fromkeys(_VERDICTS, 0))
+        if row.get("verdict") in counts:
+            counts[row["verdict"]] += 1
+    return groups
+
+
+def _share(counts: Mapping[str, int]) -> tuple[int, int]:
+    """(claims that hold, claims counted): contradicted claims are left out,
+    untested ones count against."""
+    return counts["holds"], sum(counts[v] for v in _VERDICTS[:3])
+
+
+def _totals_table(groups: Mapping[str, Mapping[str, int]], name: str) -> list[str]:
+    table = []
+    for group, counts in groups.items():
+        held, counted = _share(counts)
+        share = f"{100 * held / counted:.0f} %" if counted else "n/a"
+        table.append([_cell(group), f"**{held} of {counted}**", share,
+                      str(counts["does not hold"]),
+                      str(counts["not tested at this profile"]),
+                      str(counts["contradicted by the report"])])
+    return _table([name, "claims that hold", "share", "do not hold", "not tested",
+                   "contradicted by the report"], table, "lrrrrr")
+
+
+def _totals_section(root: Path, numbers: Sequence[Mapping[str, Any]],
+                    figure: bool) -> list[str]:
+    rows = claim_rows(root)
+    total = dict.fromkeys(_VERDICTS, 0)
+    for counts in _count(rows, "report").values():
+        for verdict, n in counts.items():
+            total[verdict] += n
+    held, counted = _share(total)
+    comparable = [n for n in numbers if n["reported"] is not None]
+    within = [n for n in comparable if n["short"] is False]
+    lines = ["## Does what the reports found hold?", "",
+             f"**Claims that hold: {held} of {counted}**"
+             + (f" ({100 * held / counted:.0f} %)" if counted else "")
+             + f". {total['does not hold']} do not hold and "
+             f"{total['not tested at this profile']} were not tested at the profile "
+             "that built this page (they count against the share); "
+             f"{total['contradicted by the report']} more are contradicted by the report "
+             "itself and are left out of it. Each chapter's claims table says what was "
+             "measured and why a claim was not tested.", "",
+             f"**Headline numbers within {SHORTFALL_POINTS} points of the report (or "
+             f"above): {len(within)} of {len(comparable)}**, mean over seeds (table "
+             "below).", ""]
+    lines += ["Per report:", "", *_totals_table(_count(rows, "report"), "report")]
+    lines += ["Per part of the book:", "", *_totals_table(_count(rows, "part"), "part")]
+    if figure:
+        lines += [f"```{{figure}} {FIGURE}", ":width: 80%", ":name: scoreboard-agreement",
+                  "", "Every accuracy the reports give against the one this build "
+                  "reproduced, one dot each, coloured by part of the book. On the diagonal "
+                  f"the two agree; the grey band is ±{SHORTFALL_POINTS} points. Dots below "
+                  "the band fall short of the report.", "```", ""]
+    return lines
+
+
+def _accuracy_points(root: Path) -> list[dict[str, Any]]:
+    parts = toc_parts(root)
+    points = []
+    for chapter in list_chapters(root):
+        record = _read_record(main_slot(root, chapter).records) or {}
+        for row in record.get("comparison") or []:
+            ours, theirs = row.get("reproduced"), row.get("reported")
+            if "accuracy" in str(row.get("metric")) and ours is not None and \
+                    theirs is not None and math.isfinite(ours) and math.isfinite(theirs):
+                points.append({"reported": theirs, "reproduced": ours,
+                               "part": parts.get(f"chapters/{chapter.stem}", "other")})
+    return points
+
+
+def agreement_figure(root: Path) -> bytes | None:
+    """The scoreboard's figure as SVG bytes: every reported accuracy against ours
+    (None when no record has one yet)."""
+    points = _accuracy_points(root)
+    if not points:
+        return None
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from coursekit import plots
+    plots.use_book_style()
+    fig = plots.plot_agreement(pd.DataFrame(points), band=SHORTFALL_POINTS)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def render_scoreboard(root: Path, profile: str | None = None, *,
+                      figure: bool = False) -> str:
     """The scoreboard page as MyST Markdown.
 
     Args:
         root: the book root.
         profile: whose seed runs the headline rows read; default: the profile of the
             first chapter's record, else cpu.
+        figure: include the figure of :func:`agreement_figure` (staged beside the page
+            as ``FIGURE``).
     """
     chapters = list_chapters(root)
     if profile is None:
         records = (_read_record(main_slot(root, c).records) for c in chapters)
         profile = next((r["profile"] for r in records if r and "profile" in r), "cpu")
     lines = ["# Scoreboard", "",
-             "Every figure the reports give, beside the number this book's last build "
-             "reproduced, chapter by chapter. The page is generated from the run records "
-             "that `coursekit build` leaves in `_build/runs/`: each section says which "
-             "profile, device and date produced it. **▼** marks an accuracy more than "
-             f"{SHORTFALL_POINTS} points below the report. The `smoke` profile proves "
-             "that the code runs, not that the numbers hold: read a `cpu` or `gpu` "
-             "build's scoreboard for those.", ""]
-    headlines = read_headlines(root)
-    if headlines:
-        lines += _headline_section(root, headlines, profile)
-    lines += ["## Chapter by chapter", ""]
+             "Every figure and every claim of the reports, beside what this book's last "
+             "build reproduced. The page is generated from the run records that "
+             "`coursekit build` leaves in `_build/runs/`: each section says which "
+             "profile, device and date produced it. The `smoke` profile proves that the "
+             "code runs, not that the findings hold: read a `cpu` or `gpu` build's "
+             "scoreboard for those.", ""]
+    numbers = _headline_numbers(root, read_headlines(root), profile)
+    lines += _totals_section(root, numbers, figure)
+    if numbers:
+        lines += _headline_section(numbers)
+    lines += ["## Chapter by chapter", "",
+              f"**▼** marks an accuracy more than {SHORTFALL_POINTS} points below the "
+              "report.", ""]
     for chapter in chapters:
         lines += _chapter_section(root, chapter)
     return "\n".join(lines).rstrip() + "\n"

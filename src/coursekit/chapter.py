@@ -1,0 +1,188 @@
+"""One object that owns a chapter's bookkeeping, from its parameters to its run record.
+
+A chapter notebook opens with ``ch = Chapter("D1", globals())`` under its parameters
+cell and closes with ``ch.finish(...)``; in between it hands its results to
+``ch.compare`` (the reported-vs-reproduced table) and ``ch.claims`` (the report's
+claims, checked by :mod:`coursekit.claims`). The object
+
+- takes the parameters from the names of the chapter's ``parameters`` cell (read by
+  the runner), with the values the notebook ran with, so the record always holds every
+  parameter and never a hand-copied subset;
+- knows the profile, and which claims that profile cannot test (the notebook
+  metadata's ``coursekit.untested``);
+- writes one complete run record, and glues the facts the chapter's closing text cites.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from coursekit import claims as claims_
+from coursekit import report
+
+__all__ = ["Chapter"]
+
+
+def _results_mapping(results: pd.DataFrame | Mapping) -> dict[str, dict[str, Any]]:
+    """``results[variant][metric]`` from a DataFrame indexed by variant or a mapping."""
+    if isinstance(results, pd.DataFrame):
+        return {str(k): v for k, v in results.to_dict(orient="index").items()}
+    return {str(k): dict(v) for k, v in results.items()}
+
+
+class Chapter:
+    """The bookkeeping of one chapter run.
+
+    Args:
+        chapter_id: the chapter's id, e.g. ``"D1"`` (its notebook is
+            ``chapters/D1_*.ipynb``).
+        namespace: the notebook's ``globals()``, where papermill has put the
+            parameters this run uses.
+    Raises:
+        ChapterError: for an id the book does not have.
+        NameError: when a parameter of the ``parameters`` cell is not defined.
+    """
+
+    def __init__(self, chapter_id: str, namespace: Mapping[str, Any]):
+        from coursekit import runner  # the runner reads notebooks; only it knows them
+        self._meta = runner.find_chapter(runner.find_book_root(), chapter_id)
+        self.id = self._meta.id
+        names = runner.read_parameters(self._meta)
+        missing = [n for n in names if n not in namespace]
+        if missing:
+            raise NameError(f"{self.id}: parameters {', '.join(missing)} are not defined; "
+                            "run the parameters cell first")
+        self.params: dict[str, Any] = {n: namespace[n] for n in names}
+        self.profile = str(self.params.get("profile", "cpu"))
+        self.results: dict[str, dict[str, dict[str, Any]]] = {}
+        self._comparisons: list[pd.DataFrame] = []
+        self._claims: dict[str, pd.DataFrame] = {}
+        self._started = time.perf_counter()
+
+    # ------------------------------------------------------------ the report's side
+
+    @property
+    def experiments(self) -> tuple[str, ...]:
+        """The experiment ids of ``reported.yaml`` this chapter reproduces."""
+        return self._meta.experiments or (self.id,)
+
+    def reported(self, experiment: str, variant: str, metric: str) -> float:
+        """One number of the report, e.g. ``ch.reported("D1", "compact_cnn", "test_acc")``."""
+        return float(report.reported(experiment).loc[variant, metric])
+
+    def untested(self, experiment: str) -> dict[str, str]:
+        """Claim id -> why this chapter's profile cannot test it."""
+        prefix = f"{experiment}."
+        return {k[len(prefix):]: why
+                for k, why in self._meta.untested.get(self.profile, {}).items()
+                if k.startswith(prefix)}
+
+    # ------------------------------------------------------------ results and tables
+
+    def add_results(self, experiment: str, results: pd.DataFrame | Mapping) -> None:
+        """Keep an experiment's results (``results[variant][metric]``) for the record;
+        variants already kept are updated, so a chapter may add them in steps."""
+        self.results.setdefault(experiment, {}).update(_results_mapping(results))
+
+    def compare(self, experiment: str, results: pd.DataFrame | Mapping | None = None, *,
+                metrics: list[str] | None = None):
+        """The reported-vs-reproduced table of an experiment, kept for the record.
+
+        Args:
+            experiment: key in ``reported.yaml``.
+            results: results to add first (see :meth:`add_results`).
+            metrics: metric keys to compare; default: every one both sides have.
+        Returns:
+            A pandas Styler for the page.
+        """
+        if results is not None:
+            self.add_results(experiment, results)
+        frame = pd.DataFrame.from_dict(self.results.get(experiment, {}), orient="index")
+        table = report.comparison_table(experiment, frame, profile=self.profile,
+                                        metrics=metrics)
+        self._comparisons.append(table)
+        return report.style_comparison(table)
+
+    def claims(self, experiment: str, results: pd.DataFrame | Mapping | None = None):
+        """The report's claims on an experiment, checked against this run.
+
+        Returns:
+            A pandas Styler of :func:`coursekit.claims.evaluate`'s rows.
+        """
+        if results is not None:
+            self.add_results(experiment, results)
+        rows = claims_.evaluate(experiment, self.results.get(experiment, {}),
+                                profile=self.profile, untested=self.untested(experiment))
+        self._claims[experiment] = rows
+        return claims_.style_claims(rows)
+
+    def verdict(self, experiment: str, claim_id: str) -> str:
+        """The verdict of one claim checked so far, e.g. ``"holds"``.
+
+        Raises:
+            KeyError: if :meth:`claims` has not checked that experiment or claim.
+        """
+        rows = self._claims[experiment]
+        match = rows.loc[rows["claim"] == claim_id, "verdict"]
+        if match.empty:
+            raise KeyError(f"{experiment} has no claim {claim_id!r}; "
+                           f"its claims: {', '.join(rows['claim'])}")
+        return str(match.iloc[0])
+
+    def tally(self) -> dict[str, int]:
+        """Verdict -> number of claims, over every experiment checked so far."""
+        rows = [r for t in self._claims.values() for r in t.to_dict(orient="records")]
+        return claims_.tally(rows)
+
+    def summary(self) -> str:
+        """Markdown: how many of the claims checked hold, and which do not (and why),
+        for the chapter's "What we learned"."""
+        count = self.tally()
+        tested = count[claims_.HOLDS] + count[claims_.FAILS] + count[claims_.UNTESTED]
+        lines = [f"**{count[claims_.HOLDS]} of {tested} claims hold** at the "
+                 f"`{self.profile}` profile ({count[claims_.FAILS]} do not hold, "
+                 f"{count[claims_.UNTESTED]} not tested"
+                 + (f"; {count[claims_.CONTRADICTED]} more are contradicted by the report "
+                    "itself" if count[claims_.CONTRADICTED] else "") + ")."]
+        for experiment, rows in self._claims.items():
+            for row in rows.to_dict(orient="records"):
+                if row["verdict"] in (claims_.FAILS, claims_.UNTESTED):
+                    why = f" ({row['note']})" if row["verdict"] == claims_.UNTESTED \
+                        and row["note"] else ""
+                    lines.append(f"- {row['verdict'].capitalize()}, {experiment}: "
+                                 f"\"{row['the report says']}\"; we measured "
+                                 f"{row['we measured']}{why}.")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------ the record
+
+    def finish(self, facts: Mapping[str, Any] | None = None,
+               timings: Mapping[str, float] | None = None) -> Path:
+        """Write the run record and glue the facts the closing text cites.
+
+        Args:
+            facts: name -> value shown with ``{glue:text}`name``` in the text; each
+                claim's verdict is glued too, as ``<experiment>.<claim id>``.
+            timings: seconds spent in named phases; the chapter's total is added.
+        Returns:
+            The path of ``record.json``.
+        """
+        from myst_nb import glue
+        timings = {**(timings or {}),
+                   "chapter_s": round(time.perf_counter() - self._started, 1)}
+        comparison = pd.concat(self._comparisons) if self._comparisons else None
+        claim_rows = pd.concat(self._claims.values()) if self._claims else None
+        path = report.write_run_record(self.id, profile=self.profile, params=self.params,
+                                       results=self.results, comparison=comparison,
+                                       claims=claim_rows, timings=timings)
+        for experiment, rows in self._claims.items():
+            for claim_id, verdict in zip(rows["claim"], rows["verdict"]):
+                glue(f"{experiment}.{claim_id}", verdict, display=False)
+        for name, value in (facts or {}).items():
+            glue(name, value, display=False)
+        return path

@@ -1,0 +1,324 @@
+"""The reports' claims, checked against a run's results.
+
+Every experiment of ``reported.yaml`` lists what its report *concludes* under
+``claims:``: the report's words (``says``), where it says them (``where``) and a
+machine-checkable form (``check``). A chapter hands its results to :func:`evaluate`
+and shows the rows: the claim, what we measured and one of four verdicts.
+
+Results of one experiment are a mapping ``results[variant][metric] -> value`` (a
+DataFrame indexed by variant works too). The kinds of check:
+
+========  ==========================================  =================================
+kind      fields                                      holds when
+========  ==========================================  =================================
+greater   a, b, metric, margin=0                      r[a] > r[b] + margin
+less      a, b, metric, margin=0                      r[a] < r[b] - margin
+order     variants, metric, descending=true           strictly decreasing (increasing)
+best      variant, metric, among=all, lower_is_better the variant is the max (min)
+at_least  variant (one or a list), metric, value      every r[v] >= value
+at_most   variant (one or a list), metric, value      every r[v] <= value
+near      variant (one or a list), metric, value, tol every abs(r[v] - value) <= tol
+equals    variant, metric, value                      r[v] == value
+========  ==========================================  =================================
+
+A claim whose variant or metric the run did not produce is *not tested* (a profile
+that leaves a variant out, or a scale the chapter declares out of reach). A claim the
+report contradicts itself on (``contradicted:`` names the two places) is evaluated and
+shown, but its verdict is *contradicted by the report* and it counts in no share.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["CHECKS", "CONTRADICTED", "FAILS", "HOLDS", "UNTESTED", "VERDICTS", "Claim",
+           "Outcome", "claims", "describe", "evaluate", "run_check", "style_claims",
+           "tally", "validate"]
+
+HOLDS = "holds"
+FAILS = "does not hold"
+UNTESTED = "not tested at this profile"
+CONTRADICTED = "contradicted by the report"
+VERDICTS = (HOLDS, FAILS, UNTESTED, CONTRADICTED)
+
+Results = Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One conclusion of a report, as ``reported.yaml`` lists it."""
+
+    experiment: str
+    id: str
+    says: str
+    where: str
+    check: Mapping[str, Any]
+    measure: str = ""        # how a derived quantity of the check is computed
+    contradicted: str = ""   # the two places of the report that disagree
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one check found: ``holds`` is None when the run lacks a value it needs."""
+
+    holds: bool | None
+    measured: str
+    missing: tuple[str, ...] = field(default=())
+
+
+# ---------------------------------------------------------------- reading values
+
+
+class _Missing(Exception):
+    """A value the check needs is not in the results."""
+
+
+def _as_mapping(results: Results | pd.DataFrame) -> Results:
+    if isinstance(results, pd.DataFrame):
+        return {str(k): row for k, row in results.to_dict(orient="index").items()}
+    return {str(k): v for k, v in results.items()}
+
+
+def _value(results: Results, variant: str, metric: str) -> Any:
+    row = results.get(str(variant))
+    value = None if row is None else row.get(metric)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise _Missing(f"{variant}.{metric}")
+    return value
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if value != 0 and abs(value) < 0.01:
+        return f"{value:.2g}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if not float(value).is_integer() \
+        else f"{value:,.0f}"
+
+
+def _list(variant: str | Sequence[str]) -> list[str]:
+    return [variant] if isinstance(variant, (str, int)) else list(variant)
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def _greater(r: Results, c: Mapping) -> Outcome:
+    a, b = _value(r, c["a"], c["metric"]), _value(r, c["b"], c["metric"])
+    margin = c.get("margin", 0)
+    return Outcome(a > b + margin, f"{c['a']} {_fmt(a)}, {c['b']} {_fmt(b)}")
+
+
+def _less(r: Results, c: Mapping) -> Outcome:
+    a, b = _value(r, c["a"], c["metric"]), _value(r, c["b"], c["metric"])
+    margin = c.get("margin", 0)
+    return Outcome(a < b - margin, f"{c['a']} {_fmt(a)}, {c['b']} {_fmt(b)}")
+
+
+def _order(r: Results, c: Mapping) -> Outcome:
+    values = [_value(r, v, c["metric"]) for v in c["variants"]]
+    pairs = list(zip(values, values[1:]))
+    ok = all(x > y for x, y in pairs) if c.get("descending", True) else \
+        all(x < y for x, y in pairs)
+    return Outcome(ok, ", ".join(f"{v} {_fmt(x)}" for v, x in zip(c["variants"], values)))
+
+
+def _best(r: Results, c: Mapping) -> Outcome:
+    metric = c["metric"]
+    among = [str(v) for v in c.get("among") or
+             [k for k, row in r.items() if row.get(metric) is not None]]
+    if str(c["variant"]) not in among:
+        among.append(str(c["variant"]))
+    values = {v: _value(r, v, metric) for v in among}
+    pick = min if c.get("lower_is_better", False) else max
+    top = pick(values, key=values.get)
+    ours = values[str(c["variant"])]
+    ok = ours == values[top]
+    shown = f"{c['variant']} {_fmt(ours)}"
+    return Outcome(ok, shown if ok else f"{shown}; {top} {_fmt(values[top])}")
+
+
+def _bound(compare: Callable[[Any], bool]) -> Callable[[Results, Mapping], Outcome]:
+    def check(r: Results, c: Mapping) -> Outcome:
+        variants = _list(c["variant"])
+        values = [_value(r, v, c["metric"]) for v in variants]
+        shown = ", ".join(f"{v} {_fmt(x)}" if len(variants) > 1 else _fmt(x)
+                          for v, x in zip(variants, values))
+        return Outcome(all(compare(x, c) for x in values), shown)
+    return check
+
+
+CHECKS: dict[str, tuple[tuple[str, ...], Callable[[Results, Mapping], Outcome]]] = {
+    # kind -> (required fields, check)
+    "greater": (("a", "b", "metric"), _greater),
+    "less": (("a", "b", "metric"), _less),
+    "order": (("variants", "metric"), _order),
+    "best": (("variant", "metric"), _best),
+    "at_least": (("variant", "metric", "value"), _bound(lambda x, c: x >= c["value"])),
+    "at_most": (("variant", "metric", "value"), _bound(lambda x, c: x <= c["value"])),
+    "near": (("variant", "metric", "value", "tol"),
+             _bound(lambda x, c: abs(x - c["value"]) <= c["tol"])),
+    "equals": (("variant", "metric", "value"), _bound(lambda x, c: x == c["value"])),
+}
+
+
+def validate(check: Mapping[str, Any], where: str = "check") -> None:
+    """Raise ``ValueError`` naming what is wrong with a check (kind, missing fields)."""
+    kind = check.get("kind") if isinstance(check, Mapping) else None
+    if kind not in CHECKS:
+        raise ValueError(f"{where}: unknown check kind {kind!r}; "
+                         f"choose one of {', '.join(CHECKS)}")
+    missing = [f for f in CHECKS[kind][0] if f not in check]
+    if missing:
+        raise ValueError(f"{where}: a {kind!r} check needs {', '.join(missing)}")
+    if kind == "order" and len(check["variants"]) < 2:
+        raise ValueError(f"{where}: an 'order' check needs two variants or more")
+
+
+def run_check(check: Mapping[str, Any], results: Results | pd.DataFrame) -> Outcome:
+    """Evaluate one check on one experiment's results.
+
+    Example:
+        >>> run_check({"kind": "greater", "a": "bn", "b": "plain", "metric": "acc"},
+        ...           {"bn": {"acc": 61.0}, "plain": {"acc": 59.5}}).holds
+        True
+    """
+    validate(check)
+    try:
+        return CHECKS[check["kind"]][1](_as_mapping(results), check)
+    except _Missing as missing:
+        return Outcome(None, f"no {missing.args[0]} in this run", (missing.args[0],))
+
+
+def describe(check: Mapping[str, Any]) -> str:
+    """The check in a few words, e.g. ``test_acc: lenet_bn > lenet``.
+
+    Example:
+        >>> describe({"kind": "order", "variants": ["a", "b", "c"], "metric": "acc"})
+        'acc: a > b > c'
+    """
+    kind, metric = check["kind"], check.get("metric", "")
+    margin = f" by more than {_fmt(check['margin'])}" if check.get("margin") else ""
+    if kind in ("greater", "less"):
+        sign = ">" if kind == "greater" else "<"
+        return f"{metric}: {check['a']} {sign} {check['b']}{margin}"
+    if kind == "order":
+        sign = " > " if check.get("descending", True) else " < "
+        return f"{metric}: {sign.join(map(str, check['variants']))}"
+    if kind == "best":
+        word = "lowest" if check.get("lower_is_better") else "highest"
+        among = f" among {', '.join(map(str, check['among']))}" if check.get("among") else ""
+        return f"{metric}: {check['variant']} {word}{among}"
+    who = ", ".join(map(str, _list(check["variant"])))
+    value = _fmt(check["value"])
+    sign = {"at_least": f">= {value}", "at_most": f"<= {value}", "equals": f"= {value}",
+            "near": f"= {value} ± {_fmt(check.get('tol', 0))}"}[kind]
+    return f"{metric} of {who} {sign}"
+
+
+# ---------------------------------------------------------------- claims of an experiment
+
+
+def claims(experiment_id: str) -> list[Claim]:
+    """The claims ``reported.yaml`` lists for one experiment, each check validated.
+
+    Raises:
+        KeyError: for an unknown experiment id.
+        ValueError: for a claim without ``id``/``says``/``where`` or with a bad check.
+    """
+    from coursekit.report import experiment
+    found, seen = [], set()
+    for i, raw in enumerate(experiment(experiment_id).get("claims", []), 1):
+        where = f"reported.yaml, {experiment_id} claim {i}"
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"{where}: a claim is a mapping with id, says, where, check")
+        missing = [k for k in ("id", "says", "where", "check") if k not in raw]
+        if missing:
+            raise ValueError(f"{where}: missing {', '.join(missing)}")
+        if raw["id"] in seen:
+            raise ValueError(f"{where}: id {raw['id']!r} is used twice")
+        seen.add(raw["id"])
+        validate(raw["check"], f"{where} ({raw['id']})")
+        found.append(Claim(experiment_id, str(raw["id"]), str(raw["says"]),
+                           str(raw["where"]), dict(raw["check"]),
+                           str(raw.get("measure", "")), str(raw.get("contradicted", ""))))
+    return found
+
+
+def _verdict(claim: Claim, outcome: Outcome, untested: Mapping[str, str]) -> str:
+    if claim.contradicted:
+        return CONTRADICTED
+    if claim.id in untested or outcome.holds is None:
+        return UNTESTED
+    return HOLDS if outcome.holds else FAILS
+
+
+def evaluate(experiment_id: str, results: Results | pd.DataFrame, *, profile: str,
+             untested: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Check every claim of an experiment against one run's results.
+
+    Args:
+        experiment_id: key in ``reported.yaml``.
+        results: ``results[variant][metric]`` of the run (or a DataFrame by variant).
+        profile: the profile that produced the results.
+        untested: claim id -> why this profile cannot test it (the scale it needs);
+            such claims are "not tested" whatever the run measured.
+    Returns:
+        One row per claim: experiment, claim (id), the report says, where, check,
+        we measured, verdict, note (the report's contradiction, the reason a claim is
+        not tested, or how a derived quantity is measured), profile.
+    """
+    untested = dict(untested or {})
+    rows = []
+    for claim in claims(experiment_id):
+        outcome = run_check(claim.check, results)
+        verdict = _verdict(claim, outcome, untested)
+        measured = outcome.measured
+        if verdict == CONTRADICTED and outcome.holds is not None:
+            measured += f" (would {'hold' if outcome.holds else 'not hold'})"
+        note = (claim.contradicted if verdict == CONTRADICTED else
+                untested.get(claim.id, "") or claim.measure)
+        rows.append({"experiment": experiment_id, "claim": claim.id,
+                     "the report says": claim.says, "where": claim.where,
+                     "check": describe(claim.check), "we measured": measured,
+                     "verdict": verdict, "note": note, "profile": profile})
+    return pd.DataFrame(rows, columns=["experiment", "claim", "the report says", "where",
+                                       "check", "we measured", "verdict", "note",
+                                       "profile"])
+
+
+def tally(rows: pd.DataFrame | Sequence[Mapping]) -> dict[str, int]:
+    """How many claims got each verdict, every verdict present (zeros included).
+
+    Example:
+        >>> tally([{"verdict": "holds"}, {"verdict": "holds"},
+        ...        {"verdict": "does not hold"}])["holds"]
+        2
+    """
+    verdicts = list(rows["verdict"]) if isinstance(rows, pd.DataFrame) else \
+        [r.get("verdict") for r in rows]
+    unknown = set(verdicts) - set(VERDICTS)
+    if unknown:
+        raise ValueError(f"unknown verdicts {sorted(unknown)}; expected {VERDICTS}")
+    return {v: verdicts.count(v) for v in VERDICTS}
+
+
+_VERDICT_STYLE = {HOLDS: "color: #1b5e20", FAILS: "color: #b00020; font-weight: bold",
+                  UNTESTED: "color: #6d4c00", CONTRADICTED: "color: #4a148c"}
+
+
+def style_claims(table: pd.DataFrame):
+    """A pandas Styler of :func:`evaluate`'s rows for a chapter page."""
+    shown = table.drop(columns=[c for c in ("claim", "profile") if c in table])
+    if "experiment" in shown and shown["experiment"].nunique() <= 1:
+        shown = shown.drop(columns="experiment")
+    if "note" in shown and not shown["note"].astype(bool).any():
+        shown = shown.drop(columns="note")
+    return (shown.reset_index(drop=True).style.hide(axis="index")
+            .format(escape="html")  # claims quote model output such as "<unk>"
+            .map(lambda v: _VERDICT_STYLE.get(v, ""), subset=["verdict"]))

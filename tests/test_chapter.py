@@ -1,0 +1,90 @@
+"""coursekit.chapter.Chapter: parameters from the parameters cell, tables, one record."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from coursekit import report
+from coursekit.chapter import Chapter
+
+PARAMETERS = 'profile = "cpu"\nnum_epochs = 3\nvariants = "all"\nseed = 0\n'
+EXPERIMENT = {
+    "title": "Tiny", "source": "report X", "setup": "none",
+    "metrics": {"test_acc": "test accuracy (%)"},
+    "variants": {"plain": {"name": "Plain", "test_acc": 60.0},
+                 "bn": {"name": "BN", "test_acc": 62.0}},
+    "claims": [
+        {"id": "bn_helps", "says": "BN helps", "where": "Table 1",
+         "check": {"kind": "greater", "a": "bn", "b": "plain", "metric": "test_acc"}},
+        {"id": "bn_big", "says": "BN by 5 points", "where": "Table 1",
+         "check": {"kind": "greater", "a": "bn", "b": "plain", "metric": "test_acc",
+                   "margin": 5}},
+        {"id": "resnet", "says": "a ResNet beats both", "where": "s4",
+         "check": {"kind": "best", "variant": "resnet", "metric": "test_acc"}},
+    ],
+}
+
+
+@pytest.fixture
+def book(tmp_path: Path, monkeypatch) -> Path:
+    root = tmp_path / "book"
+    (root / "chapters").mkdir(parents=True)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                   "- file: chapters/X1_tiny\n")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["coursekit"] = {
+        "id": "X1", "title": "Tiny", "experiments": ["X1"],
+        "profiles": {"smoke": {"num_epochs": 1}},
+        "untested": {"cpu": {"X1.bn_big": "needs 200 epochs"}}}
+    cell = nbformat.v4.new_code_cell(PARAMETERS)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Tiny"), cell]
+    nbformat.write(nb, str(root / "chapters" / "X1_tiny.ipynb"))
+    real = report.experiment
+    monkeypatch.setattr(report, "experiment",
+                        lambda i: EXPERIMENT if i == "X1" else real(i))
+    monkeypatch.setenv("COURSEKIT_BOOK_ROOT", str(root))
+    monkeypatch.setenv("COURSEKIT_RUN_DIR", str(tmp_path / "run"))
+    return root
+
+
+def test_parameters_come_from_the_cell_names_with_the_run_values(book):
+    namespace = {"profile": "smoke", "num_epochs": 1, "variants": "all", "seed": 2,
+                 "model": object()}  # not a parameter: never recorded
+    ch = Chapter("X1", namespace)
+    assert ch.params == {"profile": "smoke", "num_epochs": 1, "variants": "all",
+                         "seed": 2}
+    assert ch.profile == "smoke" and ch.experiments == ("X1",)
+    assert ch.reported("X1", "bn", "test_acc") == 62.0
+
+
+def test_a_parameter_left_undefined_is_named(book):
+    with pytest.raises(NameError, match="seed are not defined"):
+        Chapter("X1", {"profile": "cpu", "num_epochs": 3, "variants": "all"})
+
+
+def test_finish_writes_one_complete_record(book, tmp_path):
+    ch = Chapter("X1", {"profile": "cpu", "num_epochs": 3, "variants": "all", "seed": 0})
+    ch.compare("X1", {"plain": {"test_acc": 58.0}, "bn": {"test_acc": 61.5}})
+    ch.claims("X1")
+    assert ch.verdict("X1", "bn_helps") == "holds"
+    assert ch.verdict("X1", "bn_big") == "not tested at this profile"  # metadata
+    assert ch.verdict("X1", "resnet") == "not tested at this profile"  # not run
+    with pytest.raises(KeyError, match="no claim 'nope'"):
+        ch.verdict("X1", "nope")
+    summary = ch.summary()
+    assert summary.startswith("**1 of 3 claims hold** at the `cpu` profile")
+    assert "needs 200 epochs" in summary
+    path = ch.finish(facts={"best": "bn"}, timings={"train_s": 1.5})
+    record = json.loads(path.read_text())
+    assert path == tmp_path / "run" / "record.json"
+    assert record["params"] == {"profile": "cpu", "num_epochs": 3, "variants": "all",
+                                "seed": 0}
+    assert record["results"] == {"X1": {"plain": {"test_acc": 58.0},
+                                        "bn": {"test_acc": 61.5}}}
+    assert [r["reproduced"] for r in record["comparison"]] == [58.0, 61.5]
+    assert [r["verdict"] for r in record["claims"]] == [
+        "holds", "not tested at this profile", "not tested at this profile"]
+    assert record["timings"]["train_s"] == 1.5 and "chapter_s" in record["timings"]

@@ -1,0 +1,164 @@
+"""The reports' claims: every kind of check holds and fails on hand-made results, and
+every claim in reported.yaml is well formed."""
+
+import pandas as pd
+import pytest
+
+from coursekit import claims, report
+
+RESULTS = {"bn": {"acc": 61.0, "loss": 0.9, "answer": "28 x 24 x 10"},
+           "plain": {"acc": 59.5, "loss": 1.1},
+           "dropout": {"acc": 47.0, "loss": 1.4},
+           "wrong_init": {"acc": 10.2, "loss": 2.31}}
+
+# (check, holds on RESULTS): a passing and a failing case for every kind
+CASES = [
+    ({"kind": "greater", "a": "bn", "b": "plain", "metric": "acc"}, True),
+    ({"kind": "greater", "a": "plain", "b": "bn", "metric": "acc"}, False),
+    ({"kind": "greater", "a": "bn", "b": "plain", "metric": "acc", "margin": 2}, False),
+    ({"kind": "less", "a": "bn", "b": "plain", "metric": "loss"}, True),
+    ({"kind": "less", "a": "dropout", "b": "plain", "metric": "loss"}, False),
+    ({"kind": "less", "a": "bn", "b": "plain", "metric": "loss", "margin": 0.5}, False),
+    ({"kind": "order", "variants": ["bn", "plain", "dropout"], "metric": "acc"}, True),
+    ({"kind": "order", "variants": ["plain", "bn", "dropout"], "metric": "acc"}, False),
+    ({"kind": "order", "variants": ["bn", "plain"], "metric": "loss",
+      "descending": False}, True),
+    ({"kind": "order", "variants": ["plain", "bn"], "metric": "loss",
+      "descending": False}, False),
+    ({"kind": "best", "variant": "bn", "metric": "acc"}, True),
+    ({"kind": "best", "variant": "plain", "metric": "acc"}, False),
+    ({"kind": "best", "variant": "plain", "metric": "acc",
+      "among": ["plain", "dropout"]}, True),
+    ({"kind": "best", "variant": "bn", "metric": "loss", "lower_is_better": True}, True),
+    ({"kind": "best", "variant": "plain", "metric": "loss", "lower_is_better": True},
+     False),
+    ({"kind": "at_least", "variant": "bn", "metric": "acc", "value": 60}, True),
+    ({"kind": "at_least", "variant": ["bn", "dropout"], "metric": "acc", "value": 40},
+     True),
+    ({"kind": "at_least", "variant": ["bn", "dropout"], "metric": "acc", "value": 50},
+     False),
+    ({"kind": "at_most", "variant": "wrong_init", "metric": "acc", "value": 15}, True),
+    ({"kind": "at_most", "variant": "dropout", "metric": "acc", "value": 15}, False),
+    ({"kind": "near", "variant": "wrong_init", "metric": "loss", "value": 2.303,
+      "tol": 0.1}, True),
+    ({"kind": "near", "variant": "dropout", "metric": "loss", "value": 2.303,
+      "tol": 0.1}, False),
+    ({"kind": "equals", "variant": "bn", "metric": "answer", "value": "28 x 24 x 10"},
+     True),
+    ({"kind": "equals", "variant": "bn", "metric": "answer", "value": "30 x 26 x 10"},
+     False),
+]
+
+
+@pytest.mark.parametrize("check,holds", CASES)
+def test_every_kind_holds_and_fails(check, holds):
+    outcome = claims.run_check(check, RESULTS)
+    assert outcome.holds is holds
+    assert outcome.measured  # says what it compared
+
+
+def test_every_kind_has_a_failing_case():
+    failing = {check["kind"] for check, holds in CASES if not holds}
+    assert failing == set(claims.CHECKS)
+
+
+def test_a_dataframe_by_variant_works_like_a_mapping():
+    frame = pd.DataFrame(RESULTS).T
+    assert claims.run_check(CASES[0][0], frame).holds is True
+
+
+@pytest.mark.parametrize("results", [
+    {"bn": {"acc": 61.0}},                                  # variant missing
+    {"bn": {"acc": 61.0}, "plain": {"loss": 1.0}},          # metric missing
+    {"bn": {"acc": 61.0}, "plain": {"acc": float("nan")}},  # no value
+])
+def test_a_missing_value_means_not_tested(results):
+    check = {"kind": "greater", "a": "bn", "b": "plain", "metric": "acc"}
+    outcome = claims.run_check(check, results)
+    assert outcome.holds is None and outcome.missing == ("plain.acc",)
+
+
+@pytest.mark.parametrize("check,message", [
+    ({"kind": "bigger", "a": "x", "b": "y", "metric": "acc"}, "unknown check kind"),
+    ({"a": "x", "b": "y"}, "unknown check kind"),
+    ({"kind": "greater", "a": "x", "metric": "acc"}, "needs b"),
+    ({"kind": "near", "variant": "x", "metric": "acc", "value": 1}, "needs tol"),
+    ({"kind": "order", "variants": ["x"], "metric": "acc"}, "two variants or more"),
+])
+def test_malformed_checks_are_refused_with_what_is_wrong(check, message):
+    with pytest.raises(ValueError, match=message):
+        claims.run_check(check, RESULTS)
+
+
+def test_describe_reads_like_the_check():
+    assert claims.describe(CASES[0][0]) == "acc: bn > plain"
+    assert claims.describe(CASES[20][0]) == "loss of wrong_init = 2.3 ± 0.1"
+    assert claims.describe({"kind": "best", "variant": "bn", "metric": "loss",
+                            "lower_is_better": True}) == "loss: bn lowest"
+
+
+def _fake_experiment(monkeypatch, entries):
+    """Make report.experiment("X1") return a hand-made entry with these claims."""
+    real = report.experiment
+    monkeypatch.setattr(report, "experiment",
+                        lambda i: {"claims": entries} if i == "X1" else real(i))
+
+
+def test_evaluate_gives_each_verdict(monkeypatch):
+    _fake_experiment(monkeypatch, [
+        {"id": "holds", "says": "BN helps", "where": "T1", "check": CASES[0][0]},
+        {"id": "fails", "says": "plain wins", "where": "T1", "check": CASES[1][0]},
+        {"id": "missing", "says": "resnet wins", "where": "T2",
+         "check": {"kind": "greater", "a": "resnet", "b": "bn", "metric": "acc"}},
+        {"id": "scale", "says": "BN by 1 point", "where": "T1", "check": CASES[0][0]},
+        {"id": "self", "says": "dropout best", "where": "s4",
+         "contradicted": "s4 says best, Table 1 gives the lowest",
+         "check": {"kind": "best", "variant": "dropout", "metric": "acc"}},
+    ])
+    rows = claims.evaluate("X1", RESULTS, profile="cpu",
+                           untested={"scale": "needs 200 epochs"})
+    assert list(rows["verdict"]) == [claims.HOLDS, claims.FAILS, claims.UNTESTED,
+                                     claims.UNTESTED, claims.CONTRADICTED]
+    assert rows.loc[3, "note"] == "needs 200 epochs"
+    assert "would not hold" in rows.loc[4, "we measured"]
+    assert rows.loc[4, "note"].startswith("s4 says")
+    assert claims.tally(rows) == {claims.HOLDS: 1, claims.FAILS: 1, claims.UNTESTED: 2,
+                                  claims.CONTRADICTED: 1}
+    html = claims.style_claims(rows).to_html()
+    assert "does not hold" in html and "#b00020" in html
+
+
+@pytest.mark.parametrize("entry,message", [
+    ({"says": "x", "where": "y", "check": CASES[0][0]}, "missing id"),
+    ({"id": "a", "where": "y", "check": CASES[0][0]}, "missing says"),
+    ({"id": "a", "says": "x", "where": "y", "check": {"kind": "nope"}}, "unknown check"),
+])
+def test_malformed_claims_are_refused(monkeypatch, entry, message):
+    _fake_experiment(monkeypatch, [entry])
+    with pytest.raises(ValueError, match=message):
+        claims.claims("X1")
+
+
+def test_a_claim_id_is_used_once(monkeypatch):
+    claim = {"id": "a", "says": "x", "where": "y", "check": CASES[0][0]}
+    _fake_experiment(monkeypatch, [claim, claim])
+    with pytest.raises(ValueError, match="used twice"):
+        claims.claims("X1")
+
+
+def test_tally_refuses_an_unknown_verdict():
+    with pytest.raises(ValueError, match="unknown verdicts"):
+        claims.tally([{"verdict": "yes"}])
+
+
+SEED_IDS = ["A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9", "A10",
+            "B1", "B2", "B3", "B4", "B5", "C1", "C2", "C3", "C4", "C5", "C6",
+            "D1", "D2", "E1", "E2", "E3"]
+
+
+@pytest.mark.parametrize("experiment_id", SEED_IDS)
+def test_every_seed_experiment_lists_its_claims(experiment_id):
+    found = claims.claims(experiment_id)  # validates every check
+    assert found, f"{experiment_id} lists no claims in reported.yaml"
+    for claim in found:
+        assert claim.says.strip() and claim.where.strip()
