@@ -95,10 +95,9 @@ def evaluate_with_flip(model: nn.Module, split: data.ImageSplit, *,
     default to the statistics ``fit`` stored on the model.
     """
     logits = train.predict(model, split, mean=mean, std=std)
-    mirrored = dataclasses.replace(split, images=split.images.flip(-1))
-    flipped = train.predict(model, mirrored, mean=mean, std=std)
+    both = train.predict_flip_averaged(model, split, mean=mean, std=std)
     return {"acc": metrics.topk_accuracy(logits, split.labels),
-            "acc_flip": metrics.topk_accuracy(logits + flipped, split.labels)}
+            "acc_flip": metrics.topk_accuracy(both, split.labels)}
 
 
 # ---------------------------------------------------------------------------------

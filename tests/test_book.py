@@ -72,11 +72,19 @@ def test_second_build_executes_nothing(smoke_book):
     assert {r.status for r in again.runs} == {"cached"}
 
 
-def test_every_record_carries_its_comparison_rows(smoke_book):
+def test_every_record_carries_its_comparison_and_claim_rows(smoke_book):
+    from coursekit import claims, report
     root, _ = smoke_book
     for chapter in runner.list_chapters(root):
         record = json.loads((runner.run_dir(root, chapter) / "record.json").read_text())
-        assert record["comparison"], f"{chapter.id}: no reported-vs-reproduced rows"
+        for experiment in chapter.experiments:
+            if "variants" in report.experiment(experiment):
+                assert any(r["experiment"] == experiment for r in record["comparison"]), \
+                    f"{chapter.id}: no reported-vs-reproduced rows for {experiment}"
+            rows = [r for r in record["claims"] if r["experiment"] == experiment]
+            assert len(rows) == len(claims.claims(experiment)), \
+                f"{chapter.id}: not every claim of {experiment} was checked"
+            assert {r["verdict"] for r in rows} <= set(claims.VERDICTS)
 
 
 @pytest.mark.slow
@@ -95,8 +103,8 @@ def test_a_seed_run_narrowed_to_the_headline_model_matches_the_chapters_own_run(
     assert result.ok, result.error
     narrowed = json.loads((result.run_dir / "record.json").read_text())["results"]
     plain = json.loads((runner.run_dir(root, chapter) / "record.json").read_text())["results"]
-    assert list(narrowed) == ["super_lenet"]
-    assert stable(narrowed["super_lenet"]) == stable(plain["super_lenet"])
+    assert list(narrowed["A1"]) == ["super_lenet"]
+    assert stable(narrowed["A1"]["super_lenet"]) == stable(plain["A1"]["super_lenet"])
 
 
 def test_scoreboard_page_is_built_from_the_records_with_seed_runs(smoke_book):
@@ -105,6 +113,8 @@ def test_scoreboard_page_is_built_from_the_records_with_seed_runs(smoke_book):
         (r.label, r.error) for r in result.seed_runs if not r.ok]
     page = (root / "_build" / "html" / "book" / "scoreboard.html").read_text()
     assert "Headline results" in page and "±" in page
+    assert "Claims that hold:" in page and "Per part of the book" in page
+    assert (root / "_build" / "html" / "_images").is_dir() or "scoreboard_agreement" in page
     for chapter in runner.list_chapters(root):
         assert f"{chapter.id}: " in page, f"no section for {chapter.id}"
     assert "not run yet" not in page.lower()

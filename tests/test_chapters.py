@@ -39,16 +39,48 @@ def test_chapter_is_committed_stripped_with_a_parsable_parameters_cell(path: Pat
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_follows_the_book_shape(path: Path):
-    """Opens with what it reproduces and its profile, draws in the book's style, records
-    its reported-vs-reproduced rows for the scoreboard and ends with what we learned."""
+    """Opens with what it reproduces, keeps its bookkeeping in one Chapter object, shows
+    the claims of every experiment it reproduces, draws in the book's style and ends
+    with what we learned."""
     nb = nbformat.read(path, as_version=4)
+    chapter = runner.read_chapter(path)
     head = " ".join(c.source for c in nb.cells[:6])
     assert "{admonition} Reproduces" in head, f"{path.name}: no 'Reproduces' box on top"
-    assert "report.profile_note(" in head, f"{path.name}: no profile note on top"
-    code = " ".join(c.source for c in nb.cells if c.cell_type == "code")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert f'Chapter("{chapter.id}", globals())' in code, \
+        f"{path.name}: its bookkeeping belongs to coursekit.chapter.Chapter"
     assert "plots.use_book_style()" in code, f"{path.name}: not in the book's style"
-    assert "write_run_record(" in code and "comparison=" in code, \
-        f"{path.name}: its record must carry comparison= rows for the scoreboard"
+    for experiment in chapter.experiments:
+        assert f'ch.claims("{experiment}"' in code, \
+            f"{path.name}: shows no claims table for {experiment}"
+    assert "ch.finish(" in code and "ch.summary()" in code
     closing = [c.source for c in nb.cells if c.cell_type == "markdown"][-3:]
     assert any("what we learned" in s.lower() for s in closing), \
         f"{path.name}: does not end with what we learned"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_defines_no_functions_and_no_verdicts(path: Path):
+    """Training and verdicts are library code with tests: no notebook defines a
+    function, writes its own record or builds a claims table by hand."""
+    nb = nbformat.read(path, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    defined = [line for line in code.splitlines()
+               if line.lstrip().startswith(("def ", "class ", "lambda"))
+               or " lambda " in line or "=lambda" in line]
+    assert not defined, f"{path.name} defines code the library should hold: {defined}"
+    for old in ("write_run_record(", "claims_table(", "profile_note(", "settings = dict("):
+        assert old not in code, f"{path.name} still calls {old}: use ch = Chapter(...)"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_untested_claims_name_real_claims_and_say_why(path: Path):
+    from coursekit import claims
+    chapter = runner.read_chapter(path)
+    for profile, entries in chapter.untested.items():
+        for key, why in entries.items():
+            experiment, _, claim_id = key.partition(".")
+            assert experiment in chapter.experiments, f"{path.name}: {key}"
+            assert claim_id in {c.id for c in claims.claims(experiment)}, \
+                f"{path.name}: untested.{profile} names no claim {key}"
+            assert len(why) > 20, f"{path.name}: say why {key} is not tested"

@@ -63,14 +63,16 @@ def reported(experiment_id: str) -> pd.DataFrame:
     return frame
 
 
-def select_variants(experiment_id: str, variants: str) -> list[str]:
-    """Variant names from a chapter parameter: "all" (the report's, in its order) or
-    comma-separated names such as "lenet,super_lenet".
+def select_variants(experiment_id: str, variants: str,
+                    extra: list[str] | None = None) -> list[str]:
+    """Variant names from a chapter parameter: "all" (the report's, in its order, then
+    ``extra``: variants the chapter adds to test a claim) or comma-separated names such
+    as "lenet,super_lenet".
 
     Raises:
-        ValueError: for a name the report's experiment does not have.
+        ValueError: for a name neither the report's experiment nor ``extra`` has.
     """
-    known = list(experiment(experiment_id)["variants"])
+    known = list(experiment(experiment_id)["variants"]) + list(extra or [])
     if variants.strip() == "all":
         return known
     names = [v.strip() for v in variants.split(",") if v.strip()]

@@ -1,0 +1,89 @@
+"""Quantities the reports' claims are checked on, derived from a run.
+
+A claim such as "LeNet over-fits" or "the loss is very volatile" is checked on a
+number (``coursekit.claims``); the functions here compute the ones several chapters
+share, from a results table or a training ``History``. Chapter-specific quantities
+live beside the code that trains the chapter's models (``lm``, ``translate``, ...).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pandas as pd
+
+__all__ = ["add_gaps", "history_measures", "loss_volatility", "smoothed_target_entropy",
+           "with_history_measures"]
+
+
+def add_gaps(results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` with ``train_val_gap`` (train_acc - val_acc) and ``train_test_gap``
+    (train_acc - test_acc) in points, where those columns exist.
+
+    Example:
+        >>> add_gaps(pd.DataFrame({"train_acc": [70.0], "val_acc": [59.0]}))
+        ...     # doctest: +NORMALIZE_WHITESPACE
+           train_acc  val_acc  train_val_gap
+        0       70.0     59.0           11.0
+    """
+    out = results.copy()
+    if {"train_acc", "val_acc"} <= set(out):
+        out["train_val_gap"] = out["train_acc"] - out["val_acc"]
+    if {"train_acc", "test_acc"} <= set(out):
+        out["train_test_gap"] = out["train_acc"] - out["test_acc"]
+    return out
+
+
+def loss_volatility(step_losses: list[float], floor: float = 0.0) -> float:
+    """How much the training loss jumps from step to step: the standard deviation of
+    ``step_losses`` over their mean height above ``floor`` (the lowest loss possible,
+    e.g. the entropy of smoothed targets). NaN for fewer than two steps.
+
+    Example:
+        >>> round(loss_volatility([0.4030, 0.5666, 0.4082]), 2)  # report D's log
+        0.2
+    """
+    if len(step_losses) < 2:
+        return math.nan
+    height = statistics.fmean(step_losses) - floor
+    return statistics.stdev(step_losses) / height if height > 0 else math.nan
+
+
+def smoothed_target_entropy(label_smoothing: float, num_classes: int) -> float:
+    """The lowest cross-entropy reachable with smoothed targets (0 without smoothing).
+
+    Example:
+        >>> round(smoothed_target_entropy(0.1, 10), 3)
+        0.5
+    """
+    if label_smoothing <= 0:
+        return 0.0
+    other = label_smoothing / num_classes
+    top = 1 - label_smoothing + other
+    return -(top * math.log(top) + (num_classes - 1) * other * math.log(other))
+
+
+def history_measures(history, *, label_smoothing: float = 0.0,
+                     num_classes: int = 10) -> dict[str, float]:
+    """Per-run quantities of a ``train.History``: ``final_train_loss`` (mean training
+    loss of the last epoch), ``first_train_loss``, ``best_epoch`` (lowest validation
+    loss, 1-based), ``epochs_after_best`` and ``loss_volatility`` of the last epoch's
+    steps (see :func:`loss_volatility`; its floor accounts for label smoothing)."""
+    epochs = len(history.epoch)
+    per_epoch = len(history.step_loss) // epochs if epochs else 0
+    last = history.step_loss[-per_epoch:] if per_epoch else []
+    floor = smoothed_target_entropy(label_smoothing, num_classes)
+    best = history.best_epoch if history.best_epoch is not None else math.nan
+    return {"final_train_loss": history.train_loss[-1] if history.train_loss else math.nan,
+            "first_train_loss": history.train_loss[0] if history.train_loss else math.nan,
+            "best_epoch": best, "epochs_after_best": epochs - best,
+            "loss_volatility": loss_volatility(last, floor)}
+
+
+def with_history_measures(results: pd.DataFrame, histories: dict, **kwargs) -> pd.DataFrame:
+    """``results`` (indexed by variant) joined with :func:`history_measures` of each
+    variant's history; ``kwargs`` go to ``history_measures``."""
+    measures = pd.DataFrame({name: history_measures(h, **kwargs)
+                             for name, h in histories.items()}).T
+    return results.join(measures.drop(columns=[c for c in measures if c in results]))
