@@ -1,10 +1,11 @@
 """Tests of coursekit.data on small generated datasets, served from 127.0.0.1.
 
-No test touches the internet. The official source is a real .tar.gz in the
-CIFAR-10 python format (20 train + 10 test random images) served by a local
-HTTP server; the mirror is a real folder of packed-JPEG .npz files. One test
-at the end reads the real CIFAR-10 test split from the course's shared/data
-folder and is skipped where that folder is absent.
+No test touches the internet. The official sources are a real .tar.gz in the
+CIFAR-10 python format (20 train + 10 test random images) and a hand-made zip
+in the layout of tiny-imagenet-200.zip (3 classes, 15 JPEGs), served by a local
+HTTP server; the mirror is a real folder of packed-JPEG .npz files. Tests at
+the end read the real data of the course's shared/data folder and are skipped
+where that folder is absent.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import json
 import os
 import pickle
 import socket
 import tarfile
 import threading
+import zipfile
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,6 +31,7 @@ from PIL import Image
 
 from coursekit import data
 from coursekit.data import formats
+from coursekit.data.download import check_file
 from coursekit.data import (
     ChecksumError,
     DataError,
@@ -246,18 +250,38 @@ def test_cifar10_manifest_lists_classes_splits_and_sources() -> None:
     assert {f.split for f in manifest.mirror.files} == {"train", "test"}
 
 
-def test_tiny_imagenet_manifest_mirrors_shared_data_and_refuses_the_zip(
-    tmp_path: Path,
+def test_tiny_imagenet_manifests_share_the_official_zip_and_its_class_order() -> None:
+    full = data.load_manifest("tiny_imagenet")
+    assert full.splits == {"train": 100000, "val": 10000}
+    assert full.image_shape == (3, 64, 64) and len(set(full.classes)) == 200
+    assert full.classes[:2] == ("goldfish", "European fire salamander")
+    assert {f.split for f in full.mirror.files} == {"train", "val"}
+    subset10 = data.load_manifest("tiny_imagenet_subset10")
+    assert subset10.splits == {"train": 5000, "val": 500}
+    assert subset10.image_shape == (3, 64, 64)
+    assert subset10.classes[:2] == ("goldfish", "black stork")
+    assert len(subset10.classes) == 10 and subset10.classes[-1] == "ice lolly"
+    assert subset10.classes == full.classes[::20]  # classes 0, 20, ..., 180
+    assert {f.split for f in subset10.mirror.files} == {"train", "val"}
+    for manifest in (full, subset10):  # one official zip, read by a converter
+        assert manifest.official.checksum == ("md5", "90528d7ca1a48142e341f4ef8d21d0de")
+        assert manifest.official.bytes == 248100043
+        assert manifest.official.path == "tiny_imagenet/tiny-imagenet-200.zip"
+        assert formats.can_read(manifest.official.format)
+    assert full.official.select == ()
+    assert len(subset10.official.select) == 10 and subset10.official.select[0] == "n01443537"
+    assert list(subset10.official.select) == sorted(subset10.official.select)
+
+
+def test_manifest_select_must_give_one_class_id_per_class(
+    tmp_path: Path, monkeypatch
 ) -> None:
-    manifest = data.load_manifest("tiny_imagenet_subset10")
-    assert manifest.splits == {"train": 5000, "val": 500}
-    assert manifest.image_shape == (3, 64, 64)
-    assert manifest.classes[:2] == ("goldfish", "black stork")
-    assert len(manifest.classes) == 10 and manifest.classes[-1] == "ice lolly"
-    assert {f.split for f in manifest.mirror.files} == {"train", "val"}
-    assert manifest.official.checksum == ("md5", "90528d7ca1a48142e341f4ef8d21d0de")
-    assert manifest.official.bytes == 248100043
-    assert not formats.can_read(manifest.official.format)  # not converted yet
+    text = (data.load_manifest("tiny_imagenet_subset10").source_file.read_text()
+            .replace("n07615774]", "n07615774, n07720875]"))
+    (tmp_path / "tiny_imagenet_subset10.yaml").write_text(text)
+    monkeypatch.setenv("COURSEKIT_MANIFESTS", str(tmp_path))
+    with pytest.raises(DataError, match="select keeps 11 classes but classes lists 10"):
+        data.load_manifest("tiny_imagenet_subset10")
 
 
 def test_unknown_dataset_lists_known_names() -> None:
@@ -356,6 +380,201 @@ def test_pickle_that_would_run_code_is_refused(
         manifest.official, md5=hashlib.md5(tarball).hexdigest(), bytes=len(tarball)))
     with pytest.raises(DataError, match=r"refused to load \w+\.eval"):
         data.fetch("cifar10", manifest=manifest, data_dir=tmp_path)
+
+
+# ---------------------------------------------------------------------------
+# Tiny ImageNet: the official zip, hand-made in its layout
+# ---------------------------------------------------------------------------
+
+TINY_ZIP = "tiny-imagenet-200.zip"
+TINY_WNIDS = ["n03000003", "n01000001", "n02000002"]  # as wnids.txt lists them: unsorted
+TINY_TRAIN_K = [10, 0, 2]  # image numbers, stored in this order: sorted as numbers
+TINY_VAL = ["n02000002", "n03000003", "n01000001", "n02000002", "n03000003", "n01000001"]
+
+
+def _tiny_jpeg(rng: np.random.Generator, grey: bool = False) -> bytes:
+    pil = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    out = io.BytesIO()
+    (pil.convert("L") if grey else pil).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def _tiny_zip(members: dict[str, bytes], drop: str = "") -> bytes:
+    """A zip holding `members` under tiny-imagenet-200/ (less `drop`); JPEGs deflated,
+    wnids.txt stored as it is."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("tiny-imagenet-200/", b"")
+        for name, payload in members.items():
+            stored = zipfile.ZIP_STORED if name == "wnids.txt" else None
+            if name != drop:
+                archive.writestr(f"tiny-imagenet-200/{name}", payload, compress_type=stored)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def tiny_toy() -> dict:
+    """The members of a tiny-imagenet-200.zip (3 classes, 3 train and 2 val images
+    each, a test/ and box files to ignore) and the arrays it must give."""
+    rng = np.random.default_rng(2)
+    members = {"wnids.txt": "\n".join(TINY_WNIDS).encode() + b"\n",
+               "words.txt": b"".join(f"{w}\tthing {w}, other name\n".encode()
+                                     for w in [*TINY_WNIDS, "n09999999"])}
+    for wnid in TINY_WNIDS:
+        members[f"train/{wnid}/{wnid}_boxes.txt"] = b""
+        for k in TINY_TRAIN_K:
+            grey = wnid == TINY_WNIDS[0] and k == 2
+            members[f"train/{wnid}/images/{wnid}_{k}.JPEG"] = _tiny_jpeg(rng, grey)
+    lines = []
+    for i, wnid in enumerate(TINY_VAL):
+        members[f"val/images/val_{i}.JPEG"] = _tiny_jpeg(rng)
+        lines.append(f"val_{i}.JPEG\t{wnid}\t0\t5\t60\t62\n")
+    members["val/val_annotations.txt"] = "".join(lines).encode()
+    members["test/images/test_0.JPEG"] = _tiny_jpeg(rng)
+    body = _tiny_zip(members)
+    return {"members": members, "bytes": body, "md5": hashlib.md5(body).hexdigest()}
+
+
+def _tiny_expected(members: dict[str, bytes], select: list[str] | None = None) -> dict:
+    """What the zip must give: (images, labels, file names) per split, built by hand."""
+    classes = select or sorted(TINY_WNIDS)
+
+    def decode(name: str) -> np.ndarray:
+        rgb = Image.open(io.BytesIO(members[name])).convert("RGB")
+        return np.asarray(rgb).transpose(2, 0, 1)
+
+    train = [(y, f"{w}_{k}.JPEG", f"train/{w}/images/{w}_{k}.JPEG")
+             for y, w in enumerate(classes) for k in sorted(TINY_TRAIN_K)]
+    val = [(classes.index(w), f"val_{i}.JPEG", f"val/images/val_{i}.JPEG")
+           for i, w in enumerate(TINY_VAL) if w in classes]
+    if select:
+        val.sort(key=lambda item: item[0])  # grouped by class, as the subset mirror is
+    return {split: (np.stack([decode(m) for *_, m in rows]),
+                    np.array([y for y, *_ in rows]), [f for _, f, _ in rows])
+            for split, rows in (("train", train), ("val", val))}
+
+
+def _tiny_manifest(url: str, body: bytes, select: list[str] | None = None) -> data.Manifest:
+    """The tiny_imagenet manifest pointed at a hand-made zip on a local server."""
+    real = data.load_manifest("tiny_imagenet")
+    classes = select or sorted(TINY_WNIDS)
+    official = dataclasses.replace(real.official, url=url, bytes=len(body),
+                                   md5=hashlib.md5(body).hexdigest(), select=tuple(select or ()))
+    return dataclasses.replace(
+        real, classes=tuple(f"thing {w}" for w in classes), mirror=None, official=official,
+        splits={"train": 3 * len(classes), "val": TINY_VAL.count(classes[0]) * len(classes)})
+
+
+def test_official_tiny_imagenet_zip_is_downloaded_verified_and_converted(
+    server: LocalServer, tiny_toy: dict, tmp_path: Path
+) -> None:
+    server.routes[TINY_ZIP] = tiny_toy["bytes"]
+    manifest = _tiny_manifest(server.url(TINY_ZIP), tiny_toy["bytes"])
+    splits = data.load_images("tiny_imagenet", manifest=manifest, data_dir=tmp_path)
+    expected = _tiny_expected(tiny_toy["members"])
+    _assert_splits_equal(splits, {s: arrays[:2] for s, arrays in expected.items()})
+    assert splits["train"].labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert splits["val"].labels.tolist() == [1, 2, 0, 1, 2, 0]  # val_annotations order
+    grey = splits["train"].images[7]  # n03000003_2: a greyscale JPEG, loaded as RGB
+    assert torch.equal(grey[0], grey[1]) and torch.equal(grey[0], grey[2])
+    assert splits["val"].classes == ["thing n01000001", "thing n02000002", "thing n03000003"]
+    assert _files_under(tmp_path / "tiny_imagenet") == [
+        "decoded/stamp.json", "decoded/train_images.npy", "decoded/train_labels.npy",
+        "decoded/val_images.npy", "decoded/val_labels.npy", TINY_ZIP]
+    (tmp_path / "tiny_imagenet" / TINY_ZIP).unlink()  # the cache is enough now
+    again = data.load_images("tiny_imagenet", manifest=manifest, data_dir=tmp_path)
+    assert torch.equal(again["val"].images, splits["val"].images)
+    assert server.hits[TINY_ZIP] == 1
+
+
+def test_official_tiny_imagenet_zip_keeps_selected_classes_in_their_order(
+    server: LocalServer, tiny_toy: dict, tmp_path: Path
+) -> None:
+    server.routes[TINY_ZIP] = tiny_toy["bytes"]
+    select = ["n03000003", "n01000001"]  # as a subset manifest lists them
+    manifest = _tiny_manifest(server.url(TINY_ZIP), tiny_toy["bytes"], select)
+    splits = data.load_images("tiny_imagenet", manifest=manifest, data_dir=tmp_path)
+    expected = _tiny_expected(tiny_toy["members"], select)
+    _assert_splits_equal(splits, {s: arrays[:2] for s, arrays in expected.items()})
+    assert splits["train"].labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert splits["val"].labels.tolist() == [0, 0, 1, 1]  # grouped by class
+    stamp = data.cache.read_stamp(tmp_path / "tiny_imagenet" / "decoded")
+    assert stamp["files"]["select"] == "n03000003,n01000001"
+
+
+def test_tiny_imagenet_zip_converts_to_the_mirror_format(
+    tiny_toy: dict, tmp_path: Path
+) -> None:
+    zip_path = tmp_path / TINY_ZIP
+    zip_path.write_bytes(tiny_toy["bytes"])
+    dest = {"train": tmp_path / "out" / "train_jpeg.npz", "val": tmp_path / "out" / "val.npz"}
+    assert formats.convert_tiny_imagenet_zip(zip_path, dest) == dest
+    expected = _tiny_expected(tiny_toy["members"])
+    for split, path in dest.items():
+        with np.load(path) as packed:
+            assert sorted(packed.files) == ["file_name", "jpeg", "offsets", "y"]
+            assert packed["y"].dtype == np.uint8 and packed["offsets"].dtype == np.int64
+            names = packed["file_name"].tolist()
+            assert names == expected[split][2]
+            jpeg, offsets = packed["jpeg"].tobytes(), packed["offsets"]
+            member = "train/{0}/images/{1}" if split == "train" else "val/images/{1}"
+            for i, name in enumerate(names):  # the original bytes, unchanged
+                original = tiny_toy["members"][member.format(name.split("_")[0], name)]
+                assert jpeg[offsets[i]:offsets[i + 1]] == original
+        (images, labels), = formats.decode("jpeg_npz", path, [split]).values()
+        assert np.array_equal(images, expected[split][0])
+        assert labels.tolist() == expected[split][1].tolist()
+    assert _files_under(tmp_path / "out") == ["train_jpeg.npz", "val.npz"]
+    with pytest.raises(DataError, match=r"'select' must name distinct wnids.*n07777777"):
+        formats.decode("tiny_imagenet_zip", zip_path, ["train"], select=["n07777777"])
+    with pytest.raises(DataError, match="format 'jpeg_npz' cannot keep only some classes"):
+        formats.decode("jpeg_npz", dest["val"], ["val"], select=["n01000001"])
+
+
+def test_real_checksum_refuses_a_zip_that_is_not_the_official_one(
+    server: LocalServer, tiny_toy: dict, tmp_path: Path
+) -> None:
+    server.routes[TINY_ZIP] = tiny_toy["bytes"]
+    real = data.load_manifest("tiny_imagenet")  # the official md5 and size
+    manifest = dataclasses.replace(real, mirror=None, official=dataclasses.replace(
+        real.official, url=server.url(TINY_ZIP)))
+    with pytest.raises(ChecksumError, match="90528d7ca1a48142e341f4ef8d21d0de"):
+        data.fetch("tiny_imagenet", manifest=manifest, data_dir=tmp_path)
+    assert _files_under(tmp_path) == []
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncated", r"cannot be read as a zip: BadZipFile: .* It is not the official "
+                  r"tiny-imagenet-200.zip: delete it and fetch the data again"),
+    ("no_wnids", r"has no tiny-imagenet-200/wnids.txt. It is not the official"),
+    ("no_annotations", r"lacks tiny-imagenet-200/val/val_annotations.txt. It is not"),
+    ("no_val_image", r"lacks tiny-imagenet-200/val/images/val_4.JPEG \(listed in val/"),
+    ("unknown_wnid", r"val_annotations.txt line 2 is not '<file> TAB <wnid of wnids.txt>"),
+    ("bad_jpeg", r"image 1 \(val_1.JPEG\) cannot be decoded"),
+    ("bad_crc", r"BadZipFile: Bad CRC-32 for file 'tiny-imagenet-200/wnids.txt'"),
+])
+def test_corrupt_tiny_imagenet_zip_is_refused_and_nothing_is_decoded(
+    damage: str, message: str, server: LocalServer, tiny_toy: dict, tmp_path: Path
+) -> None:
+    """A zip that matches its checksum but not the layout: one clear error, no cache."""
+    members = dict(tiny_toy["members"])
+    if damage == "unknown_wnid":
+        members["val/val_annotations.txt"] = members["val/val_annotations.txt"].replace(
+            b"val_1.JPEG\tn03000003", b"val_1.JPEG\tn07777777")
+    if damage == "bad_jpeg":
+        members["val/images/val_1.JPEG"] = b"\xff\xd8 not a JPEG after all"
+    drop = {"no_wnids": "wnids.txt", "no_annotations": "val/val_annotations.txt",
+            "no_val_image": "val/images/val_4.JPEG"}.get(damage, "")
+    body = _tiny_zip(members, drop=drop)
+    if damage == "truncated":
+        body = body[: len(body) // 2]
+    if damage == "bad_crc":  # flip one byte of wnids.txt, stored uncompressed
+        body = body.replace(b"n01000001\nn02", b"n01000001\nm02", 1)
+    server.routes[TINY_ZIP] = body
+    manifest = _tiny_manifest(server.url(TINY_ZIP), body)
+    with pytest.raises(DataError, match=message):
+        data.load_images("tiny_imagenet", manifest=manifest, data_dir=tmp_path)
+    assert _files_under(tmp_path) == [f"tiny_imagenet/{TINY_ZIP}"]  # verified, kept
 
 
 # ---------------------------------------------------------------------------
@@ -618,6 +837,90 @@ def test_train_val_test_of_named_classes_hold_out_validation_from_train(
         data.train_val_test("tiny_imagenet_subset10", classes="tea pot", num_val=10,
                             seed=0, test="val", data_dir=tmp_path,
                             mirror=str(TINY_IMAGENET_MIRROR))
+
+
+TINY_IMAGENET_FULL_MIRROR = _mirror_holding("tiny_imagenet/tiny_imagenet_val_jpeg.npz")
+
+
+def _tiny_imagenet_wnids(mirror: Path) -> list[dict]:
+    """The classes of shared/data/tiny_imagenet/MANIFEST.json: index, wnid, words."""
+    return json.loads((mirror / "tiny_imagenet" / "MANIFEST.json").read_text())["classes"]
+
+
+@pytest.mark.skipif(TINY_IMAGENET_FULL_MIRROR is None, reason="no shared/data mirror here")
+def test_real_tiny_imagenet_from_the_mirror(tmp_path: Path) -> None:
+    """Val decoded through load_images; train's 100,000 checked without decoding them."""
+    mirror, real = TINY_IMAGENET_FULL_MIRROR, data.load_manifest("tiny_imagenet")
+    val_file, = [f for f in real.mirror.files if f.split == "val"]
+    manifest = dataclasses.replace(real, splits={"val": 10000}, mirror=dataclasses.replace(
+        real.mirror, files=(val_file,)))
+    val = data.load_images("tiny_imagenet", manifest=manifest, data_dir=tmp_path,
+                           mirror=str(mirror))["val"]
+    assert val.images.shape == (10000, 3, 64, 64) and val.images.dtype == torch.uint8
+    assert torch.bincount(val.labels, minlength=200).tolist() == [50] * 200
+    assert len(val.classes) == 200 and val.classes[8] == "black widow"
+    train_file, = [f for f in real.mirror.files if f.split == "train"]
+    path = mirror / train_file.path
+    assert check_file(path, ("sha256", train_file.sha256), train_file.bytes) is None
+    with np.load(path) as packed:
+        labels, offsets, names = packed["y"], packed["offsets"], packed["file_name"].tolist()
+    assert len(offsets) == 100001 and np.bincount(labels).tolist() == [500] * 200
+    listed = _tiny_imagenet_wnids(mirror)  # classes: words.txt's first name per wnid
+    assert [c["words"].split(",")[0] for c in listed] == list(real.classes)
+    wnids = [c["wnid"] for c in listed]
+    assert wnids == sorted(wnids)  # label = position in the sorted wnids
+    keys = [(int(y), int(name[:-5].split("_")[1])) for y, name in zip(labels, names)]
+    assert keys == sorted(keys)  # by label, then image number: the converter's order
+    assert all(name.startswith(wnids[y] + "_") for y, name in zip(labels, names))
+
+
+@pytest.mark.skipif(TINY_IMAGENET_FULL_MIRROR is None or TINY_IMAGENET_MIRROR is None,
+                    reason="no shared/data mirror here")
+def test_official_converter_reproduces_the_mirror_files(tmp_path: Path) -> None:
+    """A zip in the official layout, rebuilt from the mirror's JPEGs (all 10,000 val,
+    the training images of the subset's 10 classes, shuffled), packs exactly as the
+    mirror's files: the full val split, and both splits of the 10-class subset."""
+    mirror, rng = TINY_IMAGENET_FULL_MIRROR, np.random.default_rng(0)
+    listed = _tiny_imagenet_wnids(mirror)
+    wnids = [c["wnid"] for c in listed]
+    select = data.load_manifest("tiny_imagenet_subset10").official.select
+    full = {}
+    for split in ("train", "val"):
+        with np.load(mirror / f"tiny_imagenet/tiny_imagenet_{split}_jpeg.npz") as packed:
+            full[split] = {key: packed[key] for key in packed.files}
+    zip_path, top = tmp_path / TINY_ZIP, "tiny-imagenet-200/"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr(top + "wnids.txt", "".join(w + "\n" for w in rng.permutation(wnids)))
+        archive.writestr(top + "words.txt", "".join(f"{c['wnid']}\t{c['words']}\n"
+                                                    for c in listed))
+        annotations = []
+        for split, packed in full.items():
+            jpeg, offsets, names = packed["jpeg"], packed["offsets"], packed["file_name"]
+            for i in rng.permutation(len(names)):
+                wnid, name = wnids[packed["y"][i]], names[i]
+                if split == "val":
+                    annotations.append(f"{name}\t{wnid}\t0\t0\t63\t63\n")
+                    member = f"val/images/{name}"
+                elif wnid in select:
+                    member = f"train/{wnid}/images/{name}"
+                else:
+                    continue
+                archive.writestr(top + member, jpeg[offsets[i]:offsets[i + 1]].tobytes())
+        order = np.argsort([int(line[4:].split(".")[0]) for line in annotations])
+        archive.writestr(top + "val/val_annotations.txt",
+                         "".join(annotations[i] for i in order))
+    _assert_packed_equal(formats.pack_tiny_imagenet_zip(zip_path, ["val"])["val"], full["val"])
+    subset = formats.pack_tiny_imagenet_zip(zip_path, select=select)
+    for split, name in (("train", "tiny_imagenet10_train_jpeg"),
+                        ("val", "tiny_imagenet10_val_jpeg")):
+        with np.load(TINY_IMAGENET_MIRROR / f"tiny_imagenet_subset10/{name}.npz") as packed:
+            _assert_packed_equal(subset[split], packed)
+
+
+def _assert_packed_equal(packed: dict, reference) -> None:  # noqa: ANN001 (an NpzFile)
+    for key in ("jpeg", "offsets", "y", "file_name"):
+        assert packed[key].dtype == reference[key].dtype, key
+        assert np.array_equal(packed[key], reference[key]), key
 
 
 def test_select_classes_relabels_in_the_given_order():

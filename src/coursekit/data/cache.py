@@ -50,7 +50,8 @@ def source_ids(manifest: Manifest) -> dict[str, dict[str, str]]:
 
     Returns:
         {"mirror": {path: "sha256:<hex>", ...}, "official": {path: "md5:<hex>"}},
-        with only the kinds the manifest has.
+        with only the kinds the manifest has; "official" also holds "select" (the
+        class ids kept, comma-separated) when the manifest keeps only some.
     """
     ids = {}
     if manifest.mirror is not None:
@@ -58,6 +59,8 @@ def source_ids(manifest: Manifest) -> dict[str, dict[str, str]]:
     if manifest.official is not None:
         algorithm, digest = manifest.official.checksum
         ids["official"] = {manifest.official.path: f"{algorithm}:{digest}"}
+        if manifest.official.select:  # other classes kept: another cache
+            ids["official"]["select"] = ",".join(manifest.official.select)
     return ids
 
 

@@ -8,19 +8,23 @@ dataset in a known format therefore needs only a manifest file.
 
 - `jpeg_npz`: the course mirror. One .npz per split with keys `jpeg` (all JPEG
   files concatenated), `offsets` (N+1; image i is jpeg[offsets[i]:offsets[i+1]])
-  and `y` (N labels). Used by CIFAR-10 and the Tiny ImageNet subset.
+  and `y` (N labels), optionally `file_name` (N). Used by CIFAR-10 and Tiny ImageNet.
 - `image_npz`: decoded arrays in one .npz, keys `x_<split>` (N, H, W) grayscale or
   (N, H, W, C) and `y_<split>` (N,). Used by the Gurmukhi digits.
 - `cifar_python_tarball`: the official CIFAR-10 "python version" tar.gz.
+- `tiny_imagenet_zip`: the official tiny-imagenet-200.zip. Its labelled JPEGs are
+  packed exactly as in the mirror's jpeg_npz files (`pack_tiny_imagenet_zip`; written
+  to disk by `convert_tiny_imagenet_zip`), then decoded. A manifest may keep only some
+  classes (`official.select`: their wnids), as the 10-class subset does.
 - `csv_gz` (a table): one gzipped CSV per split, with a header row.
 - `text_lines` (a table): a UTF-8 text file (gzipped if its name ends in .gz), one
   example per line, read as a DataFrame with one column, "text".
 - `glove_txt_gz` (a table): gzipped GloVe text, a word and its vector per line; read
   as a DataFrame indexed by word, one column per dimension.
 
-A manifest may name a format that has no function here yet (the official Tiny
-ImageNet zip, the aclImdb tarball): `can_read` is False for it, and the lookup
-neither downloads such a file nor uses a copy of it.
+A manifest may name a format that has no function here yet (the aclImdb
+tarball): `can_read` is False for it, and the lookup neither downloads such a
+file nor uses a copy of it.
 """
 
 from __future__ import annotations
@@ -28,7 +32,11 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 import tarfile
+import uuid
+import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,25 +46,33 @@ from PIL import Image
 
 from .errors import DataError
 
-__all__ = ["Arrays", "DECODERS", "READERS", "can_read", "decode", "decode_cifar_tarball",
-           "decode_image_npz", "decode_jpeg_npz", "read_csv_gz", "read_glove_txt_gz", "read_text_lines"]
+__all__ = ["Arrays", "DECODERS", "Packed", "READERS", "SELECTING", "can_read", "convert_tiny_imagenet_zip", "decode",
+           "decode_cifar_tarball", "decode_image_npz", "decode_jpeg_npz",
+           "decode_tiny_imagenet_zip", "pack_tiny_imagenet_zip", "read_csv_gz",
+           "read_glove_txt_gz", "read_text_lines"]
 
 Arrays = tuple[np.ndarray, np.ndarray]  # images (N, C, H, W) uint8, labels (N,) int64
 
 _DECODE_CHUNK = 2048  # images per thread-pool task
 
 
-def decode(format_name: str, path: Path, splits: Sequence[str]) -> dict[str, Arrays]:
+def decode(
+    format_name: str, path: Path, splits: Sequence[str], *, select: Sequence[str] = ()
+) -> dict[str, Arrays]:
     """Decode `path`, a file in format `format_name`, into arrays for `splits`.
 
     Args:
         format_name: a key of `DECODERS`, as written in a manifest.
         path: the verified source file.
         splits: the splits this file holds, e.g. ["train"] or ["train", "test"].
+        select: keep only these classes, by the file's own class ids, and label
+            them 0, 1, ... in this order (a manifest's `official.select`); empty:
+            every class. Only formats in `SELECTING` accept it.
     Returns:
         {split: (images uint8 (N, C, H, W), labels int64 (N,))}.
     Raises:
-        DataError: for an unknown format or a file that does not fit it.
+        DataError: for an unknown format, a `select` the format cannot apply, or
+            a file that does not fit the format.
     """
     if format_name not in DECODERS:
         raise DataError(
@@ -64,7 +80,14 @@ def decode(format_name: str, path: Path, splits: Sequence[str]) -> dict[str, Arr
             f"{sorted(DECODERS)}. Fix the manifest, or add a decoder to "
             f"coursekit/data/formats.py."
         )
-    return DECODERS[format_name](path, splits)
+    if not select:
+        return DECODERS[format_name](path, splits)
+    if format_name not in SELECTING:
+        raise DataError(
+            f"{path.name}: format {format_name!r} cannot keep only some classes; "
+            f"remove 'select' from the manifest (formats that can: {sorted(SELECTING)})."
+        )
+    return DECODERS[format_name](path, splits, select=select)
 
 
 # ---------------------------------------------------------------------------
@@ -96,18 +119,23 @@ def decode_jpeg_npz(path: Path, splits: Sequence[str]) -> dict[str, Arrays]:
     return {splits[0]: (images, labels.astype(np.int64))}
 
 
-def _decode_all(buffer: bytes, offsets: list[int], path: Path) -> np.ndarray:
-    """Decode image i = buffer[offsets[i]:offsets[i+1]] into (N, C, H, W) uint8."""
+def _decode_all(
+    buffer: bytes, offsets: list[int], path: Path, names: Sequence[str] = ()
+) -> np.ndarray:
+    """Decode image i = buffer[offsets[i]:offsets[i+1]] into (N, C, H, W) uint8.
+
+    `names`, if given, are the images' file names, for error messages.
+    """
     num = len(offsets) - 1
     if num == 0:
         raise DataError(f"{path.name} holds no images.")
-    first = _decode_one(buffer, offsets, 0, path)  # (C, H, W): fixes the shape
+    first = _decode_one(buffer, offsets, 0, path, names)  # (C, H, W): fixes the shape
     images = np.empty((num, *first.shape), dtype=np.uint8)
     starts = range(0, num, _DECODE_CHUNK)
 
     def fill(start: int) -> None:
         for i in range(start, min(start + _DECODE_CHUNK, num)):
-            images[i] = _decode_one(buffer, offsets, i, path, first.shape)
+            images[i] = _decode_one(buffer, offsets, i, path, names, first.shape)
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         list(pool.map(fill, starts))  # list(): re-raise any worker's error
@@ -115,17 +143,19 @@ def _decode_all(buffer: bytes, offsets: list[int], path: Path) -> np.ndarray:
 
 
 def _decode_one(
-    buffer: bytes, offsets: list[int], i: int, path: Path, shape: tuple = ()
+    buffer: bytes, offsets: list[int], i: int, path: Path, names: Sequence[str] = (),
+    shape: tuple = (),
 ) -> np.ndarray:
+    image_name = f"image {i} ({names[i]})" if len(names) else f"image {i}"
     try:
         with Image.open(io.BytesIO(buffer[offsets[i] : offsets[i + 1]])) as image:
             rgb = image if image.mode == "RGB" else image.convert("RGB")
             pixels = np.asarray(rgb).transpose(2, 0, 1)  # (H, W, C) -> (C, H, W)
     except (OSError, ValueError) as err:
-        raise DataError(f"{path.name}: image {i} cannot be decoded: {err}") from err
+        raise DataError(f"{path.name}: {image_name} cannot be decoded: {err}") from err
     if shape and pixels.shape != shape:
         raise DataError(
-            f"{path.name}: image {i} has shape {pixels.shape} (C, H, W), "
+            f"{path.name}: {image_name} has shape {pixels.shape} (C, H, W), "
             f"expected {shape} like image 0."
         )
     return pixels
@@ -240,6 +270,190 @@ def _safe_unpickle(data: bytes) -> dict:
 
 
 # ---------------------------------------------------------------------------
+# tiny_imagenet_zip: the official tiny-imagenet-200.zip
+# ---------------------------------------------------------------------------
+
+Packed = dict[str, np.ndarray]  # one split as in a jpeg_npz file: jpeg, offsets, y, file_name
+
+_TINY_SPLITS = ("train", "val")  # the labelled splits; test/ has no labels
+_TINY_TRAIN = re.compile(r"train/(n\d+)/images/(n\d+)_(\d+)\.JPEG")
+_TINY_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+                UnicodeDecodeError)
+_TINY_FIX = "It is not the official tiny-imagenet-200.zip: delete it and fetch the data again."
+
+
+def pack_tiny_imagenet_zip(
+    path: Path, splits: Sequence[str] = _TINY_SPLITS, *, select: Sequence[str] = ()
+) -> dict[str, Packed]:
+    """The labelled JPEGs of the official zip, packed as in the mirror's jpeg_npz files.
+
+    The zip holds `tiny-imagenet-200/` with `wnids.txt` (the 200 class ids),
+    `train/<wnid>/images/<wnid>_<k>.JPEG` (500 per class), `val/images/val_<k>.JPEG`
+    labelled by `val/val_annotations.txt` (file, wnid, box per line), `words.txt`
+    (names; not needed here) and an unlabelled `test/` (left out). The JPEG bytes
+    are kept unchanged.
+
+    Label i is the i-th of the sorted wnids (torchvision's ImageFolder order) or,
+    with `select`, of `select`. Train is ordered by label, then by k as a number;
+    val follows val_annotations.txt, grouped by label (in file order) when `select`
+    is given. These are the orders of the course mirror's files, so both sources
+    give the same arrays.
+
+    Args:
+        path: the zip.
+        splits: some of "train", "val".
+        select: wnids of the classes to keep, in label order; empty: all of them.
+    Returns:
+        {split: {"jpeg": uint8 (all JPEG files concatenated,), "offsets": int64
+        (N+1,), "y": uint8 (N,), "file_name": str (N,)}}.
+    Raises:
+        DataError: for a file that is not a readable zip in this layout; the message
+            names the file, and the member at fault if one is.
+    """
+    unknown = [s for s in splits if s not in _TINY_SPLITS]
+    if unknown:
+        raise DataError(f"{path.name}: the Tiny ImageNet zip has the labelled splits "
+                        f"{list(_TINY_SPLITS)}, not {unknown}.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _pack_tiny(archive, path, splits, tuple(select))
+    except _TINY_ERRORS as err:
+        raise DataError(f"{path} cannot be read as a zip: {type(err).__name__}: {err}. "
+                        f"{_TINY_FIX}") from None
+
+
+def _pack_tiny(
+    archive: zipfile.ZipFile, path: Path, splits: Sequence[str], select: tuple[str, ...]
+) -> dict[str, Packed]:
+    names = archive.namelist()
+    tops = sorted((n for n in names if n.rsplit("/", 1)[-1] == "wnids.txt"), key=len)
+    if not tops:
+        raise DataError(f"{path} has no tiny-imagenet-200/wnids.txt. {_TINY_FIX}")
+    prefix = tops[0][: -len("wnids.txt")]  # "tiny-imagenet-200/" in the official zip
+    wnids = _read_text(archive, path, tops[0]).split()
+    if not wnids or len(set(wnids)) != len(wnids):
+        raise DataError(f"{path}: {tops[0]} does not list distinct wnids. {_TINY_FIX}")
+    missing = [w for w in select if w not in wnids]
+    if missing or len(set(select)) != len(select):
+        raise DataError(f"{path.name}: 'select' must name distinct wnids of {tops[0]}; "
+                        f"{missing or 'some are repeated'}. Fix the manifest's official.select.")
+    label = {w: i for i, w in enumerate(select or sorted(wnids))}
+    found = {}
+    if "train" in splits:
+        found["train"] = _tiny_train(names, prefix, label, path)
+    if "val" in splits:
+        found["val"] = _tiny_val(archive, path, prefix, set(wnids), label, grouped=bool(select))
+    return {split: _pack_members(archive, path, found[split], len(label)) for split in splits}
+
+
+def _tiny_train(
+    names: list[str], prefix: str, label: dict[str, int], path: Path
+) -> list[tuple[int, str]]:
+    """(label, member) of every training JPEG of the kept classes, by label then k."""
+    keyed = []
+    for name in names:
+        match = _TINY_TRAIN.fullmatch(name[len(prefix):]) if name.startswith(prefix) else None
+        if match and match[1] == match[2] and match[1] in label:
+            keyed.append((label[match[1]], int(match[3]), name))
+    empty = sorted(set(label) - {name.split("/")[-1].split("_")[0] for *_, name in keyed})
+    if empty:
+        raise DataError(f"{path} has no training images of {empty[:5]} (expected "
+                        f"{prefix}train/<wnid>/images/<wnid>_<k>.JPEG). {_TINY_FIX}")
+    return [(y, name) for y, _, name in sorted(keyed)]
+
+
+def _tiny_val(
+    archive: zipfile.ZipFile, path: Path, prefix: str, wnids: set[str],
+    label: dict[str, int], grouped: bool,
+) -> list[tuple[int, str]]:
+    """(label, member) of the validation JPEGs of the kept classes, in annotation order."""
+    annotations = f"{prefix}val/val_annotations.txt"
+    kept = []
+    for number, line in enumerate(_read_text(archive, path, annotations).splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = [field.strip() for field in line.split("\t")]
+        if len(fields) < 2 or fields[1] not in wnids:
+            raise DataError(f"{path}: {annotations} line {number} is not '<file> TAB "
+                            f"<wnid of wnids.txt> ...': {line[:80]!r}. {_TINY_FIX}")
+        if fields[1] in label:
+            kept.append((label[fields[1]], f"{prefix}val/images/{fields[0]}"))
+    if grouped:
+        kept.sort(key=lambda item: item[0])  # stable: annotation order within a class
+    return kept
+
+
+def _pack_members(
+    archive: zipfile.ZipFile, path: Path, members: list[tuple[int, str]], num_classes: int
+) -> Packed:
+    listed = " (listed in val/val_annotations.txt)"
+    blobs = [_read_member(archive, path, name, listed if "/val/" in name else "")
+             for _, name in members]
+    return {
+        "jpeg": np.frombuffer(b"".join(blobs), dtype=np.uint8),
+        "offsets": np.cumsum([0] + [len(b) for b in blobs], dtype=np.int64),
+        "y": np.array([y for y, _ in members], np.uint8 if num_classes <= 256 else np.int64),
+        "file_name": np.array([name.rsplit("/", 1)[-1] for _, name in members], dtype=str),
+    }
+
+
+def _read_member(archive: zipfile.ZipFile, path: Path, name: str, why: str = "") -> bytes:
+    try:
+        return archive.read(name)
+    except KeyError:
+        raise DataError(f"{path} lacks {name}{why}. {_TINY_FIX}") from None
+
+
+def _read_text(archive: zipfile.ZipFile, path: Path, name: str) -> str:
+    return _read_member(archive, path, name).decode("utf-8")
+
+
+def decode_tiny_imagenet_zip(
+    path: Path, splits: Sequence[str], *, select: Sequence[str] = ()
+) -> dict[str, Arrays]:
+    """Decode the labelled splits of the official zip (see `pack_tiny_imagenet_zip`).
+
+    Greyscale JPEGs are converted to RGB. The JPEGs are read into memory first
+    (about 210 MB for all 110,000), then decoded like the mirror's files.
+    """
+    packed = pack_tiny_imagenet_zip(path, splits, select=select)
+    return {
+        split: (_decode_all(memoryview(p["jpeg"]), p["offsets"].tolist(), path,
+                            p["file_name"]), p["y"].astype(np.int64))
+        for split, p in packed.items()
+    }
+
+
+def convert_tiny_imagenet_zip(
+    path: Path, dest: dict[str, Path], *, select: Sequence[str] = ()
+) -> dict[str, Path]:
+    """Write splits of the official zip as jpeg_npz files, the course mirror's format.
+
+    Args:
+        path: the official tiny-imagenet-200.zip.
+        dest: {split: .npz path}, e.g. {"train": Path("tiny_imagenet_train_jpeg.npz"),
+            "val": Path("tiny_imagenet_val_jpeg.npz")}; folders are created.
+        select: as in `pack_tiny_imagenet_zip`.
+    Returns:
+        `dest`. Each file holds the keys jpeg, offsets, y and file_name
+        (`np.savez_compressed`); it is written under a temporary name and renamed
+        when complete, so a failure leaves no partial file.
+    """
+    for split, packed in pack_tiny_imagenet_zip(path, list(dest), select=select).items():
+        target = Path(dest[split])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "xb") as f:
+                np.savez_compressed(f, **packed)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    return dest
+
+
+# ---------------------------------------------------------------------------
 # csv_gz: a table
 # ---------------------------------------------------------------------------
 
@@ -296,7 +510,10 @@ DECODERS: dict[str, Callable[[Path, Sequence[str]], dict[str, Arrays]]] = {
     "jpeg_npz": decode_jpeg_npz,
     "image_npz": decode_image_npz,
     "cifar_python_tarball": decode_cifar_tarball,
+    "tiny_imagenet_zip": decode_tiny_imagenet_zip,
 }
+
+SELECTING = {"tiny_imagenet_zip"}  # decoders that accept `select` (keep some classes)
 
 READERS: dict[str, Callable[[Path, Sequence[str]], dict[str, "pd.DataFrame"]]] = {
     "csv_gz": read_csv_gz,

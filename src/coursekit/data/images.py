@@ -66,8 +66,8 @@ def load_images(
     calls read the decoded cache, about a second for CIFAR-10.
 
     Args:
-        name: dataset name, e.g. "cifar10" (splits train, test) or
-            "tiny_imagenet_subset10" (splits train, val).
+        name: dataset name, e.g. "cifar10" (splits train, test),
+            "tiny_imagenet" or "tiny_imagenet_subset10" (splits train, val).
         manifest: use this instead of `load_manifest(name)`.
         data_dir: data directory; default `data_dir()`.
         mirror: mirror folder or URL; default `mirror_location()`.

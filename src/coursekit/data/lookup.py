@@ -77,7 +77,7 @@ def fetch(
     found = _find_source(manifest, root, _mirror_or_default(mirror))
     arrays: dict[str, formats.Arrays] = {}
     for path, splits in found.files:
-        arrays.update(formats.decode(found.format, path, splits))
+        arrays.update(formats.decode(found.format, path, splits, select=found.select))
     cache.write_cache(folder, manifest, arrays, found.origin())
     return folder
 
@@ -130,6 +130,7 @@ class _Found:
     where: str  # for people: "data dir /x", "mirror /y", "official URL"
     format: str
     files: list[tuple[Path, list[str]]] = field(default_factory=list)  # path, splits
+    select: tuple[str, ...] = ()  # the classes to keep (official.select), empty: all
 
     def origin(self) -> dict[str, str]:
         return {"kind": self.kind, "where": self.where, "format": self.format}
@@ -277,7 +278,8 @@ def _mirror_found(manifest: Manifest, paths: list[Path], where: str) -> _Found:
 
 def _official_found(manifest: Manifest, path: Path, where: str) -> _Found:
     splits = list(manifest.splits)
-    return _Found("official", where, manifest.official.format, [(path, splits)])
+    return _Found("official", where, manifest.official.format, [(path, splits)],
+                  manifest.official.select)
 
 
 def _is_url(location: str) -> bool:

@@ -64,6 +64,9 @@ class OfficialSource:
     md5: str = ""  # hex digest; give md5 or sha256 (sha256 wins if both)
     sha256: str = ""
     note: str = ""
+    # Only these classes of the file, by its own class ids (Tiny ImageNet: wnids);
+    # label i is select[i]. Empty: all classes. Its format must accept it.
+    select: tuple[str, ...] = ()
 
     @property
     def checksum(self) -> tuple[str, str]:
@@ -204,7 +207,11 @@ def _parse_mirror(raw: Any, path: Path) -> MirrorSource:
 
 
 def _parse_official(raw: Any, path: Path) -> OfficialSource:
-    official = OfficialSource(**_check_keys(raw, OfficialSource, path, "official"))
+    values = _check_keys(raw, OfficialSource, path, "official")
+    if not isinstance(values.get("select") or [], list):
+        raise DataError(f"Manifest {path}: official.select must be a list of class ids.")
+    values["select"] = tuple(str(item) for item in values.get("select") or ())
+    official = OfficialSource(**values)
     if not (official.md5 or official.sha256):
         raise DataError(f"Manifest {path}: official needs an md5 or a sha256.")
     return official
@@ -213,6 +220,12 @@ def _parse_official(raw: Any, path: Path) -> OfficialSource:
 def _check_splits(manifest: Manifest, path: Path) -> None:
     if manifest.mirror is None and manifest.official is None:
         raise DataError(f"Manifest {path} needs a mirror or an official source.")
+    select = manifest.official.select if manifest.official else ()
+    if select and len(select) != len(manifest.classes):
+        raise DataError(
+            f"Manifest {path}: official.select keeps {len(select)} classes but classes "
+            f"lists {len(manifest.classes)}; give one class id per class, in label order."
+        )
     for item in manifest.mirror.files if manifest.mirror else ():
         if item.split not in manifest.splits:
             raise DataError(
