@@ -1,10 +1,12 @@
 """Reported vs reproduced: the reports' numbers, comparison tables and run records.
 
-The reports' figures live in one machine-readable file, ``reported.yaml`` beside this
-module, keyed by experiment id (A1, D1, ...). ``comparison_table`` puts a chapter's
-results beside them, one row per number the report gives; ``write_run_record`` saves
-what a chapter run measured (parameters, metrics, environment, timings) as JSON so the
-book-wide scoreboard can be built from records, never typed by hand.
+The reports' figures and claims live in one machine-readable file, ``reported.yaml``
+beside this module, keyed by experiment id (A1, D1, ...). ``comparison_table`` puts a
+chapter's results beside the numbers, one row per number the report gives (the claims
+are checked by :mod:`coursekit.claims`); ``write_run_record`` saves what a chapter run
+measured (parameters, results, comparison and claim rows, environment, timings) as JSON
+so the book-wide scoreboard can be built from records, never typed by hand. Chapters
+reach all of this through :class:`coursekit.chapter.Chapter`.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ import yaml
 
 import coursekit
 
-__all__ = ["SHORTFALL_POINTS", "claims_table", "comparison_table", "environment",
-           "experiment", "fact", "profile_note", "reported", "select_variants", "style_claims",
-           "style_comparison", "style_results", "write_run_record"]
+__all__ = ["SHORTFALL_POINTS", "comparison_table", "environment", "experiment", "fact",
+           "reported", "select_variants", "style_comparison", "style_results",
+           "write_run_record"]
 
 REPORTED_FILE = Path(__file__).with_name("reported.yaml")
 SHORTFALL_POINTS = 1.5  # a reproduced accuracy further below the report than this is marked
@@ -57,7 +59,7 @@ def reported(experiment_id: str) -> pd.DataFrame:
     """
     entry = experiment(experiment_id)
     if "variants" not in entry:
-        raise KeyError(f"{experiment_id} reports no numbers, only claims; use claims_table")
+        raise KeyError(f"{experiment_id} reports no numbers, only claims: see coursekit.claims")
     frame = pd.DataFrame.from_dict(entry["variants"], orient="index")
     frame.index.name = "variant"
     return frame
@@ -82,17 +84,6 @@ def select_variants(experiment_id: str, variants: str,
                          f"{', '.join(map(repr, unknown))}; choose 'all' or "
                          f"comma-separated names from: {', '.join(known)}")
     return names
-
-
-def profile_note(chapter: str, profile: str, settings: dict) -> str:
-    """Markdown saying which profile produced this copy, with its settings and the
-    command that re-runs it (shown near the top of every chapter)."""
-    shown = ", ".join(f"`{k}={v!r}`" for k, v in settings.items())
-    return (f"**This copy was produced with the `{profile}` profile** ({shown}). "
-            f"Re-run it with `coursekit run {chapter} --profile {profile}`; the other "
-            "profiles are `smoke` (seconds, for tests), `cpu` (minutes on a laptop) and "
-            "`gpu` (the report's own settings). Change any parameter with "
-            f"`-p name=value`, e.g. `coursekit run {chapter} -p seed=1`.")
 
 
 def comparison_table(experiment_id: str, reproduced: pd.DataFrame, *, profile: str,
@@ -128,34 +119,6 @@ def comparison_table(experiment_id: str, reproduced: pd.DataFrame, *, profile: s
     table["short"] = table["metric"].str.contains("accuracy") & (
         table["difference"] < -SHORTFALL_POINTS)
     return table
-
-
-def claims_table(experiment_id: str, findings: list[tuple[str, bool]], *,
-                 profile: str) -> pd.DataFrame:
-    """The report's claims (``claims`` in ``reported.yaml``) beside what we found.
-
-    For reports that give conclusions rather than numbers (report E). ``findings``
-    holds one (what we measured, whether the claim holds) pair per claim, in order.
-
-    Raises:
-        ValueError: if the number of findings differs from the number of claims.
-    """
-    claims = experiment(experiment_id).get("claims", [])
-    if len(findings) != len(claims):
-        raise ValueError(f"{experiment_id} makes {len(claims)} claims in "
-                         f"{REPORTED_FILE.name}, got {len(findings)} findings")
-    return pd.DataFrame({"experiment": experiment_id, "report claims": claims,
-                         "we found": [text for text, _ in findings],
-                         "holds here": ["yes" if ok else "no" for _, ok in findings],
-                         "profile": profile})
-
-
-def style_claims(table: pd.DataFrame):
-    """A pandas Styler of ``claims_table``: claims that do not hold in red."""
-    return (_drop_constant(table.reset_index(drop=True)).style.hide(axis="index")
-            .format(escape="html")  # claims quote model output such as "<unk>"
-            .map(lambda v: "color: #b00020; font-weight: bold" if v == "no" else "",
-                 subset=["holds here"]))
 
 
 def style_comparison(table: pd.DataFrame):
