@@ -59,7 +59,8 @@ def reported(experiment_id: str) -> pd.DataFrame:
     """
     entry = experiment(experiment_id)
     if "variants" not in entry:
-        raise KeyError(f"{experiment_id} reports no numbers, only claims: see coursekit.claims")
+        raise KeyError(f"{experiment_id} reports no numbers, only claims: "
+                       "see coursekit.claims")
     frame = pd.DataFrame.from_dict(entry["variants"], orient="index")
     frame.index.name = "variant"
     return frame
