@@ -48,8 +48,8 @@ def test_chapter_writes_a_run_record(smoke_book, chapter):
 def test_a1_record_covers_all_seven_variants(smoke_book):
     root, _ = smoke_book
     record = json.loads((runner.run_dir(root, runner.find_chapter(root, "A1")) / "record.json").read_text())
-    assert len(record["results"]) == 7
-    for row in record["results"].values():
+    assert len(record["results"]["A1"]) == 7
+    for row in record["results"]["A1"].values():
         assert 0 <= row["test_acc"] <= 100
         assert row["num_parameters"] in (62006, 62458)
 
