@@ -20,3 +20,45 @@ def test_cpu_probe_marks_sizes_over_the_limit():
     rows = memory.probe_batch_sizes(lambda: nn.Linear(4, 2), torch.zeros(4), [1, 2, 4],
                                     torch.device("cpu"), limit_mb=1.0)
     assert not any(r["fits"] for r in rows)   # the process alone is above 1 MB
+
+
+# ---------------------------------------------------------------- batch-size sweeps
+
+import math  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+
+def test_scale_lr_rules():
+    assert memory.scale_lr(0.1, 512, 128, "linear") == pytest.approx(0.4)
+    assert memory.scale_lr(0.1, 512, 128, "sqrt") == pytest.approx(0.2)
+    assert memory.scale_lr(0.1, 512, 128, "constant") == 0.1
+    assert memory.scale_lr(0.1, 32, 128, "sqrt") == pytest.approx(0.05)
+
+
+def test_scale_lr_rejects_an_unknown_rule():
+    with pytest.raises(ValueError, match="sqrt"):
+        memory.scale_lr(0.1, 512, 128, "cubic")
+
+
+def test_with_probe_adds_untrained_sizes_and_orders_by_batch():
+    results = pd.DataFrame({"val_acc": [30.0, 31.0]}, index=["256", "128"])
+    probe = [{"batch_size": 128, "peak_mb": 100.0, "fits": True, "how": "measured"},
+             {"batch_size": 256, "peak_mb": 180.0, "fits": True, "how": "measured"},
+             {"batch_size": 4096, "peak_mb": 2048.0, "fits": True, "how": "extrapolated"}]
+    out = memory.with_probe(results, probe)
+    assert list(out.index) == ["128", "256", "4096"]
+    assert out.loc["4096", "probe_peak_gb"] == 2.0
+    assert math.isnan(out.loc["4096", "val_acc"])        # probed, never trained
+    assert out.loc["256", "val_acc"] == 30.0
+
+
+def test_with_probe_out_of_memory_is_infinite_only_on_a_card_as_large_as_the_reports():
+    probe = [{"batch_size": 16384, "peak_mb": math.nan, "fits": False,
+              "how": "out of memory"}]
+    empty = pd.DataFrame(index=pd.Index([], dtype=str))
+    big = memory.with_probe(empty, probe, capacity_gb=47.99, device_total_gb=80.0)
+    small = memory.with_probe(empty, probe, capacity_gb=47.99, device_total_gb=24.0)
+    assert big.loc["16384", "probe_peak_gb"] == math.inf
+    assert math.isnan(small.loc["16384", "probe_peak_gb"])

@@ -3,11 +3,13 @@
 On Linux the kernel's peak-RSS counter (VmHWM) can be reset by writing "5" to
 ``/proc/self/clear_refs``, so each training run reports its own peak rather than the
 process's lifetime peak. Elsewhere the lifetime peak (``ru_maxrss``) is reported.
-``probe_batch_sizes`` finds which batch sizes fit before a sweep trains them.
+``probe_batch_sizes`` finds which batch sizes fit before a sweep trains them;
+``scale_lr`` and ``with_probe`` serve the batch-size sweep of chapter A6.
 """
 
 from __future__ import annotations
 
+import math
 import resource
 import sys
 from collections.abc import Callable
@@ -16,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["PeakMemory", "probe_batch_sizes"]
+__all__ = ["LR_RULES", "PeakMemory", "probe_batch_sizes", "scale_lr", "with_probe"]
 
 
 class PeakMemory:
@@ -103,3 +105,58 @@ def _peak_rss_mb() -> float:
                 return int(line.split()[1]) / 1024  # kB -> MB
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes or kB
+
+
+# ---------------------------------------------------------------- batch-size sweeps
+
+LR_RULES = ("linear", "sqrt", "constant")
+
+
+def scale_lr(base_lr: float, batch_size: int, base_batch: int, rule: str) -> float:
+    """The learning rate for ``batch_size``, scaled from ``base_lr`` at ``base_batch``.
+
+    ``linear`` multiplies by k = batch_size / base_batch (Goyal et al., 2017, for SGD),
+    ``sqrt`` by sqrt(k) (the noise of a step shrinks by sqrt(k); the usual choice for
+    Adam), ``constant`` keeps ``base_lr``.
+
+    Example:
+        >>> scale_lr(0.001, 512, 128, "sqrt")
+        0.002
+
+    Raises:
+        ValueError: for a rule not in ``LR_RULES``.
+    """
+    factor = {"linear": batch_size / base_batch, "sqrt": (batch_size / base_batch) ** 0.5,
+              "constant": 1.0}
+    if rule not in factor:
+        raise ValueError(f"lr rule {rule!r}: choose one of {', '.join(LR_RULES)}")
+    return base_lr * factor[rule]
+
+
+def with_probe(results: "pd.DataFrame", probe: list[dict],
+               capacity_gb: float | None = None,
+               device_total_gb: float | None = None) -> "pd.DataFrame":
+    """A batch-size sweep's results (indexed by the batch size as a string) joined
+    with the rows of :func:`probe_batch_sizes`, one row per probed size: sizes that
+    were probed but not trained get a row of their own.
+
+    Adds ``probe_peak_mb`` (one forward and backward pass) and ``probe_peak_gb``. A
+    size that ran out of memory has no measurement; where the device has at least
+    ``capacity_gb`` (the card a report ran on) it needed more than that, so its
+    ``probe_peak_gb`` is +inf, otherwise NaN (nothing can be said).
+    """
+    import pandas as pd
+    rows = {}
+    for row in probe:
+        gb = row["peak_mb"] / 1024
+        if row["how"] == "out of memory":
+            roomy = (capacity_gb is not None and device_total_gb is not None
+                     and device_total_gb >= capacity_gb)
+            gb = math.inf if roomy else math.nan
+        rows[str(int(row["batch_size"]))] = {"probe_peak_mb": row["peak_mb"],
+                                             "probe_peak_gb": gb}
+    probed = pd.DataFrame.from_dict(rows, orient="index")
+    out = results.drop(columns=[c for c in probed if c in results]).join(probed,
+                                                                         how="outer")
+    order = sorted(out.index, key=lambda b: int(b) if str(b).isdigit() else math.inf)
+    return out.loc[order]
