@@ -382,7 +382,8 @@ def _totals_section(root: Path, numbers: Sequence[Mapping[str, Any]],
              f"**Headline numbers within {SHORTFALL_POINTS} points of the report (or "
              f"above): {len(within)} of {len(comparable)}**, mean over seeds (table "
              "below).", ""]
-    lines += ["Per report:", "", *_totals_table(_count(rows, "report"), "report")]
+    by_report = dict(sorted(_count(rows, "report").items()))
+    lines += ["Per report:", "", *_totals_table(by_report, "report")]
     lines += ["Per part of the book:", "", *_totals_table(_count(rows, "part"), "part")]
     if figure:
         lines += [f"```{{figure}} {FIGURE}", ":width: 80%", ":name: scoreboard-agreement",
