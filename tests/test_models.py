@@ -316,3 +316,27 @@ def test_report_c_resnet18_is_torchvisions_and_its_embedding_nets_differ_in_the_
     assert triplet.embed(torch.randn(3, 3, 64, 64)).shape == (3, 128)
     center = models.build_model("resnet18_center", width=0.125, num_classes=4)
     assert center.center_loss.centers.shape == (4, 128)
+
+
+def test_regularisation_measures_of_report_b_chapters():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from coursekit import train
+    from coursekit.models.vgg import regularisation_measures
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 2, (64,), generator=g)
+    images = torch.randint(0, 255, (64, 3, 8, 8), generator=g, dtype=torch.uint8)
+    val = SimpleNamespace(images=images, labels=labels)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))
+    model.coursekit_norm = (torch.full((3,), 0.5), torch.full((3,), 0.25))  # as fit stores
+    history = train.History(val_loss=[0.9, 0.7, 0.8], stopped_early=True)
+    runs = SimpleNamespace(
+        results=pd.DataFrame({"train_acc": [90.0], "val_acc": [80.0], "test_acc": [75.0]},
+                             index=["early_stopping"]),
+        trained={"early_stopping": model}, histories={"early_stopping": history})
+    out = regularisation_measures(runs.results, runs, val).loc["early_stopping"]
+    assert out["train_val_gap"] == 10.0 and out["train_test_gap"] == 15.0
+    assert out["val_loss_drop"] == pytest.approx(0.1) and out["stopped_early"] == 1
+    assert out["val_loss"] == pytest.approx(train.evaluate(model, val)["loss"])

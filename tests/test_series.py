@@ -27,3 +27,41 @@ def test_forecaster_learns_a_sine_wave():
     assert history.val_mse[-1] < 0.01 < history.train_mse[0]
     assert series.forecast(model, val[0]).shape == (100,)
     assert list(history.to_frame().columns) == ["train_mse", "val_mse", "epoch_time_s"]
+
+
+def test_same_period_before_is_the_naive_forecast():
+    values = np.arange(200.0)
+    naive = series.same_period_before(values, start=100, stop=130, window=24)
+    _, y = series.windows(values, window=24, start=100, stop=130)
+    assert len(naive) == len(y) and (y - naive == 24).all()
+    with pytest.raises(ValueError):
+        series.same_period_before(values, start=0, stop=30, window=12)
+
+
+def test_forecast_errors_in_scaled_and_original_units():
+    from sklearn.preprocessing import MinMaxScaler
+    scaler = MinMaxScaler().fit(np.array([[0.0], [400.0]]))
+    errors = series.forecast_errors(np.array([0.5, 0.5]), np.array([0.5, 0.75]), scaler)
+    assert errors["test_mse"] == pytest.approx(0.25 ** 2 / 2)
+    assert errors["test_mae_kw"] == pytest.approx(100 / 4 / 2)   # 100 kW over 4, averaged
+
+
+def test_compare_forecasters_adds_the_claims_ratios_and_a_naive_row():
+    from sklearn.preprocessing import MinMaxScaler
+    wave = (np.sin(np.arange(400) * 2 * np.pi / 24) + 1) / 2
+    scaler = MinMaxScaler().fit(wave[:280, None])
+    bounds = series.chronological_bounds(400, {"train": 0.7, "val": 0.1, "test": 0.2})
+    splits = {n: series.windows(wave, window=24, start=a, stop=b) for n, (a, b) in bounds.items()}
+    naive = {n: series.same_period_before(wave, start=a, stop=b, window=24)
+             for n, (a, b) in bounds.items() if n != "train"}
+    results, histories, _ = series.compare_forecasters(
+        {"baseline": (4, "adam"), "sgd": (4, "sgd"), "rmsprop": (4, "rmsprop")}, splits,
+        naive, scaler, num_epochs=1, batch_size=32,
+        learning_rates={"adam": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3})
+    assert set(results.index) == {"baseline", "sgd", "rmsprop", "naive"}
+    row = results.loc["baseline"]
+    assert row["val_train_ratio"] == pytest.approx(row["val_mse"] / row["train_mse"])
+    assert row["val_mse_vs_naive"] == pytest.approx(row["val_mse"] / results.loc["naive", "val_mse"])
+    assert results.loc["naive", "test_mse"] < 1e-12   # a 24-step wave repeats (to rounding)
+    assert results.loc["rmsprop", "s_per_epoch_vs_sgd"] > 0
+    assert len(histories["sgd"].train_mse) == 1

@@ -60,3 +60,45 @@ def test_hand_derived_gradients_equal_autograd():
     assert set(by_hand) == set(autograd) == {"i", "f", "o", "g", "c", "h"}
     for name in by_hand:
         assert torch.allclose(by_hand[name], autograd[name], atol=1e-12), name
+
+
+def test_conv_question_results_answer_report_b_only_at_its_shapes():
+    results = theory.conv_question_results(**theory.REPORT_B_CONV)
+    assert results == {"rgb_pad0": {"output_size": "28 x 24 x 10", "num_parameters": 760},
+                       "rgb_pad1": {"output_size": "30 x 26 x 10"},
+                       "gray_pad0": {"num_parameters": 260}}
+    assert theory.conv_question_results(**{**theory.REPORT_B_CONV, "channels": 1}) == {}
+
+
+def test_conv_question_table_follows_the_shapes():
+    table = theory.conv_question_table(32, 28, 3, 10, 5, 2, 0, 1,
+                                       ["28 x 24 x 10", "760", "30 x 26 x 10", "260"])
+    assert table["formula = layer"].all()
+    assert table.loc[0, "formula"] == "14 x 12 x 10"   # stride 2: floor((32-5)/2)+1
+
+
+def test_conv_formula_mismatches_are_none():
+    assert theory.conv_formula_mismatches() == {"size_mismatches": 0, "param_mismatches": 0}
+
+
+def test_softmax_measures_fail_for_the_naive_form_only_through_shift_gap():
+    z = torch.tensor([0.5, -1.0, 2.0, 0.0, 1.0], dtype=torch.float64)
+    m = theory.softmax_measures(z, 1000.0)
+    assert m["min_prob"] > 0 and m["sum_error"] < 1e-12 and m["shift_gap"] < 1e-9
+
+
+def test_lstm_report_gaps_right_for_o_and_c_wrong_for_i_f_g_h():
+    gen = torch.Generator().manual_seed(0)
+    hidden, inputs, steps = 3, 4, 6
+    weight = torch.randn(4 * hidden, hidden + inputs, generator=gen, dtype=torch.float64)
+    xs = torch.randn(steps, inputs, generator=gen, dtype=torch.float64)
+    h0, c0 = (torch.randn(hidden, generator=gen, dtype=torch.float64) for _ in range(2))
+    direct = torch.randn(steps, hidden, generator=gen, dtype=torch.float64)
+    trace, grads = theory.lstm_autograd(weight, xs, h0, c0, direct)
+    gaps = theory.lstm_report_gaps(trace, grads)
+    assert gaps["report_gap_o"] < 1e-12 and gaps["report_gap_c"] < 1e-12
+    for k in "ifgh":
+        assert gaps[f"report_gap_{k}"] > 1e-3
+    forms = theory.lstm_one_step_forms(trace, grads)
+    for k in "ifg":  # exact at the last step, where nothing comes back from t+1
+        assert torch.allclose(forms[k][-1], grads[k][-1])

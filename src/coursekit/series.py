@@ -24,8 +24,8 @@ from torch import nn
 from coursekit import optim
 from coursekit.loader import resolve_device
 
-__all__ = ["ForecastHistory", "chronological_bounds", "fit_forecaster", "forecast",
-           "windows"]
+__all__ = ["ForecastHistory", "chronological_bounds", "compare_forecasters", "fit_forecaster",
+           "forecast", "forecast_errors", "same_period_before", "to_original", "windows"]
 
 
 def chronological_bounds(length: int, fractions: dict[str, float]) -> dict[str, tuple[int, int]]:
@@ -113,3 +113,74 @@ def forecast(model: nn.Module, inputs: np.ndarray, batch_size: int = 4096) -> np
     chunks = [model(torch.from_numpy(chunk).to(device)).cpu()
               for chunk in np.array_split(inputs, max(1, -(-len(inputs) // batch_size)))]
     return torch.cat(chunks).numpy()
+
+
+def same_period_before(series: np.ndarray, *, start: int, stop: int, window: int,
+                       period: int = 24) -> np.ndarray:
+    """The naive forecast for the targets :func:`windows` cuts from ``[start, stop)``:
+    the value ``period`` steps earlier (24 hourly steps: the same hour yesterday).
+
+    >>> same_period_before(np.arange(100.0), start=70, stop=73, window=24).tolist()
+    [46.0, 47.0, 48.0]
+    """
+    first = max(start, window)
+    if first < period:
+        raise ValueError(f"the first target ({first}) has no value {period} steps before it")
+    return series[first - period:stop - period]
+
+
+def to_original(values: np.ndarray, scaler, divisor: float = 1.0) -> np.ndarray:
+    """Scaled values back in the series' units (``scaler.inverse_transform``), divided
+    by ``divisor`` (4 turns a sum of four 15-minute kW readings into mean kW)."""
+    return scaler.inverse_transform(np.asarray(values)[:, None]).ravel() / divisor
+
+
+def forecast_errors(predicted: np.ndarray, truth: np.ndarray, scaler,
+                    divisor: float = 4.0) -> dict[str, float]:
+    """``test_mse`` on the scaled series (report B's measure) and ``test_mae_kw``, the
+    mean absolute error in the original units over ``divisor`` (see :func:`to_original`)."""
+    return {"test_mse": float(np.mean((predicted - truth) ** 2)),
+            "test_mae_kw": float(np.mean(np.abs(to_original(predicted, scaler, divisor)
+                                                - to_original(truth, scaler, divisor))))}
+
+
+def compare_forecasters(variants: dict[str, tuple[int, str]],
+                        splits: dict[str, tuple[np.ndarray, np.ndarray]],
+                        naive: dict[str, np.ndarray], scaler, *, num_epochs: int,
+                        batch_size: int, learning_rates: dict[str, float], seed: int = 0,
+                        model: str = "series_rnn"):
+    """Train one forecaster per variant (name -> (hidden units, optimizer)) and score
+    it beside the naive forecast ``naive`` (split -> predictions).
+
+    Returns ``(results, histories, predictions)``; ``results`` is indexed by variant,
+    with a ``naive`` row, and has hidden, optimizer, train_mse and val_mse (last
+    epoch), test_mse, test_mae_kw, s_per_epoch (mean), parameters, and the ratios the
+    report's claims are checked on: ``val_train_ratio`` (val_mse / train_mse),
+    ``val_mse_vs_naive`` (val_mse / the naive forecast's validation MSE) and, when both
+    run, ``s_per_epoch_vs_sgd`` on the ``rmsprop`` row (its s_per_epoch / sgd's).
+    """
+    import pandas as pd
+
+    from coursekit import models
+    naive_val_mse = float(np.mean((naive["val"] - splits["val"][1]) ** 2))
+    rows, histories, predictions = {}, {}, {}
+    for name, (hidden, rule) in variants.items():
+        net = models.build_model(model, hidden_size=hidden)
+        history = fit_forecaster(net, splits["train"], splits["val"], num_epochs=num_epochs,
+                                 batch_size=batch_size, optimizer=rule,
+                                 lr=learning_rates[rule], seed=seed)
+        predictions[name], histories[name] = forecast(net, splits["test"][0]), history
+        train_mse, val_mse = history.train_mse[-1], history.val_mse[-1]
+        rows[name] = {"hidden": hidden, "optimizer": rule, "train_mse": train_mse,
+                      "val_mse": val_mse,
+                      **forecast_errors(predictions[name], splits["test"][1], scaler),
+                      "s_per_epoch": float(np.mean(history.epoch_time_s)),
+                      "parameters": models.count_parameters(net),
+                      "val_train_ratio": val_mse / train_mse,
+                      "val_mse_vs_naive": val_mse / naive_val_mse}
+    if {"sgd", "rmsprop"} <= set(rows):
+        rows["rmsprop"]["s_per_epoch_vs_sgd"] = (rows["rmsprop"]["s_per_epoch"]
+                                                 / rows["sgd"]["s_per_epoch"])
+    rows["naive"] = {"hidden": 0, "optimizer": "none", "val_mse": naive_val_mse,
+                     **forecast_errors(naive["test"], splits["test"][1], scaler)}
+    return pd.DataFrame.from_dict(rows, orient="index"), histories, predictions
