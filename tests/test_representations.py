@@ -49,3 +49,68 @@ def test_tsne_is_seeded_and_copes_with_few_points():
     first = representations.tsne_2d(points, seed=3)
     assert first.shape == (12, 2)
     assert np.allclose(first, representations.tsne_2d(points, seed=3))
+
+
+def test_separation_ratio_is_high_for_clusters_and_one_for_a_collapse():
+    torch.manual_seed(0)
+    centres = torch.eye(4) * 5
+    labels = torch.arange(4).repeat_interleave(10)
+    clustered = centres[labels] + 0.1 * torch.randn(40, 4)
+    assert representations.separation_ratio(clustered, labels) > 5
+    mixed = torch.randn(40, 4)
+    assert abs(representations.separation_ratio(mixed, labels) - 1) < 0.2
+    assert representations.separation_ratio(torch.ones(40, 4), labels) == 1.0
+    assert representations.separation_ratio(clustered[:1], labels[:1]) == 1.0
+
+
+def test_accuracy_gain_reads_the_last_epoch_against_an_earlier_one():
+    assert representations.accuracy_gain([10.0, 20.0, 26.0, 27.0], since=2) == 7.0
+    assert representations.accuracy_gain([10.0, 12.0], since=1) == 2.0
+    assert np.isnan(representations.accuracy_gain([10.0, 12.0], since=2))
+    assert np.isnan(representations.accuracy_gain([], since=1))
+
+
+def test_classes_at_zero_counts_classes_never_right():
+    assert representations.classes_at_zero([0.0, 12.5, 0.0, 100.0]) == 2
+    assert representations.classes_at_zero([1.0, 2.0]) == 0
+
+
+def test_reconstruction_error_of_a_perfect_and_a_mean_answer():
+    from coursekit import models
+    images = torch.randint(0, 256, (6, 1, 4, 4), dtype=torch.uint8)
+    split = Split(images, torch.zeros(6, dtype=torch.long))
+    identity = torch.nn.Identity()
+    assert representations.reconstruction_mse(identity, split) < 1e-10
+    assert representations.mean_image_mse(split, split) > 0
+    auto = models.MLPAutoencoder(16, hidden=(8,), code_dim=4)
+    assert representations.reconstruct(auto, split).shape == images.shape
+    assert 0 < representations.reconstruction_mse(auto, split) < 1
+
+
+def test_conv_encoder_gives_a_code_per_image():
+    from coursekit import models
+    net = models.EncoderClassifier(models.conv_encoder(64, code_dim=128), 128, 10)
+    assert net(torch.rand(3, 1, 64, 64)).shape == (3, 10)
+
+
+def test_first_layer_grad_ratio_reads_one_epoch_of_a_recorder():
+    from coursekit import diagnostics, models
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    recorder = diagnostics.GradientRecorder(net)
+    for _ in range(2):
+        net(torch.randn(8, 4)).sum().backward()
+    recorder(net, None)
+    rows = recorder.to_frame()
+    expected = rows.mean_abs_grad[0] / rows.mean_abs_grad[1]
+    assert representations.first_layer_grad_ratio(recorder) == pytest.approx(expected)
+    assert np.isnan(representations.first_layer_grad_ratio(recorder, epoch=2))
+
+
+def test_without_shortcuts_keeps_the_layers_and_drops_the_sums():
+    from coursekit import models
+    torch.manual_seed(0)
+    net = models.build_model("resnet18_ce", width=0.125)
+    plain = models.without_shortcuts(models.build_model("resnet18_ce", width=0.125))
+    assert models.count_parameters(plain) < models.count_parameters(net)
+    x = torch.rand(2, 3, 32, 32)
+    assert plain.eval()(x).shape == net.eval()(x).shape

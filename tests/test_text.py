@@ -130,3 +130,36 @@ def test_report_b_cleaning_drops_handles_emojis_symbols_and_stop_words():
                              text.REPORT_B_STEPS)
     assert [name for name, _ in steps][1:] == [name for name, _ in text.REPORT_B_STEPS]
     assert steps[-1][1].split() == ["thanks", "flight", "2", "great", "http", "t", "x"]
+
+
+def test_label_share_is_a_percentage_of_one_label():
+    import math
+    from coursekit import text
+    assert text.label_share([1, 0, 0, 0]) == 25.0
+    assert text.label_share([0, 0, 2], label=2) == 100 / 3
+    assert math.isnan(text.label_share([]))
+
+
+def test_class_recalls_and_min_recall_gain():
+    recalls = text.class_recalls({"a": [0, 1, 1, 2], "b": [0, 0, 1, 2]}, [0, 1, 0, 2],
+                                 ["neg", "neu", "pos"])
+    assert recalls.loc["a"].tolist() == [50.0, 100.0, 100.0]
+    assert recalls.loc["b"].tolist() == [50.0, 0.0, 100.0]
+    assert text.min_recall_gain(recalls, "a", ["b"]) == 0.0
+    assert text.min_recall_gain(recalls, "b", ["a"]) == -100.0
+    assert np.isnan(text.min_recall_gain(recalls, "a", ["c"]))
+
+
+def test_sentiment_measures_from_results_histories_and_recalls():
+    import pandas as pd
+    from types import SimpleNamespace
+    results = pd.DataFrame({"train_acc": [90.0, 80.0], "val_acc": [70.0, 78.0],
+                            "test_acc": [72.0, 77.0]}, index=["a", "b"])
+    histories = {"a": SimpleNamespace(train_acc=[60.0, 85.0], val_acc=[65.0, 71.0, 69.0]),
+                 "b": SimpleNamespace(train_acc=[70.0, 72.0], val_acc=[77.0, 78.0])}
+    recalls = pd.DataFrame({"neg": [90.0, 80.0], "pos": [40.0, 85.0]}, index=["a", "b"])
+    out = text.sentiment_measures(results, histories, recalls)
+    assert out.loc["a", "train_val_gap"] == 20.0 and out.loc["b", "train_test_gap"] == 3.0
+    assert out["best_recall_class"].tolist() == ["neg", "pos"]
+    assert out.loc["a", "train_acc_gain"] == 25.0 and out.loc["a", "val_acc_spread"] == 6.0
+    assert out.loc["b", "recall_pos"] == 85.0

@@ -12,6 +12,9 @@ k-NN vote; ``tsne_2d`` is scikit-learn's t-SNE.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -20,7 +23,9 @@ from coursekit.loader import LabelledImages
 from coursekit.models.embedding import NearestCentre
 from coursekit.train import predict
 
-__all__ = ["centre_scores", "embed", "knn_predict", "tsne_2d"]
+__all__ = ["accuracy_gain", "centre_scores", "classes_at_zero", "embed", "knn_predict",
+           "first_layer_grad_ratio", "mean_image_mse", "reconstruct", "reconstruction_mse",
+           "separation_ratio", "tsne_2d"]
 
 
 class _Embedder(nn.Module):
@@ -70,3 +75,88 @@ def tsne_2d(points: Tensor, *, seed: int = 0, perplexity: float = 30.0) -> np.nd
     perplexity = min(perplexity, (len(points) - 1) / 3)  # t-SNE needs 3 x perplexity < N
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed
                 ).fit_transform(points.numpy().astype(np.float32))
+
+
+def separation_ratio(embeddings: Tensor, labels: Tensor) -> float:
+    """How far apart the classes lie relative to their own spread: on the embeddings
+    scaled to unit length, the mean Euclidean distance between points of different
+    classes over the mean distance between distinct points of one class. Above 1 when
+    classes cluster; 1.0 for a collapsed embedding (every distance below 1e-6) or when
+    either kind of pair is missing.
+
+    >>> separation_ratio(torch.tensor([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0], [0.01, 1.0]]),
+    ...                  torch.tensor([0, 0, 1, 1])) > 50
+    True
+    """
+    z = torch.nn.functional.normalize(embeddings.float(), dim=1)
+    distances = torch.cdist(z, z)
+    labels = torch.as_tensor(labels)
+    same = labels[:, None] == labels[None, :]
+    distinct = ~torch.eye(len(labels), dtype=torch.bool)
+    within, between = distances[same & distinct], distances[~same]
+    if distances.max() < 1e-6 or within.numel() == 0 or between.numel() == 0:
+        return 1.0
+    spread = within.mean()
+    return float(between.mean() / spread) if spread > 0 else math.inf
+
+
+def accuracy_gain(accuracies: Sequence[float], since: int) -> float:
+    """Accuracy after the last epoch minus after epoch ``since`` (1-based), in points;
+    NaN when the run has no epoch after ``since``.
+
+    >>> accuracy_gain([20.0, 24.0, 25.5], since=1)
+    5.5
+    >>> math.isnan(accuracy_gain([20.0], since=1))
+    True
+    """
+    if since < 1 or len(accuracies) <= since:
+        return math.nan
+    return float(accuracies[-1] - accuracies[since - 1])
+
+
+def classes_at_zero(per_class_accuracy: Sequence[float]) -> int:
+    """How many classes a classifier gets entirely wrong (class-wise accuracy 0).
+
+    >>> classes_at_zero([41.7, 0.0, 38.0, 0.0])
+    2
+    """
+    return int(sum(1 for a in per_class_accuracy if a == 0))
+
+
+def reconstruct(model: nn.Module, data: LabelledImages) -> Tensor:
+    """An autoencoder's output for every image of ``data``, fed pixels / 255 (no
+    standardisation, as it was trained): pixels in [0, 1] for a sigmoid output."""
+    return predict(model, data, mean=torch.zeros(1), std=torch.ones(1))
+
+
+def reconstruction_mse(model: nn.Module, data: LabelledImages) -> float:
+    """Mean squared error of ``model``'s reconstructions of ``data``, pixels in [0, 1]."""
+    return torch.nn.functional.mse_loss(reconstruct(model, data),
+                                        data.images.float() / 255).item()
+
+
+def mean_image_mse(train: LabelledImages, test: LabelledImages) -> float:
+    """The test error (pixels in [0, 1]) of always answering the mean training image:
+    the bar a reconstruction has to clear.
+
+    >>> from types import SimpleNamespace as S
+    >>> mean_image_mse(S(images=torch.tensor([[[[0]]], [[[255]]]], dtype=torch.uint8)),
+    ...                S(images=torch.tensor([[[[255]]]], dtype=torch.uint8)))
+    0.25
+    """
+    mean = train.images.float().mean(0) / 255
+    return ((test.images.float() / 255 - mean) ** 2).mean().item()
+
+
+def first_layer_grad_ratio(recorder, epoch: int = 1) -> float:
+    """Mean |grad| of the first layer's weights over that of the last (the output
+    layer), averaged over the steps of ``epoch``, from a
+    ``diagnostics.GradientRecorder`` attached during training: how much of the output's
+    gradient reaches the input end of the network. NaN when that epoch was not recorded.
+    """
+    rows = [r for r in recorder.rows if r["epoch"] == epoch]
+    if not rows:
+        return math.nan
+    first = min(rows, key=lambda r: r["layer"])["mean_abs_grad"]
+    last = max(rows, key=lambda r: r["layer"])["mean_abs_grad"]
+    return first / last if last > 0 else math.nan

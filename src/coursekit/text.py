@@ -20,6 +20,7 @@ tensor plus true lengths, so recurrent models never read the padding;
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -30,7 +31,8 @@ import torch
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 __all__ = ["LabelledTexts", "PAD", "REPORT_B_STEPS", "REPORT_C_STEPS", "STOP_WORDS", "UNK",
-           "Vocabulary", "clean", "clean_steps", "encode", "encode_splits", "tokenize"]
+           "Vocabulary", "clean", "clean_steps", "encode", "encode_splits", "label_share",
+           "tokenize"]
 
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
 
@@ -198,3 +200,68 @@ def encode_splits(tokens: dict[str, list[list[str]]], labels: dict[str, Sequence
         splits[name] = LabelledTexts(ids, lengths, torch.tensor(labels[name], dtype=torch.long),
                                      token_lists)
     return splits
+
+
+def label_share(labels: Iterable[int], label: int = 1) -> float:
+    """Percentage of ``labels`` equal to ``label`` (e.g. the positive reviews of IMDB);
+    NaN for no labels.
+
+    >>> label_share([1, 0, 1, 1], 1)
+    75.0
+    """
+    values = list(labels)
+    return 100.0 * sum(1 for v in values if v == label) / len(values) if values else math.nan
+
+
+# ----------------------------------------------------------------------------------
+# Measures report B's airline-tweet claims are checked on (chapter B3)
+
+
+def class_recalls(predictions: dict, labels, classes: list[str]):
+    """Per-class recall (%) of each variant: a DataFrame variant x class, from
+    ``predictions`` (variant -> predicted labels) against the true ``labels``.
+
+    >>> class_recalls({"a": [0, 1, 1]}, [0, 1, 0], ["x", "y"]).loc["a"].tolist()
+    [50.0, 100.0]
+    """
+    import pandas as pd
+
+    from coursekit import metrics
+    return pd.DataFrame({name: metrics.classwise_accuracy(labels, predicted, classes)
+                         for name, predicted in predictions.items()}).T
+
+
+def min_recall_gain(recalls, variant: str, others: list[str]) -> float:
+    """The smallest (variant's recall - another's) over every class and every variant of
+    ``others`` (in points; NaN when a variant is missing): at least 0 means ``variant``
+    is as good or better on every class.
+
+    >>> import pandas as pd
+    >>> r = pd.DataFrame({"x": [80.0, 70.0], "y": [60.0, 65.0]}, index=["a", "b"])
+    >>> min_recall_gain(r, "a", ["b"])
+    -5.0
+    """
+    if variant not in recalls.index or any(o not in recalls.index for o in others):
+        return math.nan
+    return float((recalls.loc[variant] - recalls.loc[others]).min().min())
+
+
+def sentiment_measures(results, histories: dict, recalls) -> "pd.DataFrame":
+    """``results`` (indexed by variant) with what report B's tweet claims read:
+    ``train_val_gap`` and ``train_test_gap`` (points), ``recall_<class>`` for every
+    column of ``recalls`` (see :func:`class_recalls`), ``best_recall_class`` (the class
+    name with the highest recall), ``train_acc_gain`` (last epoch's running training
+    accuracy minus the first's) and ``val_acc_spread`` (max - min of the per-epoch
+    validation accuracy) from each variant's ``History``."""
+    import pandas as pd
+
+    from coursekit import findings
+    out = findings.add_gaps(results)
+    for name in recalls.columns:
+        out[f"recall_{name}"] = recalls[name]
+    out["best_recall_class"] = recalls.idxmax(axis=1)
+    out["train_acc_gain"] = pd.Series({n: h.train_acc[-1] - h.train_acc[0]
+                                       for n, h in histories.items()})
+    out["val_acc_spread"] = pd.Series({n: max(h.val_acc) - min(h.val_acc)
+                                       for n, h in histories.items()})
+    return out

@@ -20,9 +20,9 @@ ResNet-18 and report A's ResNet-34).
 torch.Size([2, 3])
 """
 
-from .autoencoder import EncoderClassifier, MLPAutoencoder
+from .autoencoder import EncoderClassifier, MLPAutoencoder, conv_encoder
 from .compact import CompactCNN
-from .embedding import EmbeddingNet, NearestCentre, resnet18_backbone
+from .embedding import EmbeddingNet, NearestCentre, resnet18_backbone, without_shortcuts
 from .lenet import LeNet
 from .mlp import MLP
 from .rnn import SeriesRNN
@@ -34,6 +34,6 @@ from .resnet import BasicBlock, ResNet
 from .vgg import VGG13
 from .word_lm import WordLSTM
 
-__all__ = ["BasicBlock", "Bigram", "CharGRU", "CompactCNN", "EmbeddingNet", "EncoderClassifier", "MLPAutoencoder", "NearestCentre", "LeNet", "MLP", "ModelSpec", "ResNet", "Seq2Seq", "SeriesRNN", "TextRNN", "TutorialRNN",
+__all__ = ["BasicBlock", "Bigram", "CharGRU", "CompactCNN", "EmbeddingNet", "EncoderClassifier", "MLPAutoencoder", "NearestCentre", "LeNet", "MLP", "ModelSpec", "ResNet", "Seq2Seq", "SeriesRNN", "TextRNN", "TutorialRNN", "conv_encoder", "without_shortcuts",
            "VGG13", "WordLSTM",
            "build_model", "count_parameters", "get_spec", "list_models", "resnet18_backbone"]

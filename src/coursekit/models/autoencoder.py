@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-__all__ = ["EncoderClassifier", "MLPAutoencoder"]
+__all__ = ["EncoderClassifier", "MLPAutoencoder", "conv_encoder"]
 
 
 def _mlp(sizes: Sequence[int]) -> list[nn.Module]:
@@ -60,3 +60,18 @@ class EncoderClassifier(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         logits = self.fc(self.encoder(images))
         return logits if self.relu is None else self.relu(logits)
+
+
+def conv_encoder(image_size: int = 64, code_dim: int = 128, in_channels: int = 1) -> nn.Sequential:
+    """Report C's suggested remedy for its MLP encoder ("Convolution Blocks may be used
+    for the initial few layers"): Conv 3x3 (16) + ReLU + MaxPool 2, Conv 3x3 (32) + ReLU
+    + MaxPool 2, flatten, Linear to the code. Put it in an ``EncoderClassifier``.
+
+    >>> import torch
+    >>> conv_encoder(16, code_dim=8)(torch.rand(2, 1, 16, 16)).shape
+    torch.Size([2, 8])
+    """
+    side = image_size // 4
+    return nn.Sequential(nn.Conv2d(in_channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(32 * side * side, code_dim))

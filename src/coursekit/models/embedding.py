@@ -15,9 +15,10 @@ from torch import Tensor, nn
 
 from coursekit.losses import CenterLoss
 
-from .resnet import ResNet
+from .resnet import BasicBlock, ResNet
 
-__all__ = ["EmbeddingNet", "NearestCentre", "class_means", "resnet18_backbone", "resnet18_embedding"]
+__all__ = ["EmbeddingNet", "NearestCentre", "class_means", "resnet18_backbone", "resnet18_embedding",
+           "without_shortcuts"]
 
 
 def class_means(embeddings: Tensor, labels: Tensor, num_classes: int
@@ -112,4 +113,27 @@ def resnet18_embedding(num_classes: int = 10, in_channels: int = 3, width: float
     net = EmbeddingNet(backbone, features, embed_dim, num_classes, head, normalize)
     if center_loss:
         net.center_loss = CenterLoss(num_classes, embed_dim)
+    return net
+
+
+class _NoShortcut(nn.Module):
+    """A shortcut that adds nothing: ``relu(main path + 0)``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.new_zeros(())
+
+
+def without_shortcuts(net: nn.Module) -> nn.Module:
+    """``net`` with the shortcut of every ``BasicBlock`` removed (in place, returned):
+    each block computes ``relu(bn2(conv2(...)))`` only, a plain network of the same
+    depth and layers (the projection shortcuts' convolutions are dropped), for testing
+    what skip connections do.
+
+    >>> plain = without_shortcuts(resnet18_embedding(width=0.125))
+    >>> plain(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+    """
+    for block in net.modules():
+        if isinstance(block, BasicBlock):
+            block.shortcut = _NoShortcut()
     return net
