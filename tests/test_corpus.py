@@ -87,3 +87,9 @@ def test_training_learns_the_corpus_and_continuations_are_seeded():
         lm.continue_words(model, vocab, [])
     with pytest.raises(ValueError, match="temperature"):
         lm.continue_words(model, vocab, ["the"], temperature=-1)
+
+
+def test_report_a_tokens_keep_punctuation_on_words():
+    assert corpus.report_a_tokens("Lord, my LORD.") == ["lord,", "my", "lord."]
+    vocab, _ = corpus.encode_corpus({"train": ["Lord, my lord."]}, corpus.report_a_tokens)
+    assert {"lord,", "lord."} <= set(vocab.words)

@@ -58,5 +58,74 @@ def test_sampling_is_seeded_respects_the_start_and_the_temperature():
     assert all(name.startswith("c") for name in draw(category=1, start="c"))
     cold = draw(category=0, start="a", temperature=0.1)
     assert set(cold) <= {"abab", "abba", "ab"}
-    with pytest.raises(ValueError, match="temperature must be positive"):
-        draw(temperature=0)
+    with pytest.raises(ValueError, match="temperature must be 0"):
+        draw(temperature=-1)
+    greedy = draw(category=0, start="a", temperature=0)
+    assert len(set(greedy)) == 1 and greedy[0] in {"abab", "abba", "ab"}
+    assert lm.greedy_names(model, vocab, ["a", "c"], category=0)[0] == greedy[0]
+
+
+def _fitted_bigram(names, vocab, langs=None, num_categories=0):
+    data = chars.encode_names(names, vocab, langs)
+    return Bigram(len(vocab), num_categories=num_categories).fit(
+        data.inputs, data.targets, data.categories)
+
+
+def test_greedy_names_stop_at_the_boundary_or_at_max_len():
+    names = ["ab"] * 10
+    vocab = chars.CharVocab.build(names + ["ba"])
+    judge = _fitted_bigram(names, vocab)
+    assert lm.greedy_names(judge, vocab, "a") == ["ab"]
+    looping = _fitted_bigram(["abababababababababababab"] * 3, vocab)
+    assert lm.greedy_names(looping, vocab, ["b"], max_len=6) == ["bababa"]
+    with pytest.raises(ValueError):
+        lm.greedy_names(judge, vocab, [])
+
+
+def test_name_nll_matches_nll_and_sums_on_request():
+    names, langs = toy_names()
+    vocab = chars.CharVocab.build(names)
+    judge = _fitted_bigram(names, vocab, langs, num_categories=2)
+    per_name = lm.name_nll(judge, ["abab", "cd"], vocab, [0, 1])
+    whole = lm.nll(judge, chars.encode_names(["abab"], vocab, [0]))
+    assert per_name[0] == pytest.approx(whole, rel=1e-5)
+    totals = lm.name_nll(judge, ["abab", "cd"], vocab, [0, 1], total=True)
+    assert totals == pytest.approx(per_name * [5, 3], rel=1e-5)
+
+
+def test_names_measures_tell_names_from_noise_and_new_from_known():
+    names = ["anna", "hanna", "annabel", "nan", "bella", "ella", "hella"] * 5
+    vocab = chars.CharVocab.build(names + ["zxq"])
+    judge = _fitted_bigram(names, vocab)
+    m = lm.names_measures(["anna", "hannella", "zxqzxq", "a", "qqqqqqqqqqqqqqqqqqqq"],
+                          judge, vocab, reference=names, known=set(names))
+    assert m["name_like_pct"] == pytest.approx(40)    # anna, hannella
+    assert m["novel_pct"] == pytest.approx(50)        # hannella is new
+    none = lm.names_measures(["zxq"], judge, vocab, reference=names, known=names)
+    assert none["name_like_pct"] == 0 and math.isnan(none["novel_pct"])
+
+
+def test_language_judge_and_agreement():
+    names, langs = toy_names()
+    vocab = chars.CharVocab.build(names)
+    judge = _fitted_bigram(names, vocab, langs, num_categories=2)
+    assert lm.judge_language(judge, ["abba", "cdc"], vocab, 2) == [0, 1]
+    assert lm.language_agreement(judge, {0: ["ab", "abab"], 1: ["cd", "ab"]}, vocab, 2) == 75
+    with pytest.raises(ValueError):
+        lm.language_agreement(judge, {0: []}, vocab, 2)
+
+
+def test_scoreboard_rows_for_trained_and_counted_models():
+    names, langs = toy_names()
+    vocab = chars.CharVocab.build(names)
+    data = chars.encode_names(names, vocab, langs)
+    bigram = _fitted_bigram(names, vocab, langs, num_categories=2)
+    rnn = build_model("tutorial_rnn", vocab_size=len(vocab), hidden_size=8, num_categories=2)
+    history = lm.fit_lm(rnn, data, data, num_epochs=2, batch_size=32, verbose=False)
+    assert len(history.epoch_time_s) == 2
+    assert sum(history.epoch_time_s) == pytest.approx(history.train_time_s)
+    board = lm.scoreboard({"bigram": bigram, "rnn": rnn}, data, histories={"rnn": history})
+    assert list(board.columns) == ["val_nll", "perplexity", "num_parameters", "time_s"]
+    assert board.loc["bigram", "num_parameters"] == 2 * len(vocab) ** 2
+    assert board.loc["bigram", "time_s"] == 0 and board.loc["rnn", "time_s"] > 0
+    assert board.loc["rnn", "perplexity"] == pytest.approx(math.exp(board.loc["rnn", "val_nll"]))

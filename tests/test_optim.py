@@ -70,3 +70,81 @@ def test_full_batch_loss_is_the_mean_cross_entropy_of_scaled_images():
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
     torch.nn.init.zeros_(model[1].weight), torch.nn.init.zeros_(model[1].bias)
     assert optim.full_batch_loss(model, images, labels)().item() == pytest.approx(math.log(2))
+
+
+# ---------------------------------------------------------------- chapter O1's measures
+
+
+def _images(n=40, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 1, 4, 4), dtype=torch.uint8, generator=g)
+    labels = (images.float().mean((1, 2, 3)) > 127).long()
+    return images, labels
+
+
+def test_trace_measures_reads_a_hand_made_trace():
+    trace = optim.Trace(loss=[2.0, 1.5, 1.6, 0.4], evaluations=[2, 4, 6, 8],
+                        gradients=[0, 0, 0, 0], seconds=[0.1, 0.2, 0.3, 0.4])
+    m = optim.trace_measures(trace, target=0.5)
+    assert m["final_loss"] == 0.4 and m["loss_drop_pct"] == pytest.approx(80)
+    assert m["descent_share"] == pytest.approx(2 / 3)
+    assert m["evals_per_step"] == 2 and m["backward_passes"] == 0
+    assert m["steps_to_target"] == 3
+    assert optim.trace_measures(trace, target=0.1)["steps_to_target"] == 5  # never: 4 + 1
+    with pytest.raises(ValueError):
+        optim.trace_measures(optim.Trace(), 0.5)
+
+
+def test_adam_measures_find_the_gradient_average_and_per_parameter_steps():
+    w = torch.nn.Parameter(torch.tensor([1.0, 100.0, -3.0, 0.01]))
+    adam = torch.optim.Adam([w], lr=0.1)
+    with pytest.raises(ValueError):
+        optim.adam_measures(adam)
+    average = optim.track_gradient_average(adam)
+    scales = torch.tensor([1.0, 50.0, 0.2, 5.0])
+    for _ in range(20):
+        adam.zero_grad()
+        (scales * w ** 2).sum().backward()
+        adam.step()
+    m = optim.adam_measures(adam, average)
+    assert m["adam_m_ema_error"] < 1e-5       # torch's Adam keeps the gradient's EMA
+    assert m["adam_lr_spread"] > 2            # very different gradients, different steps
+    sgd_like = torch.optim.Adam([torch.nn.Parameter(torch.zeros(3))], lr=0.1)
+    wrong = {p: torch.ones_like(p) for p in sgd_like.param_groups[0]["params"]}
+    sgd_like.param_groups[0]["params"][0].grad = torch.ones(3)
+    sgd_like.step()
+    m = optim.adam_measures(sgd_like, wrong)
+    assert m["adam_lr_spread"] == pytest.approx(1.0)   # same gradient everywhere
+    assert m["adam_m_ema_error"] > 0.5                 # an average that is not Adam's m
+
+
+def test_compare_methods_starts_every_rule_from_the_same_weights():
+    images, labels = _images()
+    spec = dict(name="mlp", num_hidden=1, hidden_size=4, activation="tanh",
+                in_features=16, num_classes=2)
+    runs = optim.compare_methods(["gd", "spsa", "adam"], images, labels, model=spec,
+                                 steps=5, spsa_steps=7, learning_rates={"gd": 0.1, "adam": 0.01},
+                                 spsa={"a": 0.1, "c": 0.05, "A": 1.0}, seed=3)
+    firsts = {n: t.loss[0] for n, t in runs.traces.items()}
+    assert len(set(firsts.values())) == 1
+    assert len(runs.traces["spsa"].loss) == 7 and len(runs.traces["gd"].loss) == 5
+    measures = runs.measures(target=0.0)
+    assert measures["spsa"]["evals_per_step"] == 2 and measures["spsa"]["backward_passes"] == 0
+    assert {"adam_lr_spread", "adam_m_ema_error"} <= set(measures["adam"])
+    assert 0 <= optim.accuracy(runs.models["adam"], images, labels) <= 100
+    with pytest.raises(ValueError, match="no rate"):
+        optim.compare_methods(["rmsprop"], images, labels, model=spec, steps=1,
+                              learning_rates={})
+
+
+def test_minibatch_loss_is_seeded_and_lowers_the_loss():
+    images, labels = _images(64)
+    spec = dict(name="mlp", num_hidden=1, hidden_size=8, in_features=16, num_classes=2)
+    losses = []
+    for _ in range(2):
+        net = optim.fresh_model(0, **spec)
+        with torch.no_grad():
+            start = torch.nn.functional.cross_entropy(net(images.float() / 255), labels).item()
+        losses.append(optim.minibatch_loss(net, torch.optim.Adam(net.parameters(), lr=0.05),
+                                           images, labels, steps=40, batch_size=8, seed=1))
+    assert losses[0] == losses[1] and losses[0] < start

@@ -53,3 +53,26 @@ def test_an_attention_model_learns_to_copy_and_bleu_sees_it():
     said, weights = translate.translate(model, pairs, vocab, max_len=6)
     assert translate.bleu(said, sentences) > 90
     assert weights[0].shape == (5, 5)  # four words and <eos>, over four words and <eos>
+
+
+def test_sample_measures_count_exact_opening_and_ended_translations():
+    m = translate.sample_measures(["he s a powerful sorcerer .", "you re very . .",
+                                   "they re all who me . . . . . ."],
+                                  ["he s a powerful sorcerer .", "you re very generous .",
+                                   "they re sunbathing around the pool ."], max_len=12)
+    assert m["exact_pct"] == pytest.approx(100 / 3)
+    assert m["prefix2_pct"] == pytest.approx(100)
+    assert m["eos_pct"] == pytest.approx(100)
+    cut = translate.sample_measures(["a b c", "a b"], ["a b c", "x y"], max_len=3)
+    assert cut == {"exact_pct": 50.0, "prefix2_pct": 50.0, "eos_pct": 50.0}
+    with pytest.raises(ValueError):
+        translate.sample_measures(["a"], ["a", "b"], max_len=3)
+
+
+def test_select_models_names_the_chapter_variants():
+    assert translate.select_models("all") == translate.MODELS
+    assert translate.select_models("gru") == {"gru": "seq2seq_gru"}
+    with pytest.raises(ValueError, match="transformer"):
+        translate.select_models("gru,transformer")
+    with pytest.raises(ValueError):
+        translate.select_models(" , ")

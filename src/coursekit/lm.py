@@ -9,6 +9,12 @@ nats per token (``exp`` of it is the perplexity).
 ``sample`` draws names one token at a time, with a temperature and a seeded generator
 so a chapter's samples are the same at every run; ``continue_words`` does the same for
 a word-level model given the first words of a sentence, or decodes greedily.
+
+For names (chapter A7), ``greedy_names`` draws the likeliest name for each start letter
+(as reports A and D did), ``name_nll`` scores names one by one, ``names_measures`` says
+how many generated names look like real ones and how many are new, ``judge_language``
+and ``language_agreement`` say whether names are of the language asked for, and
+``scoreboard`` puts held-out loss, perplexity, size and training time side by side.
 """
 
 from __future__ import annotations
@@ -18,26 +24,32 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from coursekit.chars import CharVocab
+from coursekit.chars import CharVocab, encode_names
 from coursekit.text import Vocabulary
 from coursekit.loader import resolve_device
 from coursekit.train import seed_everything
 
-__all__ = ["LMHistory", "continue_words", "fit_lm", "nll", "sample", "seeded"]
+__all__ = ["LMHistory", "continue_words", "fit_lm", "greedy_names", "judge_language",
+           "language_agreement", "name_nll", "names_measures", "nll", "sample",
+           "scoreboard", "seeded"]
 
 
 @dataclass
 class LMHistory:
     """Loss per token (nats) after each epoch and at every training step, and the
-    training time."""
+    training time (in all, and per epoch: the first epoch of a process also pays
+    one-off warm-up, so the median epoch compares models fairly)."""
 
     train_nll: list[float] = field(default_factory=list)
     step_nll: list[float] = field(default_factory=list)
     val_nll: list[float] = field(default_factory=list)
     train_time_s: float = 0.0
+    epoch_time_s: list[float] = field(default_factory=list)
 
 
 def _batches(data, batch_size: int, generator: torch.Generator | None,
@@ -91,7 +103,8 @@ def fit_lm(model: nn.Module, train, val, *, num_epochs: int = 10,
             schedule.step()
             sums.append(loss.detach().float())
             tokens_seen.append(tokens)
-        history.train_time_s += time.perf_counter() - start
+        history.epoch_time_s.append(time.perf_counter() - start)
+        history.train_time_s += history.epoch_time_s[-1]
         summed = torch.stack(sums).cpu()
         history.step_nll.extend((summed / torch.tensor(tokens_seen)).tolist())
         history.train_nll.append(float(summed.sum()) / sum(tokens_seen))
@@ -127,13 +140,14 @@ def sample(model: nn.Module, vocab: CharVocab, *, num: int = 1, start: str = "",
 
     Each step rescores the whole prefix (names are short), divides the logits by the
     temperature and draws the next character; a name ends at the boundary token.
+    ``temperature=0`` takes the likeliest character every time (greedy, as the
+    tutorial behind reports A and D sampled).
 
     Raises:
-        ValueError: for a temperature that is not positive, or a start letter the
-            vocabulary lacks.
+        ValueError: for a negative temperature, or a start letter the vocabulary lacks.
     """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature}")
     was_training = model.training
     model.eval()
     device = next(iter(model.state_dict().values())).device  # parameters, or a bigram's counts
@@ -181,3 +195,125 @@ def continue_words(model: nn.Module, vocab: Vocabulary, prompt: list[str], *,
             break
     model.train(was_training)
     return [vocab.words[i] for i in ids[0].tolist()]
+
+
+# ---------------------------------------------------------------- names (chapter A7)
+
+
+@torch.inference_mode()
+def greedy_names(model: nn.Module, vocab: CharVocab, starts: str | list[str], *,
+                 category: int = 0, max_len: int = 20) -> list[str]:
+    """The likeliest name after each start letter (``temperature=0`` sampling, all
+    start letters at once): the tutorial's ``sample(category, start_letter)``, which
+    reports A and D showed. A name that never ends is cut at ``max_len`` characters.
+
+    Raises:
+        ValueError: for a start letter the vocabulary lacks, or no start letters.
+    """
+    starts = list(starts)
+    if not starts:
+        raise ValueError("give at least one start letter")
+    was_training = model.training
+    model.eval()
+    device = next(iter(model.state_dict().values())).device
+    prefix = torch.tensor([[0] + vocab.ids(s) for s in starts], device=device)
+    categories = torch.full((len(starts),), category, dtype=torch.long, device=device)
+    done = torch.zeros(len(starts), dtype=torch.bool, device=device)
+    while prefix.shape[1] <= max_len and not done.all():
+        nxt = model(prefix, categories)[:, -1].argmax(dim=1, keepdim=True)
+        nxt[done] = 0
+        done |= nxt[:, 0] == 0
+        prefix = torch.cat([prefix, nxt], dim=1)
+    model.train(was_training)
+    return [vocab.text(row[1:].tolist()) for row in prefix]
+
+
+@torch.inference_mode()
+def name_nll(model: nn.Module, names: list[str], vocab: CharVocab,
+             categories: list[int] | None = None, *, total: bool = False) -> np.ndarray:
+    """Negative log-likelihood of each name under ``model`` (nats per character, the
+    closing boundary included, as ``nll`` counts them; ``total=True``: summed over the
+    name). Works for any model with ``model(inputs, categories) -> logits``, including
+    ``models.Bigram`` (whose outputs are already log-probabilities)."""
+    was_training = model.training
+    model.eval()
+    encoded = encode_names(names, vocab, categories)
+    device = next(iter(model.state_dict().values())).device
+    logits = model(encoded.inputs.to(device), encoded.categories.to(device)).float().cpu()
+    log_probs = torch.log_softmax(logits, dim=2)
+    keep = encoded.targets >= 0
+    picked = log_probs.gather(2, encoded.targets.clamp(min=0)[..., None])[..., 0] * keep
+    model.train(was_training)
+    summed = -picked.sum(1)
+    return (summed if total else summed / keep.sum(1)).numpy()
+
+
+def names_measures(names: list[str], judge: nn.Module, vocab: CharVocab, *,
+                   reference: list[str], known: set[str] | list[str],
+                   quantile: float = 0.95, lengths: tuple[int, int] = (2, 15)
+                   ) -> dict[str, float]:
+    """Do generated ``names`` look like names, and are they new?
+
+    A name is *name-like* when it has ``lengths`` letters (inclusive) and its
+    per-character NLL under ``judge`` (e.g. letter-pair counts fit on the training
+    names) is no higher than the ``quantile`` of the ``reference`` (held-out) names'
+    NLLs: a test that that share of real names passes.
+
+    Returns:
+        ``name_like_pct`` (% of ``names``), ``novel_pct`` (% of the name-like ones not
+        in ``known``; NaN when none is name-like) and ``threshold`` (nats/char).
+    """
+    threshold = float(np.quantile(name_nll(judge, reference, vocab), quantile))
+    scores = name_nll(judge, names, vocab) if names else np.array([])
+    like = [lengths[0] <= len(n) <= lengths[1] and s <= threshold
+            for n, s in zip(names, scores)]
+    liked = [n for n, ok in zip(names, like) if ok]
+    known = set(known)
+    return {"name_like_pct": 100 * float(np.mean(like)) if like else math.nan,
+            "novel_pct": 100 * sum(n not in known for n in liked) / len(liked)
+            if liked else math.nan,
+            "threshold": threshold}
+
+
+def judge_language(judge: nn.Module, names: list[str], vocab: CharVocab,
+                   num_categories: int) -> list[int]:
+    """For each name, the category (language) under which ``judge`` finds it likeliest,
+    with a uniform prior over the ``num_categories`` languages."""
+    if not names:
+        return []
+    scores = np.stack([name_nll(judge, names, vocab, [c] * len(names), total=True)
+                       for c in range(num_categories)])
+    return scores.argmin(axis=0).tolist()
+
+
+def language_agreement(judge: nn.Module, names_by_language: dict[int, list[str]],
+                       vocab: CharVocab, num_categories: int) -> float:
+    """% of each language's names that ``judge_language`` assigns to that language,
+    averaged over the languages (each language weighs the same).
+
+    Raises:
+        ValueError: when no language has a name.
+    """
+    shares = [100 * float(np.mean([j == c for j in judge_language(judge, names, vocab,
+                                                                  num_categories)]))
+              for c, names in names_by_language.items() if names]
+    if not shares:
+        raise ValueError("no names to judge")
+    return float(np.mean(shares))
+
+
+def scoreboard(models: dict[str, nn.Module], data, *,
+               histories: dict[str, LMHistory] | None = None) -> pd.DataFrame:
+    """One row per model: held-out loss ``val_nll`` (nats per token) on ``data``, its
+    ``perplexity``, ``num_parameters`` (a count model's counts when it has no
+    parameters) and ``time_s`` (training time; 0 for a model without a history)."""
+    histories = histories or {}
+    rows = {}
+    for name, model in models.items():
+        loss = nll(model, data)
+        size = sum(p.numel() for p in model.parameters()) or \
+            sum(b.numel() for b in model.buffers())
+        rows[name] = {"val_nll": loss, "perplexity": math.exp(loss),
+                      "num_parameters": size,
+                      "time_s": histories[name].train_time_s if name in histories else 0.0}
+    return pd.DataFrame(rows).T

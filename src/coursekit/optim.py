@@ -6,6 +6,12 @@ once by +-c_k along a Rademacher direction, estimate the gradient from the two l
 values, step by a_k. It needs no backward pass, only a ``closure`` returning the loss.
 ``minimize`` runs any of them for a number of steps on a full-batch loss and records
 loss, wall time and loss evaluations per step (chapter "Optimizers").
+
+``compare_methods`` runs several rules from the same starting weights and keeps what a
+chapter measures afterwards: ``trace_measures`` (final loss, loss drop, share of
+downhill steps, evaluations per step, ...), ``adam_measures`` (how far Adam's step
+sizes differ between parameters, and whether its first moment is the gradient's moving
+average) and ``minibatch_loss`` (the same rule on noisy mini-batch gradients).
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-__all__ = ["OPTIMIZERS", "SPSA", "Trace", "full_batch_loss", "make_optimizer", "minimize",
-           "steps_to_reach"]
+__all__ = ["OPTIMIZERS", "SPSA", "MethodRuns", "Trace", "accuracy", "adam_measures",
+           "compare_methods", "fresh_model", "full_batch_loss", "make_optimizer", "minibatch_loss",
+           "minimize", "steps_to_reach", "trace_measures", "track_gradient_average"]
 
 
 class SPSA(torch.optim.Optimizer):
@@ -177,3 +184,171 @@ def minimize(loss_fn: Callable[[], Tensor], optimizer: torch.optim.Optimizer,
         trace.evaluations.append(evaluations)
         trace.gradients.append(gradients)
     return trace
+
+
+def fresh_model(seed: int, name: str = "mlp", **kwargs) -> torch.nn.Module:
+    """``models.build_model(name, **kwargs)`` after seeding: the same initial weights at
+    every call, so that every method starts from one point."""
+    from coursekit import models
+    from coursekit.train import seed_everything
+    seed_everything(seed)
+    return models.build_model(name, **kwargs)
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, images: Tensor, labels: Tensor) -> float:
+    """Accuracy (%) of ``model`` on uint8 ``images`` scaled to [0, 1].
+
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(1, 2, bias=False))
+    >>> net[1].weight.data = torch.tensor([[-1.0], [1.0]])
+    >>> accuracy(net, torch.tensor([[0], [255]], dtype=torch.uint8), torch.tensor([0, 0]))
+    50.0
+    """
+    logits = model(images.float().div(255))
+    return 100 * (logits.argmax(1) == labels).float().mean().item()
+
+
+def trace_measures(trace: Trace, target: float) -> dict[str, float]:
+    """What one run of ``minimize`` did, as numbers a claim can check.
+
+    - ``final_loss``: the loss the last step started from (``trace.loss[-1]``);
+    - ``loss_drop_pct``: 100 x (1 - final / first loss);
+    - ``descent_share``: share of consecutive recorded losses that went down;
+    - ``evals_per_step``: loss evaluations the rule made per step (SPSA: 2);
+    - ``backward_passes``: backward passes of the whole run;
+    - ``steps_to_target``: steps until the loss first reached ``target``; a run that
+      never did scores its number of steps + 1 (so reaching it always ranks first).
+
+    Raises:
+        ValueError: for an empty trace.
+    """
+    loss = trace.loss
+    if not loss:
+        raise ValueError("the trace has no steps")
+    reached = steps_to_reach(trace, target)["steps"]
+    pairs = list(zip(loss, loss[1:]))
+    return {"final_loss": loss[-1],
+            "loss_drop_pct": 100 * (1 - loss[-1] / loss[0]),
+            "descent_share": (sum(b < a for a, b in pairs) / len(pairs)) if pairs
+            else math.nan,
+            "evals_per_step": trace.evaluations[-1] / len(loss),
+            "backward_passes": trace.gradients[-1],
+            "steps_to_target": len(loss) + 1 if math.isnan(reached) else reached}
+
+
+def track_gradient_average(optimizer: torch.optim.Optimizer, beta: float = 0.9
+                           ) -> dict[Tensor, Tensor]:
+    """Keep, beside ``optimizer``, an exponential moving average of every parameter's
+    gradient (``m = beta m + (1 - beta) g`` before each step, from zero): the first
+    moment that Adam as published keeps. Returns the averages, updated in place."""
+    average = {p: torch.zeros_like(p) for group in optimizer.param_groups
+               for p in group["params"]}
+
+    def hook(opt, args, kwargs) -> None:
+        for p, m in average.items():
+            if p.grad is not None:
+                m.mul_(beta).add_(p.grad, alpha=1 - beta)
+    optimizer.register_step_pre_hook(hook)
+    return average
+
+
+def adam_measures(optimizer: torch.optim.Adam,
+                  gradient_average: dict[Tensor, Tensor] | None = None) -> dict[str, float]:
+    """How Adam's state looks after a run.
+
+    - ``adam_lr_spread``: the per-parameter step size lr / (sqrt(v_hat) + eps), with
+      v_hat the bias-corrected second moment; its 90th over its 10th percentile across
+      all parameters (1 when every parameter gets the same step);
+    - ``adam_m_ema_error`` (with ``gradient_average`` from ``track_gradient_average``):
+      max |exp_avg - average| / max |average|, about 0 when Adam's first moment is the
+      gradient's moving average.
+
+    Raises:
+        ValueError: when the optimizer has taken no step.
+    """
+    if not optimizer.state:
+        raise ValueError("the optimizer has no state yet: run it first")
+    group = optimizer.param_groups[0]
+    beta2, eps, lr = group["betas"][1], group["eps"], group["lr"]
+    sizes = torch.cat([(lr / ((s["exp_avg_sq"] / (1 - beta2 ** float(s["step"]))).sqrt()
+                              + eps)).flatten() for s in optimizer.state.values()])
+    low, high = torch.quantile(sizes.double(), torch.tensor([0.1, 0.9], dtype=torch.double))
+    out = {"adam_lr_spread": float(high / low)}
+    if gradient_average is not None:
+        scale = max(m.abs().max().item() for m in gradient_average.values())
+        out["adam_m_ema_error"] = max(
+            (optimizer.state[p]["exp_avg"] - m).abs().max().item()
+            for p, m in gradient_average.items()) / scale
+    return out
+
+
+def minibatch_loss(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                   images: Tensor, labels: Tensor, *, steps: int, batch_size: int = 64,
+                   seed: int = 0) -> float:
+    """Train ``steps`` steps on random mini-batches of ``batch_size`` (seeded order,
+    drawn with replacement), then return the full-batch training loss: how a rule copes
+    with noisy gradients."""
+    generator = torch.Generator().manual_seed(seed)
+    inputs = images.float().div(255)
+    for _ in range(steps):
+        index = torch.randint(len(labels), (batch_size,), generator=generator)
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(inputs[index]), labels[index]).backward()
+        optimizer.step()
+    with torch.no_grad():
+        return torch.nn.functional.cross_entropy(model(inputs), labels).item()
+
+
+@dataclass
+class MethodRuns:
+    """Runs of several rules from the same start: each one's trace, trained model and
+    optimizer, and the moving average of Adam's gradients (when Adam ran)."""
+
+    traces: dict[str, Trace] = field(default_factory=dict)
+    models: dict[str, torch.nn.Module] = field(default_factory=dict)
+    optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
+    gradient_average: dict[Tensor, Tensor] | None = None
+
+    def measures(self, target: float) -> dict[str, dict[str, float]]:
+        """``trace_measures`` of every method, and ``adam_measures`` for Adam."""
+        out = {name: trace_measures(t, target) for name, t in self.traces.items()}
+        if "adam" in self.optimizers:
+            out["adam"].update(adam_measures(self.optimizers["adam"], self.gradient_average))
+        return out
+
+
+def compare_methods(methods: Iterable[str], images: Tensor, labels: Tensor, *,
+                    model: dict, steps: int, learning_rates: dict[str, float],
+                    spsa_steps: int | None = None, spsa: dict | None = None,
+                    seed: int = 0) -> MethodRuns:
+    """Minimise the full-batch loss on ``images``/``labels`` with each method, every
+    one from the weights of ``fresh_model(seed, **model)``.
+
+    Gradient methods run ``steps`` steps at ``learning_rates[name]``; SPSA runs
+    ``spsa_steps`` (default ``steps``) with the gains in ``spsa`` (``a``, ``c``, ``A``,
+    ...; perturbations seeded by ``seed``). Adam's gradients are averaged on the side
+    (``track_gradient_average``) for ``adam_measures``.
+
+    Raises:
+        ValueError: for a gradient method without a learning rate, or an unknown one.
+    """
+    methods = list(methods)
+    missing = [m for m in methods if m != "spsa" and m not in learning_rates]
+    if missing:
+        raise ValueError(f"learning_rates has no rate for {missing}; give one for each of "
+                         f"{[m for m in methods if m != 'spsa']}")
+    runs = MethodRuns()
+    for name in methods:
+        net = fresh_model(seed, **model)
+        if name == "spsa":
+            gains = dict(spsa or {})
+            rule = make_optimizer("spsa", net.parameters(), gains.pop("a", 0.1),
+                                  generator=torch.Generator().manual_seed(seed), **gains)
+        else:
+            rule = make_optimizer(name, net.parameters(), learning_rates[name])
+        if name == "adam":
+            runs.gradient_average = track_gradient_average(rule)
+        runs.traces[name] = minimize(full_batch_loss(net, images, labels), rule,
+                                     (spsa_steps or steps) if name == "spsa" else steps)
+        runs.models[name], runs.optimizers[name] = net, rule
+    return runs

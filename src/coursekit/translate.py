@@ -4,7 +4,8 @@
 ``tutorial_filter`` keeps pairs whose sides are under 10 words and whose English side
 starts with "i am", "he is", ... (the tutorial's ``eng_prefixes``). ``Pairs`` holds
 encoded pairs for ``lm.fit_lm``; ``translate`` decodes greedily and ``bleu`` scores
-translations with sacrebleu.
+translations with sacrebleu; ``sample_measures`` says how many translations are exactly
+right, right in their first two words, and ended by the decoder (report A's samples).
 """
 
 from __future__ import annotations
@@ -19,12 +20,33 @@ from torch import nn
 from coursekit.chars import to_ascii
 from coursekit.text import Vocabulary
 
-__all__ = ["ENG_PREFIXES", "SOS", "EOS", "Pairs", "bleu", "build_vocab", "encode_pairs",
-           "normalize", "translate", "tutorial_filter"]
+__all__ = ["ENG_PREFIXES", "MODELS", "SOS", "EOS", "Pairs", "bleu", "build_vocab",
+           "encode_pairs", "normalize", "sample_measures", "select_models", "translate",
+           "tutorial_filter"]
 
 SOS, EOS = "<sos>", "<eos>"  # ids 2 and 3 of every vocabulary built here
 ENG_PREFIXES = ("i am ", "i m ", "he is", "he s ", "she is", "she s ", "you are",
                 "you re ", "we are", "we re ", "they are", "they re ")
+MODELS = {"gru": "seq2seq_gru", "lstm": "seq2seq_lstm", "gru_attention": "seq2seq_attention"}
+
+
+def select_models(variants: str) -> dict[str, str]:
+    """Chapter variant -> model name of ``coursekit.models`` for a comma-separated list
+    such as "gru,lstm" ("all": every one of ``MODELS``).
+
+    >>> select_models("lstm, gru")
+    {'lstm': 'seq2seq_lstm', 'gru': 'seq2seq_gru'}
+
+    Raises:
+        ValueError: for an unknown or empty list.
+    """
+    chosen = list(MODELS) if variants.strip() == "all" else \
+        [v.strip() for v in variants.split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in MODELS]
+    if unknown or not chosen:
+        raise ValueError(f"variants={variants!r}: unknown {unknown}; choose 'all' or "
+                         f"comma-separated names from {', '.join(MODELS)}")
+    return {v: MODELS[v] for v in chosen}
 
 
 def normalize(text: str) -> str:
@@ -132,3 +154,30 @@ def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     """
     import sacrebleu
     return sacrebleu.corpus_bleu(list(hypotheses), [list(references)], force=True).score
+
+
+def sample_measures(hypotheses: Sequence[str], references: Sequence[str], max_len: int
+                    ) -> dict[str, float]:
+    """How a model did on a sample of sentences, the way report A showed its samples.
+
+    - ``exact_pct``: % of translations equal to their reference word for word;
+    - ``prefix2_pct``: % whose first two words are the reference's (e.g. "you re");
+    - ``eos_pct``: % the decoder ended itself, i.e. shorter than the ``max_len`` words
+      ``translate`` returns when no end token came.
+
+    >>> m = sample_measures(["i m here .", "you re very . .", "he he he he he he"],
+    ...                     ["i m here .", "you re very kind .", "she s here ."], max_len=6)
+    >>> {k: round(v) for k, v in m.items()}
+    {'exact_pct': 33, 'prefix2_pct': 67, 'eos_pct': 67}
+
+    Raises:
+        ValueError: for lists of different lengths, or empty ones.
+    """
+    if len(hypotheses) != len(references) or not hypotheses:
+        raise ValueError(f"need as many hypotheses as references, at least one; got "
+                         f"{len(hypotheses)} and {len(references)}")
+    pairs = [(h.split(), r.split()) for h, r in zip(hypotheses, references)]
+    share = 100 / len(pairs)
+    return {"exact_pct": share * sum(h == r for h, r in pairs),
+            "prefix2_pct": share * sum(h[:2] == r[:2] for h, r in pairs),
+            "eos_pct": share * sum(len(h) < max_len for h, _ in pairs)}
