@@ -324,7 +324,7 @@ def test_regularisation_measures_of_report_b_chapters():
     import pandas as pd
 
     from coursekit import train
-    from coursekit.models.vgg import regularisation_measures
+    from coursekit.findings import regularisation_measures
     g = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 2, (64,), generator=g)
     images = torch.randint(0, 255, (64, 3, 8, 8), generator=g, dtype=torch.uint8)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coursekit import classic, data, text
+from coursekit import classic, data, findings, text
 
 
 def test_report_c_pipeline_matches_the_reports_example():
@@ -141,13 +141,13 @@ def test_label_share_is_a_percentage_of_one_label():
 
 
 def test_class_recalls_and_min_recall_gain():
-    recalls = text.class_recalls({"a": [0, 1, 1, 2], "b": [0, 0, 1, 2]}, [0, 1, 0, 2],
+    recalls = findings.class_recalls({"a": [0, 1, 1, 2], "b": [0, 0, 1, 2]}, [0, 1, 0, 2],
                                  ["neg", "neu", "pos"])
     assert recalls.loc["a"].tolist() == [50.0, 100.0, 100.0]
     assert recalls.loc["b"].tolist() == [50.0, 0.0, 100.0]
-    assert text.min_recall_gain(recalls, "a", ["b"]) == 0.0
-    assert text.min_recall_gain(recalls, "b", ["a"]) == -100.0
-    assert np.isnan(text.min_recall_gain(recalls, "a", ["c"]))
+    assert findings.min_recall_gain(recalls, "a", ["b"]) == 0.0
+    assert findings.min_recall_gain(recalls, "b", ["a"]) == -100.0
+    assert np.isnan(findings.min_recall_gain(recalls, "a", ["c"]))
 
 
 def test_sentiment_measures_from_results_histories_and_recalls():

@@ -13,7 +13,8 @@ import statistics
 
 import pandas as pd
 
-__all__ = ["add_gaps", "history_measures", "loss_volatility", "smoothed_target_entropy",
+__all__ = ["add_gaps", "class_recalls", "history_measures", "loss_volatility",
+           "min_recall_gain", "regularisation_measures", "smoothed_target_entropy",
            "with_history_measures"]
 
 
@@ -87,3 +88,58 @@ def with_history_measures(results: pd.DataFrame, histories: dict, **kwargs) -> p
     measures = pd.DataFrame({name: history_measures(h, **kwargs)
                              for name, h in histories.items()}).T
     return results.join(measures.drop(columns=[c for c in measures if c in results]))
+
+
+def class_recalls(predictions: dict, labels, classes: list[str]):
+    """Per-class recall (%) of each variant: a DataFrame variant x class, from
+    ``predictions`` (variant -> predicted labels) against the true ``labels``.
+
+    >>> class_recalls({"a": [0, 1, 1]}, [0, 1, 0], ["x", "y"]).loc["a"].tolist()
+    [50.0, 100.0]
+    """
+    import pandas as pd
+
+    from coursekit import metrics
+    return pd.DataFrame({name: metrics.classwise_accuracy(labels, predicted, classes)
+                         for name, predicted in predictions.items()}).T
+
+
+def min_recall_gain(recalls, variant: str, others: list[str]) -> float:
+    """The smallest (variant's recall - another's) over every class and every variant of
+    ``others`` (in points; NaN when a variant is missing): at least 0 means ``variant``
+    is as good or better on every class.
+
+    >>> import pandas as pd
+    >>> r = pd.DataFrame({"x": [80.0, 70.0], "y": [60.0, 65.0]}, index=["a", "b"])
+    >>> min_recall_gain(r, "a", ["b"])
+    -5.0
+    """
+    if variant not in recalls.index or any(o not in recalls.index for o in others):
+        return math.nan
+    return float((recalls.loc[variant] - recalls.loc[others]).min().min())
+
+
+def regularisation_measures(results, runs, val_data) -> "pd.DataFrame":
+    """What report B's regularisation claims (chapters B1 and B2) are checked on:
+    ``results`` (indexed by variant, e.g. ``runs.scored(test_set)``) with
+    ``train_val_gap`` and ``train_test_gap`` (``findings.add_gaps``), ``val_loss`` (mean
+    cross-entropy of the final weights on ``val_data``, eval mode), ``val_loss_drop``
+    (first epoch's validation loss minus the last recorded epoch's) and
+    ``stopped_early`` (1 if the run's early stopping ended it, else 0).
+
+    Args:
+        results: the runs' results table, train_acc, val_acc and test_acc in %.
+        runs: the ``train.VariantRuns`` that produced it (models and histories).
+        val_data: the validation split the runs watched.
+    """
+    import pandas as pd
+
+    from coursekit import train
+    out = add_gaps(results)
+    out["val_loss"] = pd.Series({n: train.evaluate(m, val_data)["loss"]
+                                 for n, m in runs.trained.items()})
+    out["val_loss_drop"] = pd.Series({n: h.val_loss[0] - h.val_loss[-1]
+                                      for n, h in runs.histories.items()})
+    out["stopped_early"] = pd.Series({n: int(h.stopped_early)
+                                      for n, h in runs.histories.items()})
+    return out

@@ -217,39 +217,10 @@ def label_share(labels: Iterable[int], label: int = 1) -> float:
 # Measures report B's airline-tweet claims are checked on (chapter B3)
 
 
-def class_recalls(predictions: dict, labels, classes: list[str]):
-    """Per-class recall (%) of each variant: a DataFrame variant x class, from
-    ``predictions`` (variant -> predicted labels) against the true ``labels``.
-
-    >>> class_recalls({"a": [0, 1, 1]}, [0, 1, 0], ["x", "y"]).loc["a"].tolist()
-    [50.0, 100.0]
-    """
-    import pandas as pd
-
-    from coursekit import metrics
-    return pd.DataFrame({name: metrics.classwise_accuracy(labels, predicted, classes)
-                         for name, predicted in predictions.items()}).T
-
-
-def min_recall_gain(recalls, variant: str, others: list[str]) -> float:
-    """The smallest (variant's recall - another's) over every class and every variant of
-    ``others`` (in points; NaN when a variant is missing): at least 0 means ``variant``
-    is as good or better on every class.
-
-    >>> import pandas as pd
-    >>> r = pd.DataFrame({"x": [80.0, 70.0], "y": [60.0, 65.0]}, index=["a", "b"])
-    >>> min_recall_gain(r, "a", ["b"])
-    -5.0
-    """
-    if variant not in recalls.index or any(o not in recalls.index for o in others):
-        return math.nan
-    return float((recalls.loc[variant] - recalls.loc[others]).min().min())
-
-
 def sentiment_measures(results, histories: dict, recalls) -> "pd.DataFrame":
     """``results`` (indexed by variant) with what report B's tweet claims read:
     ``train_val_gap`` and ``train_test_gap`` (points), ``recall_<class>`` for every
-    column of ``recalls`` (see :func:`class_recalls`), ``best_recall_class`` (the class
+    column of ``recalls`` (see :func:`coursekit.findings.class_recalls`), ``best_recall_class`` (the class
     name with the highest recall), ``train_acc_gain`` (last epoch's running training
     accuracy minus the first's) and ``val_acc_spread`` (max - min of the per-epoch
     validation accuracy) from each variant's ``History``."""

@@ -7,7 +7,7 @@ from torch import nn
 
 from ._width import scale_channels
 
-__all__ = ["VGG13", "regularisation_measures"]
+__all__ = ["VGG13"]
 
 # Report B's VGG_13_CNN: five blocks of two 3x3 convs, each block ending in a 2x2
 # max-pool; then 4096 -> 4096 -> classes. "M" marks a max-pool.
@@ -83,29 +83,3 @@ class VGG13(nn.Module):
                 f"got {tuple(images.shape[-2:])}; pass image_size={images.shape[-1]} "
                 f"to build_model.")
         return self.fc(features.flatten(1))  # (N, num_classes)
-
-
-def regularisation_measures(results, runs, val_data) -> "pd.DataFrame":
-    """What report B's regularisation claims (chapters B1 and B2) are checked on:
-    ``results`` (indexed by variant, e.g. ``runs.scored(test_set)``) with
-    ``train_val_gap`` and ``train_test_gap`` (``findings.add_gaps``), ``val_loss`` (mean
-    cross-entropy of the final weights on ``val_data``, eval mode), ``val_loss_drop``
-    (first epoch's validation loss minus the last recorded epoch's) and
-    ``stopped_early`` (1 if the run's early stopping ended it, else 0).
-
-    Args:
-        results: the runs' results table, train_acc, val_acc and test_acc in %.
-        runs: the ``train.VariantRuns`` that produced it (models and histories).
-        val_data: the validation split the runs watched.
-    """
-    import pandas as pd
-
-    from coursekit import findings, train
-    out = findings.add_gaps(results)
-    out["val_loss"] = pd.Series({n: train.evaluate(m, val_data)["loss"]
-                                 for n, m in runs.trained.items()})
-    out["val_loss_drop"] = pd.Series({n: h.val_loss[0] - h.val_loss[-1]
-                                      for n, h in runs.histories.items()})
-    out["stopped_early"] = pd.Series({n: int(h.stopped_early)
-                                      for n, h in runs.histories.items()})
-    return out
