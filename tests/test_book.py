@@ -114,7 +114,8 @@ def test_scoreboard_page_is_built_from_the_records_with_seed_runs(smoke_book):
     page = (root / "_build" / "html" / "book" / "scoreboard.html").read_text()
     assert "Headline results" in page and "±" in page
     assert "Claims that hold:" in page and "Per part of the book" in page
-    assert (root / "_build" / "html" / "_images").is_dir() or "scoreboard_agreement" in page
+    assert 'src="../_images/scoreboard_agreement.svg"' in page  # the one-glance figure
+    assert (root / "_build" / "html" / "_images" / "scoreboard_agreement.svg").is_file()
     for chapter in runner.list_chapters(root):
         assert f"{chapter.id}: " in page, f"no section for {chapter.id}"
     assert "not run yet" not in page.lower()

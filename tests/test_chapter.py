@@ -68,6 +68,7 @@ def test_a_parameter_left_undefined_is_named(book):
 def test_finish_writes_one_complete_record(book, tmp_path):
     ch = Chapter("X1", {"profile": "cpu", "num_epochs": 3, "variants": "all", "seed": 0})
     ch.compare("X1", {"plain": {"test_acc": 58.0}, "bn": {"test_acc": 61.5}})
+    ch.compare("X1")  # a cell run again replaces the experiment's rows
     ch.claims("X1")
     assert ch.verdict("X1", "bn_helps") == "holds"
     assert ch.verdict("X1", "bn_big") == "not tested at this profile"  # metadata

@@ -143,7 +143,7 @@ def test_scoreboard_shows_mean_and_std_over_seeds_from_the_records(book: Path, l
     assert "a &lt;unk&gt; \\| claim" in page  # escaped for the Markdown table
     # the totals open the page: claims per report and per part, headlines within 1.5
     totals = page.split("## Headline results")[0]
-    assert "**Claims that hold: 1 of 3** (33 %)" in totals  # contradicted left out
+    assert "Claims that hold: **1 of 3** (33 %)" in totals  # contradicted left out
     assert "| A | **1 of 2** | 50 % | 1 | 0 | 0 |" in totals
     assert "| B | **0 of 1** | 0 % | 0 | 1 | 1 |" in totals
     assert "| Nets | **1 of 3** | 33 % | 1 | 1 | 1 |" in totals

@@ -28,13 +28,6 @@ from coursekit import report
 __all__ = ["Chapter"]
 
 
-def _results_mapping(results: pd.DataFrame | Mapping) -> dict[str, dict[str, Any]]:
-    """``results[variant][metric]`` from a DataFrame indexed by variant or a mapping."""
-    if isinstance(results, pd.DataFrame):
-        return {str(k): v for k, v in results.to_dict(orient="index").items()}
-    return {str(k): dict(v) for k, v in results.items()}
-
-
 class Chapter:
     """The bookkeeping of one chapter run.
 
@@ -60,7 +53,7 @@ class Chapter:
         self.params: dict[str, Any] = {n: namespace[n] for n in names}
         self.profile = str(self.params.get("profile", "cpu"))
         self.results: dict[str, dict[str, dict[str, Any]]] = {}
-        self._comparisons: list[pd.DataFrame] = []
+        self._comparisons: dict[str, pd.DataFrame] = {}  # experiment -> rows, like _claims
         self._claims: dict[str, pd.DataFrame] = {}
         self._started = time.perf_counter()
 
@@ -87,7 +80,7 @@ class Chapter:
     def add_results(self, experiment: str, results: pd.DataFrame | Mapping) -> None:
         """Keep an experiment's results (``results[variant][metric]``) for the record;
         variants already kept are updated, so a chapter may add them in steps."""
-        self.results.setdefault(experiment, {}).update(_results_mapping(results))
+        self.results.setdefault(experiment, {}).update(claims_.results_mapping(results))
 
     def compare(self, experiment: str, results: pd.DataFrame | Mapping | None = None, *,
                 metrics: list[str] | None = None):
@@ -105,7 +98,7 @@ class Chapter:
         frame = pd.DataFrame.from_dict(self.results.get(experiment, {}), orient="index")
         table = report.comparison_table(experiment, frame, profile=self.profile,
                                         metrics=metrics)
-        self._comparisons.append(table)
+        self._comparisons[experiment] = table  # a cell run twice replaces its rows
         return report.style_comparison(table)
 
     def claims(self, experiment: str, results: pd.DataFrame | Mapping | None = None):
@@ -143,20 +136,24 @@ class Chapter:
         """Markdown: how many of the claims checked hold, and which do not (and why),
         for the chapter's "What we learned"."""
         count = self.tally()
-        tested = count[claims_.HOLDS] + count[claims_.FAILS] + count[claims_.UNTESTED]
-        lines = [f"**{count[claims_.HOLDS]} of {tested} claims hold** at the "
+        held, counted = claims_.share(count)
+        lines = [f"**{held} of {counted} claims hold** at the "
                  f"`{self.profile}` profile ({count[claims_.FAILS]} do not hold, "
                  f"{count[claims_.UNTESTED]} not tested"
                  + (f"; {count[claims_.CONTRADICTED]} more are contradicted by the report "
                     "itself" if count[claims_.CONTRADICTED] else "") + ")."]
+        said: set[str] = set()  # a reason shared by several claims is given once
         for experiment, rows in self._claims.items():
             for row in rows.to_dict(orient="records"):
-                if row["verdict"] in (claims_.FAILS, claims_.UNTESTED):
-                    why = f" ({row['note']})" if row["verdict"] == claims_.UNTESTED \
-                        and row["note"] else ""
-                    lines.append(f"- {row['verdict'].capitalize()}, {experiment}: "
-                                 f"\"{row['the report says']}\"; we measured "
-                                 f"{row['we measured']}{why}.")
+                if row["verdict"] not in (claims_.FAILS, claims_.UNTESTED):
+                    continue
+                why = ""
+                if row["verdict"] == claims_.UNTESTED and row["note"]:
+                    why = " (as above)" if row["note"] in said else f" ({row['note']})"
+                    said.add(row["note"])
+                lines.append(f"- {row['verdict'].capitalize()}, {experiment}: "
+                             f"\"{row['the report says']}\"; we measured "
+                             f"{row['we measured']}{why}.")
         return "\n".join(lines)
 
     # ------------------------------------------------------------ the record
@@ -175,7 +172,7 @@ class Chapter:
         from myst_nb import glue
         timings = {**(timings or {}),
                    "chapter_s": round(time.perf_counter() - self._started, 1)}
-        comparison = pd.concat(self._comparisons) if self._comparisons else None
+        comparison = pd.concat(self._comparisons.values()) if self._comparisons else None
         claim_rows = pd.concat(self._claims.values()) if self._claims else None
         path = report.write_run_record(self.id, profile=self.profile, params=self.params,
                                        results=self.results, comparison=comparison,

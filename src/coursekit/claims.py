@@ -37,8 +37,8 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["CHECKS", "CONTRADICTED", "FAILS", "HOLDS", "UNTESTED", "VERDICTS", "Claim",
-           "Outcome", "claims", "describe", "evaluate", "run_check", "style_claims",
-           "tally", "validate"]
+           "Outcome", "claims", "describe", "evaluate", "results_mapping", "run_check",
+           "share", "style_claims", "tally", "validate"]
 
 HOLDS = "holds"
 FAILS = "does not hold"
@@ -78,10 +78,12 @@ class _Missing(Exception):
     """A value the check needs is not in the results."""
 
 
-def _as_mapping(results: Results | pd.DataFrame) -> Results:
+def results_mapping(results: Results | pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """``results[variant][metric]`` as plain dicts keyed by str, from a mapping or a
+    DataFrame indexed by variant."""
     if isinstance(results, pd.DataFrame):
-        return {str(k): row for k, row in results.to_dict(orient="index").items()}
-    return {str(k): v for k, v in results.items()}
+        results = results.to_dict(orient="index")
+    return {str(k): dict(v) for k, v in results.items()}
 
 
 def _value(results: Results, variant: str, metric: str) -> Any:
@@ -190,7 +192,7 @@ def run_check(check: Mapping[str, Any], results: Results | pd.DataFrame) -> Outc
     """
     validate(check)
     try:
-        return CHECKS[check["kind"]][1](_as_mapping(results), check)
+        return CHECKS[check["kind"]][1](results_mapping(results), check)
     except _Missing as missing:
         return Outcome(None, f"no {missing.args[0]} in this run", (missing.args[0],))
 
@@ -306,6 +308,17 @@ def tally(rows: pd.DataFrame | Sequence[Mapping]) -> dict[str, int]:
     if unknown:
         raise ValueError(f"unknown verdicts {sorted(unknown)}; expected {VERDICTS}")
     return {v: verdicts.count(v) for v in VERDICTS}
+
+
+def share(counts: Mapping[str, int]) -> tuple[int, int]:
+    """(claims that hold, claims counted) from :func:`tally`'s counts: claims not
+    tested count against the share, claims the report contradicts are left out.
+
+    Example:
+        >>> share({HOLDS: 3, FAILS: 1, UNTESTED: 1, CONTRADICTED: 2})
+        (3, 5)
+    """
+    return counts[HOLDS], counts[HOLDS] + counts[FAILS] + counts[UNTESTED]
 
 
 _VERDICT_STYLE = {HOLDS: "color: #1b5e20", FAILS: "color: #b00020; font-weight: bold",

@@ -14,8 +14,8 @@ import statistics
 import pandas as pd
 
 __all__ = ["add_gaps", "class_recalls", "history_measures", "loss_volatility",
-           "min_recall_gain", "regularisation_measures", "smoothed_target_entropy",
-           "with_history_measures"]
+           "measures", "min_recall_gain", "regularisation_measures",
+           "smoothed_target_entropy"]
 
 
 def add_gaps(results: pd.DataFrame) -> pd.DataFrame:
@@ -82,12 +82,14 @@ def history_measures(history, *, label_smoothing: float = 0.0,
             "loss_volatility": loss_volatility(last, floor)}
 
 
-def with_history_measures(results: pd.DataFrame, histories: dict, **kwargs) -> pd.DataFrame:
-    """``results`` (indexed by variant) joined with :func:`history_measures` of each
-    variant's history; ``kwargs`` go to ``history_measures``."""
-    measures = pd.DataFrame({name: history_measures(h, **kwargs)
-                             for name, h in histories.items()}).T
-    return results.join(measures.drop(columns=[c for c in measures if c in results]))
+def measures(results: pd.DataFrame, histories: dict, **kwargs) -> pd.DataFrame:
+    """``results`` (indexed by variant) with its gaps (:func:`add_gaps`) and each
+    variant's :func:`history_measures` (``kwargs`` go there): what the claims about
+    over-fitting and convergence read."""
+    per_run = pd.DataFrame({name: history_measures(h, **kwargs)
+                            for name, h in histories.items()}).T
+    out = add_gaps(results)
+    return out.join(per_run.drop(columns=[c for c in per_run if c in out]))
 
 
 def class_recalls(predictions: dict, labels, classes: list[str]):

@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 __all__ = ["color_for", "colors_for", "plot_attention", "plot_confusion_matrices",
            "plot_confusion_matrix", "plot_curves", "plot_image_grid", "plot_image_rows",
            "plot_agreement", "plot_lr_schedule", "plot_map_2d", "plot_panels",
-           "plot_per_seed", "plot_reported_vs_reproduced", "plot_sweep", "plot_traces", "use_book_style"]
+           "plot_per_seed", "plot_reported_vs_reproduced", "plot_sweep", "plot_traces",
+           "use_book_style"]
 
 FIGSIZE = (6.0, 3.5)        # inches: the book column
 WIDE_FIGSIZE = (7.0, 3.2)   # two panels side by side

@@ -3,9 +3,10 @@
 ``render_scoreboard`` reads each chapter's record (``_build/runs/<ID>/record.json``:
 its reported-vs-reproduced rows, its claim rows, profile, device and date) and writes
 one Markdown page. It opens with the totals of the build: the claims that hold, per
-report and per part of the book, the headline numbers within
-``SHORTFALL_POINTS`` of the report, and one figure of every reported accuracy against
-ours (``agreement_figure``, an SVG staged beside the page). Headline rows, listed in ``book/scoreboard.yml``, are run once per seed
+report and per part of the book, the headline numbers within ``SHORTFALL_POINTS`` of
+the report, and one figure of every reported accuracy against ours
+(``agreement_figure``, an SVG staged beside the page). Headline rows, listed in
+``book/scoreboard.yml``, are run once per seed
 (``plan_headline_runs``, as sweep points of their chapter) and shown as mean ± std.
 Nothing on the page is typed by hand: a chapter that has not run says so.
 """
@@ -35,6 +36,7 @@ __all__ = ["CONFIG", "FIGURE", "Headline", "agreement_figure", "claim_rows",
 
 CONFIG = Path("book") / "scoreboard.yml"
 FIGURE = "scoreboard_agreement.svg"  # staged beside book/scoreboard.md
+FAILS = "does not hold"  # as coursekit.claims.FAILS (no pandas import to read a page)
 SHORTFALL_POINTS = 1.5  # as coursekit.report.SHORTFALL_POINTS
 
 
@@ -277,9 +279,8 @@ def _chapter_section(root: Path, chapter: Chapter) -> list[str]:
     if record is None:
         return [title, "", f"Not run yet: `coursekit run {chapter.id}` ({link}).", ""]
     lines = [title, "", f"{_provenance(record)} · {link}", ""]
-    numbers = [r for r in record.get("comparison") or [] if "reported" in r]
+    numbers = record.get("comparison") or []
     claims = record.get("claims") or []
-    rows = numbers + claims
     if numbers:
         lines += _table(
             ["experiment", "variant", "metric", "reported", "reproduced", "difference"],
@@ -293,19 +294,15 @@ def _chapter_section(root: Path, chapter: Chapter) -> list[str]:
                          "verdict"],
                         [[_cell(r.get("experiment")), _cell(r.get("the report says")),
                           _cell(r.get("where")), _cell(r.get("we measured")),
-                          f"**{r['verdict']}**" if r.get("verdict") == "does not hold"
+                          f"**{r['verdict']}**" if r.get("verdict") == FAILS
                           else _cell(r.get("verdict"))] for r in claims])
-    if not rows:
+    if not numbers and not claims:
         lines += ["This run's record holds no reported-vs-reproduced rows; re-run the "
                   f"chapter with `coursekit run {chapter.id} --force`.", ""]
     return lines
 
 
 # ---------------------------------------------------------------- totals
-
-
-_VERDICTS = ("holds", "does not hold", "not tested at this profile",
-             "contradicted by the report")  # as coursekit.claims.VERDICTS
 
 
 def _report_of(experiment: str) -> str:
@@ -333,51 +330,44 @@ def claim_rows(root: Path) -> list[dict[str, Any]]:
 
 
 def _count(rows: Sequence[Mapping], key: str) -> dict[str, dict[str, int]]:
-    groups: dict[str, dict[str, int]] = {}
+    """Verdict counts (``claims.tally``) of the rows grouped by ``row[key]``."""
+    from coursekit import claims
+    groups: dict[str, list[Mapping]] = {}
     for row in rows:
-        counts = groups.setdefault(str(row[key]), dict.fromkeys(_VERDICTS, 0))
-        if row.get("verdict") in counts:
-            counts[row["verdict"]] += 1
-    return groups
+        groups.setdefault(str(row[key]), []).append(row)
+    return {group: claims.tally(members) for group, members in groups.items()}
 
 
-def _share(counts: Mapping[str, int]) -> tuple[int, int]:
-    """(claims that hold, claims counted): contradicted claims are left out,
-    untested ones count against."""
-    return counts["holds"], sum(counts[v] for v in _VERDICTS[:3])
+def _share_text(counts: Mapping[str, int]) -> tuple[str, str]:
+    """("**N of M**", "P %") of ``claims.share``."""
+    from coursekit import claims
+    held, counted = claims.share(counts)
+    return f"**{held} of {counted}**", f"{100 * held / counted:.0f} %" if counted else "n/a"
 
 
 def _totals_table(groups: Mapping[str, Mapping[str, int]], name: str) -> list[str]:
-    table = []
-    for group, counts in groups.items():
-        held, counted = _share(counts)
-        share = f"{100 * held / counted:.0f} %" if counted else "n/a"
-        table.append([_cell(group), f"**{held} of {counted}**", share,
-                      str(counts["does not hold"]),
-                      str(counts["not tested at this profile"]),
-                      str(counts["contradicted by the report"])])
+    from coursekit import claims
+    table = [[_cell(group), *_share_text(counts), str(counts[claims.FAILS]),
+              str(counts[claims.UNTESTED]), str(counts[claims.CONTRADICTED])]
+             for group, counts in groups.items()]
     return _table([name, "claims that hold", "share", "do not hold", "not tested",
                    "contradicted by the report"], table, "lrrrrr")
 
 
 def _totals_section(root: Path, numbers: Sequence[Mapping[str, Any]],
                     figure: bool) -> list[str]:
+    from coursekit import claims
     rows = claim_rows(root)
-    total = dict.fromkeys(_VERDICTS, 0)
-    for counts in _count(rows, "report").values():
-        for verdict, n in counts.items():
-            total[verdict] += n
-    held, counted = _share(total)
+    total = claims.tally(rows)
+    held, share = _share_text(total)
     comparable = [n for n in numbers if n["reported"] is not None]
     within = [n for n in comparable if n["short"] is False]
     lines = ["## Does what the reports found hold?", "",
-             f"**Claims that hold: {held} of {counted}**"
-             + (f" ({100 * held / counted:.0f} %)" if counted else "")
-             + f". {total['does not hold']} do not hold and "
-             f"{total['not tested at this profile']} were not tested at the profile "
-             "that built this page (they count against the share); "
-             f"{total['contradicted by the report']} more are contradicted by the report "
-             "itself and are left out of it. Each chapter's claims table says what was "
+             f"Claims that hold: {held} ({share}). {total[claims.FAILS]} do not hold "
+             f"and {total[claims.UNTESTED]} were not tested at the profile that built "
+             "this page (they count against the share); "
+             f"{total[claims.CONTRADICTED]} more are contradicted by the report itself "
+             "and are left out of it. Each chapter's claims table says what was "
              "measured and why a claim was not tested.", "",
              f"**Headline numbers within {SHORTFALL_POINTS} points of the report (or "
              f"above): {len(within)} of {len(comparable)}**, mean over seeds (table "

@@ -1,0 +1,38 @@
+"""coursekit.findings: the derived quantities several chapters' claims read."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from coursekit import findings, train
+
+
+def history(train_loss, val_loss, step_loss):
+    h = train.History(epoch=list(range(1, len(train_loss) + 1)), train_loss=train_loss,
+                      val_loss=val_loss, step_loss=step_loss)
+    h.best_epoch = 1 + val_loss.index(min(val_loss))
+    return h
+
+
+def test_measures_add_gaps_and_per_run_quantities():
+    results = pd.DataFrame({"train_acc": [80.0, 70.0], "val_acc": [60.0, 68.0],
+                            "test_acc": [59.0, 67.0]}, index=["plain", "dropout"])
+    runs = {"plain": history([2.0, 1.0], [1.5, 1.6], [2.2, 1.8, 1.1, 0.9]),
+            "dropout": history([2.1, 1.4], [1.6, 1.2], [2.2, 2.0, 1.4, 1.4])}
+    out = findings.measures(results, runs)
+    assert out.loc["plain", "train_val_gap"] == 20.0
+    assert out.loc["dropout", "train_test_gap"] == 3.0
+    assert out.loc["plain", "final_train_loss"] == 1.0
+    assert out.loc["plain", "epochs_after_best"] == 1   # best val loss at epoch 1 of 2
+    assert out.loc["dropout", "epochs_after_best"] == 0
+    assert out.loc["dropout", "loss_volatility"] == 0.0  # last epoch's steps alike
+    assert out.loc["plain", "loss_volatility"] > 0
+
+
+def test_loss_volatility_measures_from_the_floor():
+    assert findings.loss_volatility([1.0, 1.0]) == 0.0
+    assert math.isnan(findings.loss_volatility([1.0]))
+    floor = findings.smoothed_target_entropy(0.1, 10)
+    assert findings.loss_volatility([0.6, 0.8], floor) == pytest.approx(
+        findings.loss_volatility([0.1, 0.3]), rel=0.01)
