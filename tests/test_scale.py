@@ -154,6 +154,8 @@ def test_scoreboard_shows_mean_and_std_over_seeds_from_the_records(book: Path, l
     assert "```{figure} scoreboard_agreement.svg" in staged
     svg = (stage / "book" / "scoreboard_agreement.svg").read_text()
     assert svg.startswith("<?xml") and "reproduced accuracy" in svg
+    from coursekit.runner.scoreboard import agreement_figure
+    assert agreement_figure(book) == agreement_figure(book)  # a rebuild rewrites nothing
 
 
 def test_the_chapters_own_run_stands_in_for_the_seed_it_runs_when_it_trains_the_row(
