@@ -502,33 +502,30 @@ def test_official_tiny_imagenet_zip_keeps_selected_classes_in_their_order(
     assert stamp["files"]["select"] == "n03000003,n01000001"
 
 
-def test_tiny_imagenet_zip_converts_to_the_mirror_format(
-    tiny_toy: dict, tmp_path: Path
-) -> None:
+def test_tiny_imagenet_zip_packs_like_the_mirror(tiny_toy: dict, tmp_path: Path) -> None:
     zip_path = tmp_path / TINY_ZIP
     zip_path.write_bytes(tiny_toy["bytes"])
-    dest = {"train": tmp_path / "out" / "train_jpeg.npz", "val": tmp_path / "out" / "val.npz"}
-    assert formats.convert_tiny_imagenet_zip(zip_path, dest) == dest
     expected = _tiny_expected(tiny_toy["members"])
-    for split, path in dest.items():
-        with np.load(path) as packed:
-            assert sorted(packed.files) == ["file_name", "jpeg", "offsets", "y"]
-            assert packed["y"].dtype == np.uint8 and packed["offsets"].dtype == np.int64
-            names = packed["file_name"].tolist()
-            assert names == expected[split][2]
-            jpeg, offsets = packed["jpeg"].tobytes(), packed["offsets"]
-            member = "train/{0}/images/{1}" if split == "train" else "val/images/{1}"
-            for i, name in enumerate(names):  # the original bytes, unchanged
-                original = tiny_toy["members"][member.format(name.split("_")[0], name)]
-                assert jpeg[offsets[i]:offsets[i + 1]] == original
+    packed = formats.pack_tiny_imagenet_zip(zip_path, ["train", "val"])
+    for split, arrays in packed.items():
+        assert sorted(arrays) == ["file_name", "jpeg", "offsets", "y"]
+        assert arrays["y"].dtype == np.uint8 and arrays["offsets"].dtype == np.int64
+        names = arrays["file_name"].tolist()
+        assert names == expected[split][2]
+        jpeg, offsets = arrays["jpeg"].tobytes(), arrays["offsets"]
+        member = "train/{0}/images/{1}" if split == "train" else "val/images/{1}"
+        for i, name in enumerate(names):  # the original bytes, unchanged
+            original = tiny_toy["members"][member.format(name.split("_")[0], name)]
+            assert jpeg[offsets[i]:offsets[i + 1]] == original
+        path = tmp_path / f"{split}_jpeg.npz"  # as the mirror stores it
+        np.savez(path, **arrays)
         (images, labels), = formats.decode("jpeg_npz", path, [split]).values()
         assert np.array_equal(images, expected[split][0])
         assert labels.tolist() == expected[split][1].tolist()
-    assert _files_under(tmp_path / "out") == ["train_jpeg.npz", "val.npz"]
     with pytest.raises(DataError, match=r"'select' must name distinct wnids.*n07777777"):
         formats.decode("tiny_imagenet_zip", zip_path, ["train"], select=["n07777777"])
     with pytest.raises(DataError, match="format 'jpeg_npz' cannot keep only some classes"):
-        formats.decode("jpeg_npz", dest["val"], ["val"], select=["n01000001"])
+        formats.decode("jpeg_npz", tmp_path / "val_jpeg.npz", ["val"], select=["n01000001"])
 
 
 def test_real_checksum_refuses_a_zip_that_is_not_the_official_one(

@@ -1,20 +1,19 @@
 """coursekit.diagnostics."""
 
-import pandas as pd
 import pytest
+import torch
 
 from coursekit import diagnostics
 
 
-def test_add_chance_ratios_on_10_and_200_classes():
-    results = pd.DataFrame({"train_acc": [15.0], "val_acc": [0.75]})
-    ten = diagnostics.add_chance_ratios(results, 10)
-    assert ten.loc[0, "train_acc_over_chance"] == pytest.approx(1.5)
-    two_hundred = diagnostics.add_chance_ratios(results, 200)
-    assert two_hundred.loc[0, "val_acc_over_chance"] == pytest.approx(1.5)
-    assert "test_acc_over_chance" not in two_hundred
-
-
-def test_add_chance_ratios_rejects_one_class():
-    with pytest.raises(ValueError, match="at least 2"):
-        diagnostics.add_chance_ratios(pd.DataFrame({"val_acc": [1.0]}), 1)
+def test_first_layer_grad_ratio_reads_one_epoch_of_a_recorder():
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    recorder = diagnostics.GradientRecorder(net)
+    for _ in range(2):
+        net(torch.randn(8, 4)).sum().backward()
+    recorder(net, None)
+    rows = recorder.to_frame()
+    expected = rows.mean_abs_grad[0] / rows.mean_abs_grad[1]
+    assert diagnostics.first_layer_grad_ratio(recorder) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="epoch 2"):
+        diagnostics.first_layer_grad_ratio(recorder, epoch=2)

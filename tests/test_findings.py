@@ -36,3 +36,17 @@ def test_loss_volatility_measures_from_the_floor():
     floor = findings.smoothed_target_entropy(0.1, 10)
     assert findings.loss_volatility([0.6, 0.8], floor) == pytest.approx(
         findings.loss_volatility([0.1, 0.3]), rel=0.01)
+
+
+def test_add_chance_ratios_on_10_and_200_classes():
+    results = pd.DataFrame({"train_acc": [15.0], "val_acc": [0.75]})
+    ten = findings.add_chance_ratios(results, 10)
+    assert ten.loc[0, "train_acc_over_chance"] == pytest.approx(1.5)
+    two_hundred = findings.add_chance_ratios(results, 200)
+    assert two_hundred.loc[0, "val_acc_over_chance"] == pytest.approx(1.5)
+    assert "test_acc_over_chance" not in two_hundred
+
+
+def test_add_chance_ratios_rejects_one_class():
+    with pytest.raises(ValueError, match="at least 2"):
+        findings.add_chance_ratios(pd.DataFrame({"val_acc": [1.0]}), 1)

@@ -57,20 +57,20 @@ def test_loss_drop_needs_two_epochs():
 
 def test_gradient_measures_read_one_epoch_from_input_to_output():
     frame = pd.concat([_grads(1e-4, 1e-3, 0.1), _grads(0.1, 0.1, 0.1).assign(epoch=2)])
-    assert mlp_study.first_layer_grad_ratio(frame) == pytest.approx(1e-3)
-    assert mlp_study.first_layer_grad_ratio(frame, epoch=2) == pytest.approx(1.0)
+    assert diagnostics.first_layer_grad_ratio(frame) == pytest.approx(1e-3)
+    assert diagnostics.first_layer_grad_ratio(frame, epoch=2) == pytest.approx(1.0)
     assert mlp_study.visible_layers(frame) == 2          # 1 % of the output's counts
     assert mlp_study.visible_layers(frame, threshold=0.1) == 1
     assert mlp_study.visible_layers(frame, threshold=1e-3) == 3
     with pytest.raises(ValueError, match="epoch 3"):
-        mlp_study.layer_gradients(frame, epoch=3)
+        diagnostics.layer_gradients(frame, epoch=3)
 
 
 def test_a_deep_sigmoid_network_passes_less_gradient_back_than_a_relu_one():
     sigmoid = _one_step_recorder("sigmoid", num_hidden=9)
     relu = _one_step_recorder("relu", num_hidden=9)
-    assert mlp_study.first_layer_grad_ratio(sigmoid) < \
-        0.01 * mlp_study.first_layer_grad_ratio(relu)
+    assert diagnostics.first_layer_grad_ratio(sigmoid) < \
+        0.01 * diagnostics.first_layer_grad_ratio(relu)
     assert mlp_study.visible_layers(sigmoid) < mlp_study.visible_layers(relu)
 
 

@@ -93,19 +93,6 @@ def test_conv_encoder_gives_a_code_per_image():
     assert net(torch.rand(3, 1, 64, 64)).shape == (3, 10)
 
 
-def test_first_layer_grad_ratio_reads_one_epoch_of_a_recorder():
-    from coursekit import diagnostics, models
-    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
-    recorder = diagnostics.GradientRecorder(net)
-    for _ in range(2):
-        net(torch.randn(8, 4)).sum().backward()
-    recorder(net, None)
-    rows = recorder.to_frame()
-    expected = rows.mean_abs_grad[0] / rows.mean_abs_grad[1]
-    assert representations.first_layer_grad_ratio(recorder) == pytest.approx(expected)
-    assert np.isnan(representations.first_layer_grad_ratio(recorder, epoch=2))
-
-
 def test_without_shortcuts_keeps_the_layers_and_drops_the_sums():
     from coursekit import models
     torch.manual_seed(0)

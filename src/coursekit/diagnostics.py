@@ -5,6 +5,8 @@ add each step's mean |gradient| of the layer's weight to a running sum on the de
 (no synchronisation per step); at the end of each epoch, passed to ``train.fit`` as
 ``on_epoch_end``, it stores that epoch's mean over steps and the mean |weight|.
 Report E plots both per layer to show gradients vanishing in deep sigmoid networks.
+``layer_gradients`` and ``first_layer_grad_ratio`` read one epoch of a recorder (chapters
+C4 and E1).
 
 >>> import torch
 >>> from coursekit import models
@@ -18,10 +20,18 @@ Report E plots both per layer to show gradients vanishing in deep sigmoid networ
 
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
-__all__ = ["GradientRecorder"]
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+__all__ = ["GradientRecorder", "first_layer_grad_ratio", "layer_gradients",
+           "recorder_frame"]
 
 _WATCHED = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
@@ -71,22 +81,40 @@ class GradientRecorder:
                                                 "mean_abs_weight"])
 
 
-def add_chance_ratios(results: "pd.DataFrame", num_classes: int) -> "pd.DataFrame":
-    """``results`` with ``train_acc_over_chance``, ``val_acc_over_chance`` and
-    ``test_acc_over_chance`` where the accuracy columns (%) exist: each accuracy as
-    a multiple of chance, 100 / ``num_classes``. "Stays at chance" reads the same on
-    10 classes (15 % is 1.5 x chance) and on 200 (0.75 %).
+def recorder_frame(recorder) -> "pd.DataFrame":
+    """A ``GradientRecorder``'s long table (``to_frame()``); a table is returned as is."""
+    import pandas as pd
+    return recorder if isinstance(recorder, pd.DataFrame) else recorder.to_frame()
+
+
+def layer_gradients(recorder, epoch: int = 1) -> "np.ndarray":
+    """Mean |gradient| of each layer's weight over the steps of ``epoch``, from the
+    input layer to the output layer (a ``GradientRecorder`` or its ``to_frame()``).
+
+    Raises:
+        ValueError: when the recorder has no rows for ``epoch``.
+    """
+    frame = recorder_frame(recorder)
+    rows = frame[frame["epoch"] == epoch].sort_values("layer")
+    if rows.empty:
+        raise ValueError(f"the gradient recorder has no rows for epoch {epoch}")
+    return rows["mean_abs_grad"].to_numpy(dtype=float)
+
+
+def first_layer_grad_ratio(recorder, epoch: int = 1) -> float:
+    """How much of the gradient survives the trip back to the input: mean |gradient|
+    of the first layer's weight over that of the output layer's, in ``epoch`` (NaN
+    when the output layer's is 0).
 
     Example:
         >>> import pandas as pd
-        >>> add_chance_ratios(pd.DataFrame({"val_acc": [0.5, 15.0]}), 200)[
-        ...     "val_acc_over_chance"].tolist()
-        [1.0, 30.0]
+        >>> frame = pd.DataFrame({"epoch": 1, "layer": [1, 2, 3],
+        ...                       "mean_abs_grad": [0.001, 0.01, 0.1]})
+        >>> first_layer_grad_ratio(frame)
+        0.01
+
+    Raises:
+        ValueError: when the recorder has no rows for ``epoch``.
     """
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-    out = results.copy()
-    for metric in ("train_acc", "val_acc", "test_acc"):
-        if metric in out:
-            out[f"{metric}_over_chance"] = out[metric] / (100 / num_classes)
-    return out
+    grads = layer_gradients(recorder, epoch)
+    return float(grads[0] / grads[-1]) if grads[-1] > 0 else math.nan

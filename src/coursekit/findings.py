@@ -13,7 +13,7 @@ import statistics
 
 import pandas as pd
 
-__all__ = ["add_gaps", "class_recalls", "history_measures", "loss_volatility",
+__all__ = ["add_chance_ratios", "add_gaps", "class_recalls", "history_measures", "loss_volatility",
            "measures", "min_recall_gain", "regularisation_measures",
            "smoothed_target_entropy"]
 
@@ -33,6 +33,27 @@ def add_gaps(results: pd.DataFrame) -> pd.DataFrame:
         out["train_val_gap"] = out["train_acc"] - out["val_acc"]
     if {"train_acc", "test_acc"} <= set(out):
         out["train_test_gap"] = out["train_acc"] - out["test_acc"]
+    return out
+
+
+def add_chance_ratios(results: pd.DataFrame, num_classes: int) -> pd.DataFrame:
+    """``results`` with ``train_acc_over_chance``, ``val_acc_over_chance`` and
+    ``test_acc_over_chance`` where the accuracy columns (%) exist: each accuracy as
+    a multiple of chance, 100 / ``num_classes``. "Stays at chance" reads the same on
+    10 classes (15 % is 1.5 x chance) and on 200 (0.75 %).
+
+    Example:
+        >>> import pandas as pd
+        >>> add_chance_ratios(pd.DataFrame({"val_acc": [0.5, 15.0]}), 200)[
+        ...     "val_acc_over_chance"].tolist()
+        [1.0, 30.0]
+    """
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+    out = results.copy()
+    for metric in ("train_acc", "val_acc", "test_acc"):
+        if metric in out:
+            out[f"{metric}_over_chance"] = out[metric] / (100 / num_classes)
     return out
 
 

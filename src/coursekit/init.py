@@ -134,13 +134,13 @@ def start_measures(history, num_classes: int) -> dict[str, float]:
 def start_table(runs, num_classes: int) -> "pd.DataFrame":
     """A ``train.VariantRuns``'s results with :func:`start_measures` of every
     variant and its accuracies as multiples of chance
-    (``diagnostics.add_chance_ratios``): one row per variant, for chapter A5's
+    (``findings.add_chance_ratios``): one row per variant, for chapter A5's
     claims on initial losses and hockey sticks."""
     import pandas as pd
 
-    from coursekit import diagnostics
+    from coursekit import findings
     starts = pd.DataFrame({name: start_measures(h, num_classes)
                            for name, h in runs.histories.items()}).T
     table = runs.results.join(starts.drop(columns=[c for c in starts
                                                    if c in runs.results]))
-    return diagnostics.add_chance_ratios(table, num_classes)
+    return findings.add_chance_ratios(table, num_classes)

@@ -148,19 +148,35 @@ def sample(model: nn.Module, vocab: CharVocab, *, num: int = 1, start: str = "",
     """
     if temperature < 0:
         raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature}")
+    rows = _grow_names(model, [vocab.ids(start)] * num, category, temperature,
+                       generator, max_len)
+    return [start + vocab.text(row[1 + len(start):]) for row in rows]
+
+
+def _device(model: nn.Module) -> torch.device:
+    """Where ``model`` lives: its parameters, or a count model's buffers."""
+    return next(iter(model.state_dict().values())).device
+
+
+def _grow_names(model: nn.Module, starts: list[list[int]], category: int,
+                temperature: float, generator: torch.Generator | None, max_len: int
+                ) -> list[list[int]]:
+    """Extend every row of start ids (all of one length) one character at a time, all
+    rows at once, until each has drawn the boundary or holds ``max_len`` characters.
+    Returns the rows as id lists, the leading boundary 0 included."""
     was_training = model.training
     model.eval()
-    device = next(iter(model.state_dict().values())).device  # parameters, or a bigram's counts
-    prefix = torch.tensor([[0] + vocab.ids(start)] * num, device=device)
-    categories = torch.full((num,), category, dtype=torch.long, device=device)
-    done = torch.zeros(num, dtype=torch.bool, device=device)
+    device = _device(model)
+    prefix = torch.tensor([[0] + ids for ids in starts], device=device)
+    categories = torch.full((len(starts),), category, dtype=torch.long, device=device)
+    done = torch.zeros(len(starts), dtype=torch.bool, device=device)
     while prefix.shape[1] <= max_len and not done.all():
         nxt = _next_token(model(prefix, categories)[:, -1], temperature, generator)
         nxt[done] = 0
         done |= nxt[:, 0] == 0
         prefix = torch.cat([prefix, nxt], dim=1)
     model.train(was_training)
-    return [start + vocab.text(row[1 + len(start):].tolist()) for row in prefix]
+    return prefix.tolist()
 
 
 @torch.inference_mode()
@@ -213,19 +229,8 @@ def greedy_names(model: nn.Module, vocab: CharVocab, starts: str | list[str], *,
     starts = list(starts)
     if not starts:
         raise ValueError("give at least one start letter")
-    was_training = model.training
-    model.eval()
-    device = next(iter(model.state_dict().values())).device
-    prefix = torch.tensor([[0] + vocab.ids(s) for s in starts], device=device)
-    categories = torch.full((len(starts),), category, dtype=torch.long, device=device)
-    done = torch.zeros(len(starts), dtype=torch.bool, device=device)
-    while prefix.shape[1] <= max_len and not done.all():
-        nxt = model(prefix, categories)[:, -1].argmax(dim=1, keepdim=True)
-        nxt[done] = 0
-        done |= nxt[:, 0] == 0
-        prefix = torch.cat([prefix, nxt], dim=1)
-    model.train(was_training)
-    return [vocab.text(row[1:].tolist()) for row in prefix]
+    rows = _grow_names(model, [vocab.ids(s) for s in starts], category, 0, None, max_len)
+    return [vocab.text(row[1:]) for row in rows]
 
 
 @torch.inference_mode()
@@ -238,7 +243,7 @@ def name_nll(model: nn.Module, names: list[str], vocab: CharVocab,
     was_training = model.training
     model.eval()
     encoded = encode_names(names, vocab, categories)
-    device = next(iter(model.state_dict().values())).device
+    device = _device(model)
     logits = model(encoded.inputs.to(device), encoded.categories.to(device)).float().cpu()
     log_probs = torch.log_softmax(logits, dim=2)
     keep = encoded.targets >= 0

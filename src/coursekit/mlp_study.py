@@ -25,30 +25,39 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from coursekit.diagnostics import first_layer_grad_ratio, layer_gradients, recorder_frame
 from coursekit.findings import add_gaps
 
 __all__ = ["LEARNS", "VISIBLE", "activation_measures", "best_strength", "by_seed",
-           "by_strength", "depth_frames", "depth_measures", "depth_variant",
-           "first_layer_grad_ratio", "layer_gradients", "loss_drop", "method_means",
-           "near_chance", "parse_depth_variant", "parse_seed_variant", "seed_spread",
-           "seed_variant", "stalled_depths", "visible_layers"]
+           "by_strength", "depth_frames", "depth_measures", "depth_variant", "loss_drop",
+           "method_means", "near_chance", "parse_depth_variant", "parse_seed_variant",
+           "seed_spread", "seed_variant", "stalled_depths", "visible_layers"]
 
 LEARNS = 0.05   # a training loss that falls by less than this "is not updating"
 VISIBLE = 0.01  # a gradient below this share of the output layer's "is ~0"
-
-_DEPTH = re.compile(r"^(?P<activation>.+), depth (?P<depth>\d+)$")
-_SEED = re.compile(r"^(?P<method>.+), seed (?P<seed>-?\d+)$")
 
 
 # ---------------------------------------------------------------- variant names
 
 
+def _variant(label: str, key: str, number: int) -> str:
+    return f"{label}, {key} {number}"
+
+
+def _parse_variant(name: str, key: str, label: str) -> tuple[str, int]:
+    """``(label, number)`` of a ``"<label>, <key> <number>"`` name; ``label`` names the
+    first part in the error message."""
+    match = re.fullmatch(rf"(?P<label>.+), {key} (?P<number>-?\d+)", str(name))
+    if match is None:
+        raise ValueError(f"{name!r} is not a '<{label}>, {key} <n>' variant name")
+    return match["label"], int(match["number"])
+
+
 def depth_variant(activation: str, depth: int) -> str:
     """The name of E2's network with ``depth`` linear layers, e.g. ``"relu, depth 3"``."""
-    return f"{activation}, depth {depth}"
+    return _variant(activation, "depth", depth)
 
 
 def parse_depth_variant(name: str) -> tuple[str, int]:
@@ -61,15 +70,12 @@ def parse_depth_variant(name: str) -> tuple[str, int]:
     Raises:
         ValueError: for a name of another pattern.
     """
-    match = _DEPTH.match(str(name))
-    if match is None:
-        raise ValueError(f"{name!r} is not an '<activation>, depth <d>' variant name")
-    return match["activation"], int(match["depth"])
+    return _parse_variant(name, "depth", "activation")
 
 
 def seed_variant(method: str, seed: int) -> str:
     """The name of one run of a method, e.g. ``"dropout, seed 0"`` (E3)."""
-    return f"{method}, seed {seed}"
+    return _variant(method, "seed", seed)
 
 
 def parse_seed_variant(name: str) -> tuple[str, int]:
@@ -82,10 +88,7 @@ def parse_seed_variant(name: str) -> tuple[str, int]:
     Raises:
         ValueError: for a name of another pattern.
     """
-    match = _SEED.match(str(name))
-    if match is None:
-        raise ValueError(f"{name!r} is not a '<method>, seed <s>' variant name")
-    return match["method"], int(match["seed"])
+    return _parse_variant(name, "seed", "method")
 
 
 # ---------------------------------------------------------------- one run
@@ -97,39 +100,6 @@ def loss_drop(history) -> float:
     where there is no fall to measure."""
     losses = history.train_loss
     return float(losses[0] - losses[-1]) if len(losses) >= 2 else math.nan
-
-
-def _recorder_frame(recorder) -> pd.DataFrame:
-    """A ``GradientRecorder``'s long table (a table already is one)."""
-    return recorder if isinstance(recorder, pd.DataFrame) else recorder.to_frame()
-
-
-def layer_gradients(recorder, epoch: int = 1) -> np.ndarray:
-    """Mean |gradient| of each layer's weight over the steps of ``epoch``, from the
-    input layer to the output layer (a ``GradientRecorder`` or its ``to_frame()``).
-
-    Raises:
-        ValueError: when the recorder has no rows for ``epoch``.
-    """
-    frame = _recorder_frame(recorder)
-    rows = frame[frame["epoch"] == epoch].sort_values("layer")
-    if rows.empty:
-        raise ValueError(f"the gradient recorder has no rows for epoch {epoch}")
-    return rows["mean_abs_grad"].to_numpy(dtype=float)
-
-
-def first_layer_grad_ratio(recorder, epoch: int = 1) -> float:
-    """How much of the gradient survives the trip back to the input: mean |gradient|
-    of the first layer's weight over that of the output layer's, in ``epoch``.
-
-    Example:
-        >>> frame = pd.DataFrame({"epoch": 1, "layer": [1, 2, 3],
-        ...                       "mean_abs_grad": [0.001, 0.01, 0.1]})
-        >>> first_layer_grad_ratio(frame)
-        0.01
-    """
-    grads = layer_gradients(recorder, epoch)
-    return float(grads[0] / grads[-1]) if grads[-1] > 0 else math.nan
 
 
 def visible_layers(recorder, epoch: int = 1, threshold: float = VISIBLE) -> int:
@@ -155,7 +125,8 @@ def activation_measures(runs, *, epoch: int = 1) -> pd.DataFrame:
     - ``final_train_loss``: mean training loss of the last epoch (train mode);
     - ``epoch_time_s``: the *median* training time of one epoch (evaluation excluded),
       which keeps the first variant's one-off warm-up out of the comparison;
-    - ``first_layer_grad_ratio``: see :func:`first_layer_grad_ratio` (only for variants
+    - ``first_layer_grad_ratio``: see :func:`coursekit.diagnostics.first_layer_grad_ratio`
+      (only for variants
       trained with a ``GradientRecorder`` watching).
 
     Args:
@@ -240,7 +211,7 @@ def depth_frames(runs) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     curves = pd.concat([h.to_frame().reset_index().assign(**labels(n))
                         for n, h in runs.histories.items()], ignore_index=True)
-    layers = pd.concat([_recorder_frame(w).assign(**labels(n))
+    layers = pd.concat([recorder_frame(w).assign(**labels(n))
                         for n, w in runs.watchers.items()], ignore_index=True) \
         if runs.watchers else pd.DataFrame(columns=["epoch", "layer", "mean_abs_grad",
                                                     "mean_abs_weight", "activation",

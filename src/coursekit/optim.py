@@ -197,15 +197,16 @@ def fresh_model(seed: int, name: str = "mlp", **kwargs) -> torch.nn.Module:
 
 @torch.no_grad()
 def accuracy(model: torch.nn.Module, images: Tensor, labels: Tensor) -> float:
-    """Accuracy (%) of ``model`` on uint8 ``images`` scaled to [0, 1].
+    """Accuracy (%) of ``model`` on uint8 ``images`` scaled to [0, 1]
+    (``metrics.topk_accuracy`` of its logits).
 
     >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(1, 2, bias=False))
     >>> net[1].weight.data = torch.tensor([[-1.0], [1.0]])
     >>> accuracy(net, torch.tensor([[0], [255]], dtype=torch.uint8), torch.tensor([0, 0]))
     50.0
     """
-    logits = model(images.float().div(255))
-    return 100 * (logits.argmax(1) == labels).float().mean().item()
+    from coursekit.metrics import topk_accuracy
+    return topk_accuracy(model(images.float().div(255)), labels)
 
 
 def trace_measures(trace: Trace, target: float) -> dict[str, float]:

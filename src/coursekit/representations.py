@@ -24,7 +24,7 @@ from coursekit.models.embedding import NearestCentre
 from coursekit.train import predict
 
 __all__ = ["accuracy_gain", "centre_scores", "classes_at_zero", "embed", "knn_predict",
-           "first_layer_grad_ratio", "mean_image_mse", "reconstruct", "reconstruction_mse",
+           "mean_image_mse", "reconstruct", "reconstruction_mse",
            "separation_ratio", "tsne_2d"]
 
 
@@ -147,16 +147,3 @@ def mean_image_mse(train: LabelledImages, test: LabelledImages) -> float:
     mean = train.images.float().mean(0) / 255
     return ((test.images.float() / 255 - mean) ** 2).mean().item()
 
-
-def first_layer_grad_ratio(recorder, epoch: int = 1) -> float:
-    """Mean |grad| of the first layer's weights over that of the last (the output
-    layer), averaged over the steps of ``epoch``, from a
-    ``diagnostics.GradientRecorder`` attached during training: how much of the output's
-    gradient reaches the input end of the network. NaN when that epoch was not recorded.
-    """
-    rows = [r for r in recorder.rows if r["epoch"] == epoch]
-    if not rows:
-        return math.nan
-    first = min(rows, key=lambda r: r["layer"])["mean_abs_grad"]
-    last = max(rows, key=lambda r: r["layer"])["mean_abs_grad"]
-    return first / last if last > 0 else math.nan

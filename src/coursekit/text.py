@@ -32,7 +32,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 __all__ = ["LabelledTexts", "PAD", "REPORT_B_STEPS", "REPORT_C_STEPS", "STOP_WORDS", "UNK",
            "Vocabulary", "clean", "clean_steps", "encode", "encode_splits", "label_share",
-           "tokenize"]
+           "sentiment_measures", "tokenize"]
 
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
 
@@ -220,10 +220,10 @@ def label_share(labels: Iterable[int], label: int = 1) -> float:
 def sentiment_measures(results, histories: dict, recalls) -> "pd.DataFrame":
     """``results`` (indexed by variant) with what report B's tweet claims read:
     ``train_val_gap`` and ``train_test_gap`` (points), ``recall_<class>`` for every
-    column of ``recalls`` (see :func:`coursekit.findings.class_recalls`), ``best_recall_class`` (the class
-    name with the highest recall), ``train_acc_gain`` (last epoch's running training
-    accuracy minus the first's) and ``val_acc_spread`` (max - min of the per-epoch
-    validation accuracy) from each variant's ``History``."""
+    column of ``recalls`` (see :func:`coursekit.findings.class_recalls`),
+    ``best_recall_class`` (the class name with the highest recall), ``train_acc_gain``
+    (last epoch's running training accuracy minus the first's) and ``val_acc_spread``
+    (max - min of the per-epoch validation accuracy) from each variant's ``History``."""
     import pandas as pd
 
     from coursekit import findings

@@ -66,8 +66,8 @@ def lstm_forward(weight: Tensor, inputs: Tensor, h0: Tensor, c0: Tensor,
 
     ``weight`` is (4H, H + D), rows W1..W4 for i, f, o, g, acting on [h_{t-1}; x_t];
     ``inputs`` is (T, D); ``bias`` (4H), absent from the report's equations, lets a
-    chapter open or close the forget gate. Returns lists over time of i, f, o, g, c and h (each (H,)),
-    with ``c`` and ``h`` starting with c0 and h0.
+    chapter open or close the forget gate. Returns lists over time of i, f, o, g, c and
+    h (each (H,)), with ``c`` and ``h`` starting with c0 and h0.
     """
     hidden = h0.shape[-1]
     trace: dict[str, list[Tensor]] = {name: [] for name in GATES}
@@ -224,10 +224,13 @@ def conv_question_results(**shapes: int) -> dict[str, dict[str, object]]:
     if {k: shapes.get(k) for k in REPORT_B_CONV} != REPORT_B_CONV:
         return {}
     s = REPORT_B_CONV
-    rgb0 = conv_by_layer(s["width"], s["height"], 3, s["filters"], s["kernel"], 1, 0)
-    rgb1 = conv_by_layer(s["width"], s["height"], 3, s["filters"], s["kernel"], 1,
-                         s["other_padding"])
-    gray0 = conv_by_layer(s["width"], s["height"], 1, s["filters"], s["kernel"], 1, 0)
+
+    def layer(channels: int, padding: int) -> tuple[tuple[int, int, int], int]:
+        return conv_by_layer(s["width"], s["height"], channels, s["filters"], s["kernel"],
+                             s["stride"], padding)
+
+    rgb0, rgb1 = layer(s["channels"], s["padding"]), layer(s["channels"], s["other_padding"])
+    gray0 = layer(1, s["padding"])
     return {"rgb_pad0": {"output_size": conv_size_text(rgb0[0]), "num_parameters": rgb0[1]},
             "rgb_pad1": {"output_size": conv_size_text(rgb1[0])},
             "gray_pad0": {"num_parameters": gray0[1]}}

@@ -25,10 +25,10 @@ from torch import nn
 from coursekit import corpus, lm, models, train
 from coursekit.text import Vocabulary
 
-__all__ = ["BigramBaseline", "MODEL_NAMES", "SENTENCE_ENDS", "bigram_baseline", "bits_per_char",
-           "build_pair", "continuation_measures", "continuations", "describe", "flatten",
-           "held_out_cut", "init_unigram_bias", "plot_training", "scoreboard", "show_text", "spread_windows", "style_board",
-           "train_models"]
+__all__ = ["BigramBaseline", "MODEL_NAMES", "SENTENCE_ENDS", "bigram_baseline",
+           "bits_per_char", "build_pair", "continuation_measures", "continuations",
+           "describe", "flatten", "held_out_cut", "init_unigram_bias", "plot_training",
+           "scoreboard", "show_text", "spread_windows", "style_board", "train_models"]
 
 MODEL_NAMES = {"wordmodel1": "WordModel1", "wordmodel2": "WordModel2", "bigram": "word pairs"}
 SENTENCE_ENDS = (".", "!", "?", corpus.EOS)

@@ -13,8 +13,8 @@ dataset in a known format therefore needs only a manifest file.
   (N, H, W, C) and `y_<split>` (N,). Used by the Gurmukhi digits.
 - `cifar_python_tarball`: the official CIFAR-10 "python version" tar.gz.
 - `tiny_imagenet_zip`: the official tiny-imagenet-200.zip. Its labelled JPEGs are
-  packed exactly as in the mirror's jpeg_npz files (`pack_tiny_imagenet_zip`; written
-  to disk by `convert_tiny_imagenet_zip`), then decoded. A manifest may keep only some
+  packed exactly as in the mirror's jpeg_npz files (`pack_tiny_imagenet_zip`), then
+  decoded. A manifest may keep only some
   classes (`official.select`: their wnids), as the 10-class subset does.
 - `csv_gz` (a table): one gzipped CSV per split, with a header row.
 - `text_lines` (a table): a UTF-8 text file (gzipped if its name ends in .gz), one
@@ -34,7 +34,6 @@ import os
 import pickle
 import re
 import tarfile
-import uuid
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
@@ -46,10 +45,10 @@ from PIL import Image
 
 from .errors import DataError
 
-__all__ = ["Arrays", "DECODERS", "Packed", "READERS", "SELECTING", "can_read", "convert_tiny_imagenet_zip", "decode",
-           "decode_cifar_tarball", "decode_image_npz", "decode_jpeg_npz",
-           "decode_tiny_imagenet_zip", "pack_tiny_imagenet_zip", "read_csv_gz",
-           "read_glove_txt_gz", "read_text_lines"]
+__all__ = ["Arrays", "DECODERS", "Packed", "READERS", "SELECTING", "can_read",
+           "decode", "decode_cifar_tarball",
+           "decode_image_npz", "decode_jpeg_npz", "decode_tiny_imagenet_zip",
+           "pack_tiny_imagenet_zip", "read_csv_gz", "read_glove_txt_gz", "read_text_lines"]
 
 Arrays = tuple[np.ndarray, np.ndarray]  # images (N, C, H, W) uint8, labels (N,) int64
 
@@ -355,7 +354,8 @@ def _tiny_train(
         match = _TINY_TRAIN.fullmatch(name[len(prefix):]) if name.startswith(prefix) else None
         if match and match[1] == match[2] and match[1] in label:
             keyed.append((label[match[1]], int(match[3]), name))
-    empty = sorted(set(label) - {name.split("/")[-1].split("_")[0] for *_, name in keyed})
+    seen = {y for y, _, _ in keyed}
+    empty = [wnid for wnid, y in label.items() if y not in seen]
     if empty:
         raise DataError(f"{path} has no training images of {empty[:5]} (expected "
                         f"{prefix}train/<wnid>/images/<wnid>_<k>.JPEG). {_TINY_FIX}")
@@ -422,35 +422,6 @@ def decode_tiny_imagenet_zip(
                             p["file_name"]), p["y"].astype(np.int64))
         for split, p in packed.items()
     }
-
-
-def convert_tiny_imagenet_zip(
-    path: Path, dest: dict[str, Path], *, select: Sequence[str] = ()
-) -> dict[str, Path]:
-    """Write splits of the official zip as jpeg_npz files, the course mirror's format.
-
-    Args:
-        path: the official tiny-imagenet-200.zip.
-        dest: {split: .npz path}, e.g. {"train": Path("tiny_imagenet_train_jpeg.npz"),
-            "val": Path("tiny_imagenet_val_jpeg.npz")}; folders are created.
-        select: as in `pack_tiny_imagenet_zip`.
-    Returns:
-        `dest`. Each file holds the keys jpeg, offsets, y and file_name
-        (`np.savez_compressed`); it is written under a temporary name and renamed
-        when complete, so a failure leaves no partial file.
-    """
-    for split, packed in pack_tiny_imagenet_zip(path, list(dest), select=select).items():
-        target = Path(dest[split])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with open(tmp, "xb") as f:
-                np.savez_compressed(f, **packed)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    return dest
 
 
 # ---------------------------------------------------------------------------

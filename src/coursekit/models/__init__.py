@@ -34,6 +34,7 @@ from .resnet import BasicBlock, ResNet
 from .vgg import VGG13
 from .word_lm import WordLSTM
 
-__all__ = ["BasicBlock", "Bigram", "CharGRU", "CompactCNN", "EmbeddingNet", "EncoderClassifier", "MLPAutoencoder", "NearestCentre", "LeNet", "MLP", "ModelSpec", "ResNet", "Seq2Seq", "SeriesRNN", "TextRNN", "TutorialRNN", "conv_encoder", "without_shortcuts",
+__all__ = ["BasicBlock", "Bigram", "CharGRU", "CompactCNN", "EmbeddingNet", "EncoderClassifier", "MLPAutoencoder", "NearestCentre", "LeNet", "MLP", "ModelSpec", "ResNet", "Seq2Seq", "SeriesRNN", "TextRNN", "TutorialRNN",
            "VGG13", "WordLSTM",
-           "build_model", "count_parameters", "get_spec", "list_models", "resnet18_backbone"]
+           "build_model", "conv_encoder", "count_parameters", "get_spec", "list_models",
+           "resnet18_backbone", "without_shortcuts"]

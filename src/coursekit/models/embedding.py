@@ -17,8 +17,8 @@ from coursekit.losses import CenterLoss
 
 from .resnet import BasicBlock, ResNet
 
-__all__ = ["EmbeddingNet", "NearestCentre", "class_means", "resnet18_backbone", "resnet18_embedding",
-           "without_shortcuts"]
+__all__ = ["EmbeddingNet", "NearestCentre", "class_means", "resnet18_backbone",
+           "resnet18_embedding", "without_shortcuts"]
 
 
 def class_means(embeddings: Tensor, labels: Tensor, num_classes: int
