@@ -159,9 +159,9 @@ def test_a_killed_training_run_resumes_from_its_checkpoint(tmp_path: Path) -> No
 def test_the_same_seed_gives_the_same_numbers_twice(smoke_book) -> None:
     root, _ = smoke_book
     chapter = runner.find_chapter(root, "A1")
-    first = json.loads((runner.run_dir(root, chapter) / "record.json").read_text())
+    first = runner.book_run(root, chapter).record()
     again = runner.run_chapter(root, chapter, profile="smoke", force=True)
     assert again.ok, again.error
-    second = json.loads((runner.run_dir(root, chapter) / "record.json").read_text())
+    second = json.loads((again.run_dir / "record.json").read_text())
     assert stable(second["results"]) == stable(first["results"])
     assert second["comparison"] == first["comparison"]

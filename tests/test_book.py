@@ -1,7 +1,7 @@
 """Every chapter under the smoke profile on the mirror's real data, then the smoke book.
 
-The book is copied into a temporary root so these tests never touch the executed
-copies or the cache of the repository's own `make book`; the session fixture
+The book is copied into a temporary root so these tests never touch the runs of the
+repository's own `make book`; the session fixture
 `smoke_book` (tests/conftest.py) builds it once for this module and test_browser.py.
 Skipped when the data mirror is absent (COURSEKIT_DATA_MIRROR unset and no
 ../shared/data beside the repository).
@@ -39,7 +39,7 @@ def test_every_chapter_runs_under_smoke(smoke_book):
 @pytest.mark.parametrize("chapter", [c.id for c in runner.list_chapters(REPO)])
 def test_chapter_writes_a_run_record(smoke_book, chapter):
     root, _ = smoke_book
-    record = json.loads((runner.run_dir(root, runner.find_chapter(root, chapter)) / "record.json").read_text())
+    record = runner.book_run(root, runner.find_chapter(root, chapter)).record()
     assert RECORD_KEYS <= set(record)
     assert record["chapter"] == chapter and record["profile"] == "smoke"
     assert record["results"]
@@ -47,7 +47,7 @@ def test_chapter_writes_a_run_record(smoke_book, chapter):
 
 def test_a1_record_covers_all_seven_variants(smoke_book):
     root, _ = smoke_book
-    record = json.loads((runner.run_dir(root, runner.find_chapter(root, "A1")) / "record.json").read_text())
+    record = runner.book_run(root, runner.find_chapter(root, "A1")).record()
     assert len(record["results"]["A1"]) == 7
     for row in record["results"]["A1"].values():
         assert 0 <= row["test_acc"] <= 100
@@ -76,7 +76,7 @@ def test_every_record_carries_its_comparison_and_claim_rows(smoke_book):
     from coursekit import claims, report
     root, _ = smoke_book
     for chapter in runner.list_chapters(root):
-        record = json.loads((runner.run_dir(root, chapter) / "record.json").read_text())
+        record = runner.book_run(root, chapter).record()
         for experiment in chapter.experiments:
             if "variants" in report.experiment(experiment):
                 assert any(r["experiment"] == experiment for r in record["comparison"]), \
@@ -98,11 +98,10 @@ def test_a_seed_run_narrowed_to_the_headline_model_matches_the_chapters_own_run(
     chapter = runner.find_chapter(root, "A1")
     point = {"variants": "super_lenet", "seed": 0}
     library = runner.library_digest(runner.default_library_paths(root))
-    result = runner.plan_run(root, chapter, "smoke", point, library,
-                             slot=runner.sweep_slot(root, chapter, point)).call()
+    result = runner.plan_run(root, chapter, "smoke", point, library).call()
     assert result.ok, result.error
     narrowed = json.loads((result.run_dir / "record.json").read_text())["results"]
-    plain = json.loads((runner.run_dir(root, chapter) / "record.json").read_text())["results"]
+    plain = runner.book_run(root, chapter).record()["results"]
     assert list(narrowed["A1"]) == ["super_lenet"]
     assert stable(narrowed["A1"]["super_lenet"]) == stable(plain["A1"]["super_lenet"])
 

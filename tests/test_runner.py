@@ -89,7 +89,8 @@ def book(tmp_path: Path) -> Path:
 
 
 def record_of(root: Path) -> dict:
-    return json.loads((root / "_build" / "runs" / "A1" / "record.json").read_text())
+    """The record of A1's newest run."""
+    return runner.store.list_runs(root, "A1")[-1].record()
 
 
 # ---------------------------------------------------------------- chapters
@@ -270,7 +271,9 @@ def test_run_writes_the_record_with_resolved_parameters(
     result = runner.run_chapter(book, "a1", profile="smoke", overrides={"lr": 1},
                                 library_paths=lib)
     assert result.status == "ok" and result.error is None
-    assert result.executed == book / "_build" / "executed" / "A1_ok.ipynb"
+    assert result.run_dir.parent == book / "_build" / "runs" / "A1"
+    assert result.executed == result.run_dir / "A1_ok.ipynb"
+    assert result.run_id == result.run_dir.name and "-smoke-" in result.run_id
     assert record_of(book) == {
         "profile": "smoke", "num_epochs": 1, "lr": 1.0, "names": ["a", "b"],
         "use_bn": True, "tag": "base", "cwd": "chapters", "env_profile": "smoke",
@@ -278,7 +281,7 @@ def test_run_writes_the_record_with_resolved_parameters(
     executed = nbformat.read(str(result.executed), as_version=4)
     tags = [c.metadata.get("tags", []) for c in executed.cells]
     assert ["injected-parameters"] in tags
-    assert not list(result.executed.parent.glob(".*partial*"))
+    assert not list(result.run_dir.parent.glob(".*partial*"))
     assert "COURSEKIT_RUN_DIR" not in os.environ
 
 
@@ -291,8 +294,8 @@ def test_cache_reuses_until_params_notebook_or_library_change(
         return runner.run_chapter(book, "A1", profile="smoke", library_paths=lib,
                                   **kwargs).status
 
-    executed = book / "_build" / "executed" / "A1_ok.ipynb"
     assert run() == "ok"
+    executed = runner.store.list_runs(book, "A1")[-1].notebook
     mtime = executed.stat().st_mtime_ns
     assert run() == "cached" and executed.stat().st_mtime_ns == mtime
     assert run(overrides={"num_epochs": 2}) == "ok"
@@ -328,37 +331,43 @@ def test_failing_chapter_gets_the_error_admonition_and_no_cache(
     assert "`smoke` profile" in first.source
     assert "ValueError: boom after 4 epochs" in first.source
     assert "coursekit run B2 --profile smoke -p num_epochs=4" in first.source
-    assert not runner.cache_path(book, runner.find_chapter(book, "B2")).exists()
+    [stored] = runner.store.list_runs(book, "B2")
+    assert stored.status == "failed" and stored.meta["error"] == result.error
     again = runner.run_chapter(book, "B2", profile="smoke",
                                overrides={"num_epochs": 4}, library_paths=lib)
-    assert again.status == "failed"  # failures are never cached
+    assert again.status == "failed"  # failures are never reused: it ran again
+    assert again.run_id != result.run_id and len(runner.store.list_runs(book, "B2")) == 2
 
 
 @pytest.mark.slow
-def test_a_failed_run_leaves_no_earlier_record_behind(book: Path, lib: list[Path]) -> None:
-    assert runner.run_chapter(book, "A1", profile="smoke", library_paths=lib).ok
-    records = book / "_build" / "runs" / "A1"
-    assert (records / "record.json").exists()
+def test_a_failed_run_never_touches_the_earlier_run(book: Path, lib: list[Path]) -> None:
+    good = runner.run_chapter(book, "A1", profile="smoke", library_paths=lib)
+    before = {p.name: p.read_bytes() for p in good.run_dir.iterdir()}
     path = book / "chapters" / "A1_ok.ipynb"
     nb = nbformat.read(str(path), as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('late failure')"))
     nbformat.write(nb, str(path))
     result = runner.run_chapter(book, "A1", profile="smoke", library_paths=lib)
     assert result.status == "failed" and "late failure" in result.error
-    assert records.is_dir() and not list(records.iterdir())  # the new record was staged
-    assert not list(records.parent.glob(".*partial*"))
+    assert result.run_dir != good.run_dir
+    assert {p.name: p.read_bytes() for p in good.run_dir.iterdir()} == before
+    assert [r.status for r in runner.store.list_runs(book, "A1")] == ["ok", "failed"]
+    assert not list(good.run_dir.parent.glob(".*partial*"))
 
 
 @pytest.mark.slow
-def test_output_option_writes_elsewhere_and_bypasses_the_cache(
+def test_output_option_also_copies_the_notebook(
     book: Path, lib: list[Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "mine.ipynb"
+    statuses = []
     for _ in range(2):
+        out.unlink(missing_ok=True)
         result = runner.run_chapter(book, "A1", profile="smoke", output=out,
                                     library_paths=lib)
-        assert result.status == "ok" and result.executed == out
-    assert out.is_file() and not (book / "_build" / "executed").exists()
+        statuses.append(result.status)
+        assert result.executed == out and out.is_file()
+    assert statuses == ["ok", "cached"] and len(runner.store.list_runs(book, "A1")) == 1
 
 
 # ---------------------------------------------------------------- the book
@@ -394,7 +403,7 @@ def test_build_runs_every_chapter_and_renders_the_failure(
     assert not result.ok and [r.chapter for r in result.failed] == ["B2"]
     assert result.html == book / "_build" / "html"
     staged = nbformat.read(book / "_build/book_src/chapters/B2_fails.ipynb", 4)
-    executed = nbformat.read(book / "_build/executed/B2_fails.ipynb", 4)
+    executed = nbformat.read(result.runs[0].executed, 4)
     boxes = [c for c in staged.cells if "coursekit-rerun" in c.metadata.get("tags", [])]
     assert len(boxes) == 1  # one box, right above the one parameters cell
     after = staged.cells[staged.cells.index(boxes[0]) + 1]
@@ -453,7 +462,7 @@ def test_cli_errors_are_one_message_and_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("coursekit: error: ") and "Traceback" not in err
     assert re.search(message, err)
-    assert not (book / "_build" / "executed").exists()
+    assert not (book / "_build" / "runs").exists()
 
 
 def test_cli_as_a_process_exits_2_without_traceback(book: Path) -> None:

@@ -116,11 +116,11 @@ def test_sweep_runs_each_point_once_and_gathers_a_table(
     out = capsys.readouterr().out
     assert out.count("ok in") == 4
     assert "test accuracy (%)" in out and "53.0" in out  # seed 1, lr 0.2
-    # the point equal to the plain run is the plain run: the book's own slot
-    assert json.loads((book / "_build/runs/S1/record.json").read_text())[
-        "results"]["net"]["test_acc"] == 51.0
-    points = sorted(p.name for p in (book / "_build/sweeps/S1").iterdir() if p.is_dir())
-    assert len(points) == 3 and all(p.startswith(("lr=", "seed=")) for p in points)
+    # the point equal to the plain run is the plain run: the one the book shows
+    plain = runner.book_run(book, runner.find_chapter(book, "S1"), profile="smoke")
+    assert plain.record()["results"]["net"]["test_acc"] == 51.0  # the point lr=0.1,seed=0
+    runs = runner.store.list_runs(book, "S1")
+    assert len(runs) == 4 and len({r.key for r in runs}) == 4
     [csv] = (book / "_build/sweeps/S1").glob("sweep-smoke-*.csv")
     assert csv.with_suffix(".png").is_file()
     assert main(argv) == 0  # a second sweep reuses every point
@@ -206,11 +206,9 @@ def cluster():
 
 
 def _keys(root: Path) -> dict[str, str]:
-    """Cache record -> its key, for the plain runs and the sweep points."""
-    records = [*(root / "_build/cache").glob("*.json"),
-               *(root / "_build/sweeps").glob("*/*/cache.json")]
-    return {p.relative_to(root).as_posix(): json.loads(p.read_text())["key"]
-            for p in records}
+    """Chapter and overrides -> the key of its stored run, for every run."""
+    return {f"{r.chapter} {json.dumps(r.overrides, sort_keys=True)}": r.key
+            for r in runner.store.list_runs(root)}
 
 
 @pytest.mark.slow
@@ -261,8 +259,7 @@ def test_a_killed_worker_means_a_retried_task_not_a_lost_result(
     assert sorted(p.name for p in marks.iterdir()) == ["attempt-1", "attempt-2"]
     record = json.loads((result.run_dir / "record.json").read_text())
     assert record["results"]["net"]["test_acc"] == 51.0
-    cache = json.loads(runner.cache_path(book, chapter).read_text())
-    assert cache["status"] == "ok"
+    assert [r.status for r in runner.store.list_runs(book, "S1")] == ["ok"]
     # the lost attempt left only hidden leftovers, never a complete-looking result
     visible = [p for p in (book / "_build").rglob("*") if "partial" in p.name
                and not any(part.startswith(".") for part in p.relative_to(book / "_build").parts)]

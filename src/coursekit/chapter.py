@@ -10,11 +10,14 @@ claims, checked by :mod:`coursekit.claims`). The object
   parameter and never a hand-copied subset;
 - knows the profile, and which claims that profile cannot test (the notebook
   metadata's ``coursekit.untested``);
-- writes one complete run record, and glues the facts the chapter's closing text cites.
+- writes one complete run record, and glues the facts the chapter's closing text cites;
+- saves the epochs the chapter trained (:func:`coursekit.train.epoch_log`) as
+  ``epochs.json`` beside the record, so a tracker can draw every curve.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from coursekit import claims as claims_
-from coursekit import report
+from coursekit import report, train
 
 __all__ = ["Chapter"]
 
@@ -56,6 +59,7 @@ class Chapter:
         self._comparisons: dict[str, pd.DataFrame] = {}  # experiment -> rows, like _claims
         self._claims: dict[str, pd.DataFrame] = {}
         self._started = time.perf_counter()
+        self._first_epoch = len(train.epoch_log())
 
     # ------------------------------------------------------------ the report's side
 
@@ -177,6 +181,8 @@ class Chapter:
         path = report.write_run_record(self.id, profile=self.profile, params=self.params,
                                        results=self.results, comparison=comparison,
                                        claims=claim_rows, timings=timings)
+        epochs = train.epoch_log()[self._first_epoch:]
+        (path.parent / "epochs.json").write_text(json.dumps(epochs), encoding="utf-8")
         for experiment, rows in self._claims.items():
             for claim_id, verdict in zip(rows["claim"], rows["verdict"]):
                 glue(f"{experiment}.{claim_id}", verdict, display=False)

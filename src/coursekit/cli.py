@@ -5,12 +5,16 @@ Examples::
     coursekit list
     coursekit params A1 --profile smoke
     coursekit run A1 --profile smoke -p num_epochs=2
+    coursekit runs A1
+    coursekit runs compare 20261129-2215 20261129-2231
     coursekit sweep A6 --profile smoke -p batch_size=64,128 -p seed=0,1
     coursekit build --profile cpu --executor dask --scheduler tcp://host:8786
     coursekit data status
 
 Errors the reader can fix (unknown chapter, bad parameter, missing dataset) are printed
 as one message and exit with status 2; a chapter that fails while running exits 1.
+Every run is kept in ``_build/runs/<ID>/<run id>/``; ``run``, ``sweep``, ``build`` and
+``runs prune`` take the book's lock, so a second one waits for the first.
 The work is done by :mod:`coursekit.runner` and :mod:`coursekit.data`.
 """
 
@@ -22,8 +26,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import coursekit
 from coursekit import runner
-from coursekit.runner import RunnerError, RunResult
+from coursekit.runner import RunnerError, RunResult, store
+from coursekit.runner import runs as stored
 
 __all__ = ["main", "build_parser"]
 
@@ -105,11 +111,13 @@ def _cmd_params(args: argparse.Namespace) -> int:
     values = runner.resolve_parameters(chapter, args.profile)
     profile = values["profile"]
     rows = [
-        (p.name, p.type_name, repr(p.default), repr(values[p.name]), p.help)
+        (p.name, p.type_name, repr(p.default), repr(values[p.name]),
+         p.rule or "-", p.help)
         for p in runner.read_parameters(chapter).values()
     ]
     print(f"{chapter.id}: {chapter.title}  (profile {profile})\n")
-    print(_table(("parameter", "type", "default", f"value ({profile})", "note"), rows))
+    print(_table(("parameter", "type", "default", f"value ({profile})", "allowed",
+                  "note"), rows))
     print(f"\nChange one with: coursekit run {chapter.id} --profile {profile} "
           "-p KEY=VALUE")
     return 0
@@ -124,33 +132,82 @@ def _records_of(folder: Path | None) -> str:
     return f" ({', '.join(records)})" if records else " (empty)"
 
 
+def _lock(args: argparse.Namespace, root: Path):
+    """The book's lock, held for the whole command (see :mod:`coursekit.runner.lock`)."""
+    return runner.book_lock(root, args.command_line, wait=not args.no_wait)
+
+
+def _track(args: argparse.Namespace, root: Path, results: Sequence[RunResult]) -> None:
+    """Log each executed run to MLflow when ``--track`` was given."""
+    if not getattr(args, "track", False):
+        return
+    from coursekit.runner import track
+
+    for result in results:
+        if result.run_id and result.status != "cached":
+            track.track_run(root, store.find_run(root, result.run_id))
+    print(f"tracked in MLflow: mlflow ui --backend-store-uri {track.tracking_uri(root)}")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     root = _root(args)
     chapter = runner.find_chapter(root, args.chapter)
     overrides = runner.parse_assignments(args.param)
     runner.resolve_parameters(chapter, args.profile, overrides)  # fail before printing
-    print(f"running {chapter.id} ({chapter.title}) ...", flush=True)
-    if args.executor == "local" and not args.scheduler:
-        result = runner.run_chapter(
-            root, chapter, profile=args.profile, overrides=overrides, force=args.force,
-            output=args.output, progress_bar=sys.stderr.isatty(),
-        )
-    else:
-        if args.output is not None:
-            raise RunnerError("--output works with the local executor only")
-        library = runner.library_digest(runner.default_library_paths(root))
-        task = runner.plan_run(root, chapter, args.profile, overrides, library,
-                               force=args.force)
-        executor = _executor(args)
-        try:
-            [result] = executor.run([task])
-        finally:
-            executor.close()
+    with _lock(args, root):
+        print(f"running {chapter.id} ({chapter.title}) ...", flush=True)
+        if args.executor == "local" and not args.scheduler:
+            result = runner.run_chapter(
+                root, chapter, profile=args.profile, overrides=overrides,
+                force=args.force, output=args.output, progress_bar=False,
+                stream=not args.quiet)
+        else:
+            if args.output is not None:
+                raise RunnerError("--output works with the local executor only")
+            library = runner.library_digest(runner.default_library_paths(root))
+            task = runner.plan_run(root, chapter, args.profile, overrides, library,
+                                   force=args.force)
+            executor = _executor(args)
+            try:
+                [result] = executor.run([task])
+            finally:
+                executor.close()
+        if args.into_book and result.ok:
+            store.pin_run(root, store.find_run(root, result.run_id))
+        _track(args, root, [result])
     profile = result.params["profile"]
     print(f"{chapter.id} under profile {profile}: {_describe(result, full=True)}")
+    print(f"run:               {result.run_id}  (see it with: coursekit runs {chapter.id})")
     print(f"executed notebook: {_show(result.executed)}")
-    print(f"run record:        {_show(result.run_dir)}/{_records_of(result.run_dir)}")
+    print(f"run folder:        {_show(result.run_dir)}/{_records_of(result.run_dir)}")
+    shown = runner.book_run(root, chapter)
+    in_book = shown is not None and shown.id == result.run_id
+    print("the book shows this run" if in_book else
+          "the book is unchanged (put this run into it with --into-book, or "
+          f"coursekit runs pin {result.run_id})" if result.ok else
+          "the book is unchanged")
     return 0 if result.ok else 1
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value < 120 else f"{value / 60:.0f} min"
+
+
+def _progress_printer(root: Path, tasks: Sequence[runner.Task], state: str):
+    """``on_start`` for a build: the run's number, and the time the rest should take
+    from the last recorded times (:func:`coursekit.runner.runs.estimate_seconds`)."""
+    estimates = dict(zip((id(t) for t in tasks), stored.estimate_seconds(root, tasks)))
+    order = {id(t): i for i, t in enumerate(tasks)}
+
+    def on_start(task: runner.Task) -> None:
+        i = order.get(id(task), 0)
+        rest = [estimates.get(id(t)) for t in tasks[i:]]
+        known = sum(e for e in rest if e is not None)
+        unknown = sum(e is None for e in rest)
+        left = f"about {_seconds(known)} left" + (
+            f" + {unknown} never timed" if unknown else "")
+        print(f"[{i + 1}/{len(tasks)}] {task.label}: {state} ... ({left})", flush=True)
+    return on_start
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -162,16 +219,18 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     library = runner.library_digest(runner.default_library_paths(root))
     sweep = runner.plan_sweep(root, chapter, args.profile, values, library,
                               force=args.force)
-    print(f"sweeping {chapter.id} over {len(sweep.points)} point(s) with the "
-          f"{args.executor} executor ...", flush=True)
-    executor = _executor(args)
-    state = "running ..." if executor.name == "local" else "queued"
-    try:
-        results = executor.run(
-            sweep.tasks, on_start=lambda t: print(f"{t.label}: {state}", flush=True),
-            on_result=lambda r: print(f"{r.label}: {_describe(r)}", flush=True))
-    finally:
-        executor.close()
+    with _lock(args, root):
+        print(f"sweeping {chapter.id} over {len(sweep.points)} point(s) with the "
+              f"{args.executor} executor ...", flush=True)
+        executor = _executor(args)
+        state = "running" if executor.name == "local" else "queued"
+        try:
+            results = executor.run(
+                sweep.tasks, on_start=_progress_printer(root, sweep.tasks, state),
+                on_result=lambda r: print(f"{r.label}: {_describe(r)}", flush=True))
+        finally:
+            executor.close()
+        _track(args, root, results)
     table = runner.gather(sweep.points, results)
     x = next(k for k, v in values.items() if len(v) > 1) if any(
         len(v) > 1 for v in values.values()) else next(iter(values))
@@ -204,26 +263,28 @@ def _print_sweep(table: Any, keys: list[str], metric: str | None) -> None:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     root = _root(args)
-    executor = _executor(args)
-    try:
-        result = runner.build_book(
-            root, profile=args.profile, force=args.force, html=False,
-            seeds=not args.no_seeds, progress_bar=sys.stderr.isatty(),
-            executor=executor,
-            on_start=lambda t: print(f"{t.label}: "
-                                     f"{'running' if executor.name == 'local' else 'queued'}"
-                                     " ...", flush=True),
-            on_result=lambda r: print(f"{r.label}: {_describe(r)}", flush=True),
-        )
-    finally:
-        executor.close()
-    runs = result.runs + result.seed_runs
-    rows = [(r.label, r.status, f"{r.seconds:.1f}") for r in runs]
-    print("\n" + _table(("run", "status", "seconds"), rows))
-    if not args.no_html:
-        print("\nbuilding the HTML with jupyter-book ...", flush=True)
-        html = runner.build_html(root)
-        print(f"HTML: {_show(html / 'index.html')}")
+    with _lock(args, root):
+        executor = _executor(args)
+        state = "running" if executor.name == "local" else "queued"
+        try:
+            tasks = runner.plan_book(root, profile=args.profile, force=args.force,
+                                     seeds=not args.no_seeds)
+            result = runner.build_book(
+                root, profile=args.profile, force=args.force, html=False,
+                seeds=not args.no_seeds, executor=executor, tasks=tasks,
+                on_start=_progress_printer(root, tasks, state),
+                on_result=lambda r: print(f"{r.label}: {_describe(r)}", flush=True),
+            )
+        finally:
+            executor.close()
+        runs = result.runs + result.seed_runs
+        _track(args, root, runs)
+        rows = [(r.label, r.status, f"{r.seconds:.1f}") for r in runs]
+        print("\n" + _table(("run", "status", "seconds"), rows))
+        if not args.no_html:
+            print("\nbuilding the HTML with jupyter-book ...", flush=True)
+            html = runner.build_html(root)
+            print(f"HTML: {_show(html / 'index.html')}")
     failed = result.failed
     if not failed:
         return 0
@@ -232,6 +293,100 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print(f"  {r.chapter}: {_first_line(r.error or '')}\n"
               f"    reproduce with: {r.command}")
     return 1
+
+
+# ---------------------------------------------------------------- runs
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    root = _root(args)
+    words = list(args.words)
+    action = words.pop(0) if words and words[0] in _RUNS_ACTIONS else "list"
+    wanted = {"list": (0, 1), "compare": (2, 2), "prune": (0, 1), "pin": (1, 1),
+              "unpin": (1, 1)}[action]
+    if not wanted[0] <= len(words) <= wanted[1]:
+        raise RunnerError(f"usage: {_RUNS_USAGE[action]}")
+    return _RUNS_ACTIONS[action](args, root, words)
+
+
+def _runs_list(args: argparse.Namespace, root: Path, words: list[str]) -> int:
+    rows = stored.run_rows(root, words[0] if words else None)
+    if not rows:
+        print("no runs yet: coursekit run CHAPTER, or coursekit build")
+        return 0
+    table = [(r.run.id, r.run.chapter,
+              " ".join(runner.format_assignment(k, v) for k, v in r.run.overrides.items())
+              or "-", r.run.status, f"{r.run.seconds:.0f}",
+              ("book" if r.in_book else "") + ("" if r.current else " stale"),
+              stored.headline(r.run)) for r in rows]
+    print(_table(("run", "chapter", "changed", "status", "seconds", "", "result"), table))
+    print("\n'book': the run the book shows; 'stale': the chapter, its parameters or the "
+          "library changed since. Compare two with: coursekit runs compare RUN RUN")
+    return 0
+
+
+def _runs_compare(args: argparse.Namespace, root: Path, words: list[str]) -> int:
+    a, b = (store.find_run(root, w) for w in words)
+    sides = stored.compare(a, b)
+    print(f"A = {a.id} ({a.chapter}, {a.status})\nB = {b.id} ({b.chapter}, {b.status})\n")
+    print("parameters that differ:")
+    print(_table(("parameter", "A", "B"), sides["parameters"]) if sides["parameters"]
+          else "  none")
+    if sides["results"]:
+        def num(v):
+            return f"{v:.2f}" if isinstance(v, (int, float)) else "-"
+        rows = [(e, v, m, num(x), num(y), num(r)) for e, v, m, x, y, r in sides["results"]]
+        print("\nresults:\n" + _table(("experiment", "variant", "metric", "A", "B",
+                                         "report"), rows))
+    if sides["claims"]:
+        print("\nclaims:\n" + _table(("experiment", "claim", "A", "B"), sides["claims"]))
+    return 0
+
+
+def _runs_prune(args: argparse.Namespace, root: Path, words: list[str]) -> int:
+    with _lock(args, root):
+        doomed = stored.prunable(root, words[0] if words else None)
+        if not doomed:
+            print("nothing to prune")
+            return 0
+        size = sum(d.megabytes for d in doomed)
+        print(_table(("folder", "why"), [(_show(d.folder), d.reason) for d in doomed]))
+        if not args.yes:
+            print(f"\n{len(doomed)} folder(s), {size:.1f} MB would be removed; nothing "
+                  "was. Remove them with: coursekit runs prune --yes")
+            return 0
+        stored.prune(doomed)
+        print(f"\nremoved {len(doomed)} folder(s), {size:.1f} MB")
+    return 0
+
+
+def _runs_pin(args: argparse.Namespace, root: Path, words: list[str]) -> int:
+    with _lock(args, root):
+        run = store.find_run(root, words[0])
+        store.pin_run(root, run)
+    print(f"the book now shows run {run.id} for {run.chapter} (until: coursekit runs "
+          f"unpin {run.chapter}); rebuild the HTML with: coursekit build")
+    return 0
+
+
+def _runs_unpin(args: argparse.Namespace, root: Path, words: list[str]) -> int:
+    chapter = runner.find_chapter(root, words[0])
+    with _lock(args, root):
+        had = store.unpin(root, chapter.id)
+    print(f"{chapter.id}: the book shows the run of its own profile again" if had else
+          f"{chapter.id}: no run was put into the book")
+    return 0
+
+
+_RUNS_ACTIONS = {"list": _runs_list, "compare": _runs_compare, "prune": _runs_prune,
+                 "pin": _runs_pin, "unpin": _runs_unpin}
+_RUNS_USAGE = {
+    "list": "coursekit runs [list] [CHAPTER]",
+    "compare": "coursekit runs compare RUN RUN (run ids or their first characters)",
+    "prune": "coursekit runs prune [CHAPTER] [--yes]",
+    "pin": "coursekit runs pin RUN",
+    "unpin": "coursekit runs unpin CHAPTER",
+}
 
 
 def _data_table(datasets: Sequence[dict[str, Any]]) -> str:
@@ -307,8 +462,13 @@ def _add_run_parsers(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--force", action="store_true",
                      help="run even if nothing changed since the last run")
     run.add_argument("--output", type=Path, metavar="PATH",
-                     help="save the executed notebook here instead of _build/executed/ "
-                     "(such runs always execute)")
+                     help="also save a copy of the executed notebook here")
+    run.add_argument("--into-book", action="store_true",
+                     help="make this run the one the book shows for the chapter (by "
+                     "default a run with other parameters never changes the book)")
+    run.add_argument("--quiet", action="store_true",
+                     help="do not echo the chapter's progress (epoch rows) while it runs")
+    _add_writer_options(run)
     _add_executor(run)
     run.set_defaults(func=_cmd_run)
 
@@ -332,6 +492,7 @@ def _add_run_parsers(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--metric", metavar="TEXT",
                        help="the metric to tabulate and plot (part of its name, e.g. "
                        "'val'); default: the first test metric")
+    _add_writer_options(sweep)
     _add_executor(sweep)
     sweep.set_defaults(func=_cmd_sweep)
 
@@ -347,8 +508,34 @@ def _add_run_parsers(commands: argparse._SubParsersAction) -> None:
                        help="only run the chapters, do not build the HTML")
     build.add_argument("--no-seeds", action="store_true",
                        help="skip the scoreboard's extra seed runs (book/scoreboard.yml)")
+    _add_writer_options(build)
     _add_executor(build)
     build.set_defaults(func=_cmd_build)
+
+    runs = commands.add_parser(
+        "runs", help="list, compare, prune or pin the stored runs",
+        description="Every run is kept in _build/runs/<ID>/<run id>/ with its executed "
+        "notebook and record; the book shows the run of its profile unless you pin "
+        "another.",
+        epilog="\n".join(["forms:", *(f"  {u}" for u in _RUNS_USAGE.values())]),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    runs.add_argument("words", nargs="*", metavar="ACTION/RUN/CHAPTER",
+                      help="list [CHAPTER] (the default), compare RUN RUN, "
+                      "prune [CHAPTER], pin RUN, unpin CHAPTER")
+    runs.add_argument("--yes", action="store_true",
+                      help="with prune: really remove (without it, prune only lists)")
+    runs.add_argument("--no-wait", action="store_true",
+                      help="stop instead of waiting when another coursekit holds the book")
+    runs.set_defaults(func=_cmd_runs)
+
+
+def _add_writer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-wait", action="store_true",
+                        help="stop instead of waiting when another coursekit command "
+                        "is using the book")
+    parser.add_argument("--track", action="store_true",
+                        help="also record each run in MLflow (_build/mlflow; needs "
+                        "pip install mlflow)")
 
 
 def _add_info_parsers(commands: argparse._SubParsersAction) -> None:
@@ -385,13 +572,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run, re-parameterize and build the chapters of the course book.",
         epilog="Start with: coursekit list, then coursekit run A1 --profile smoke",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"coursekit {coursekit.__version__}")
     parser.add_argument(
         "--root", metavar="PATH",
         help="the book folder (default: $COURSEKIT_BOOK_ROOT, else the folder "
         "holding _toc.yml above the current directory)",
     )
     commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{list,params,run,sweep,build,data}")
+                                     metavar="{list,params,run,runs,sweep,build,data}")
     _add_info_parsers(commands)
     _add_run_parsers(commands)
     _add_data_parser(commands)
@@ -406,10 +595,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0 on success, 1 if a chapter failed, 2 for a usage or configuration error.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse already printed
         return exc.code if isinstance(exc.code, int) else 2
+    args.command_line = " ".join(["coursekit", *argv])
     try:
         return args.func(args)
     except RunnerError as exc:

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from coursekit.chars import CharVocab, encode_names
 from coursekit.text import Vocabulary
 from coursekit.loader import resolve_device
-from coursekit.train import seed_everything
+from coursekit.train import log_epoch, seed_everything, time_left
 
 __all__ = ["LMHistory", "continue_words", "fit_lm", "greedy_names", "judge_language",
            "language_agreement", "name_nll", "names_measures", "nll", "sample",
@@ -109,10 +109,14 @@ def fit_lm(model: nn.Module, train, val, *, num_epochs: int = 10,
         history.step_nll.extend((summed / torch.tensor(tokens_seen)).tolist())
         history.train_nll.append(float(summed.sum()) / sum(tokens_seen))
         history.val_nll.append(nll(model, val, batch_size=eval_batch_size, device=device))
+        log_epoch(epoch=epoch, train_nll=history.train_nll[-1], val_nll=history.val_nll[-1],
+                  seconds=history.epoch_time_s[-1])
         if verbose:
             print(f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}  train "
                   f"{history.train_nll[-1]:.4f}  val {history.val_nll[-1]:.4f} nats/token  "
-                  f"{time.perf_counter() - start:5.1f} s", file=sys.stdout, flush=True)
+                  f"{time.perf_counter() - start:5.1f} s  |  "
+                  f"{time_left(history.epoch_time_s, num_epochs)}",
+                  file=sys.stdout, flush=True)
     return history
 
 

@@ -23,6 +23,7 @@ from torch import nn
 
 from coursekit import optim
 from coursekit.loader import resolve_device
+from coursekit.train import log_epoch
 
 __all__ = ["ForecastHistory", "chronological_bounds", "compare_forecasters", "fit_forecaster",
            "forecast", "forecast_errors", "same_period_before", "to_original", "windows"]
@@ -102,6 +103,8 @@ def fit_forecaster(model: nn.Module, train: tuple[np.ndarray, np.ndarray],
         history.train_mse.append(total.item() / len(targets))
         history.epoch_time_s.append(time.perf_counter() - start)
         history.val_mse.append(float(np.mean((forecast(model, val[0]) - val[1]) ** 2)))
+        log_epoch(epoch=len(history.train_mse), train_mse=history.train_mse[-1],
+                  val_mse=history.val_mse[-1], seconds=history.epoch_time_s[-1])
     return history
 
 

@@ -20,7 +20,8 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,7 +35,38 @@ from coursekit.loader import LabelledImages, channel_stats, make_loader, resolve
 from coursekit.memory import PeakMemory
 
 __all__ = ["FitConfig", "History", "Variant", "VariantRuns", "evaluate", "fit",
-           "fit_variants", "lr_factor", "optimizer_for", "predict", "seed_everything"]
+           "fit_variants", "lr_factor", "optimizer_for", "predict", "seed_everything",
+           "time_left", "log_epoch", "epoch_log", "run_name"]
+
+
+# ---------------------------------------------------------------- the epoch log
+
+_EPOCH_LOG: list[dict] = []
+_RUN_NAMES: list[str] = []
+
+
+def log_epoch(**numbers: float) -> None:
+    """Add one epoch's numbers to this process's epoch log, under the name of the run
+    in progress (:func:`run_name`). ``fit``, ``lm.fit_lm`` and ``series.fit_forecaster``
+    call it; ``Chapter.finish`` saves the log beside the run record, where experiment
+    trackers read the curves."""
+    name = _RUN_NAMES[-1] if _RUN_NAMES else "run"
+    _EPOCH_LOG.append({"run": name, **{k: float(v) for k, v in numbers.items()}})
+
+
+def epoch_log() -> list[dict]:
+    """Every epoch logged in this process so far, oldest first (a copy)."""
+    return list(_EPOCH_LOG)
+
+
+@contextmanager
+def run_name(name: str) -> Iterator[None]:
+    """Log the epochs trained inside the block under ``name`` (e.g. a variant)."""
+    _RUN_NAMES.append(str(name))
+    try:
+        yield
+    finally:
+        _RUN_NAMES.pop()
 
 
 @dataclass
@@ -321,6 +353,10 @@ def fit(model: nn.Module, train_data: LabelledImages, val_data: LabelledImages |
             history.val_acc.append(math.nan)
         if on_epoch_end is not None:
             on_epoch_end(model, history)
+        if main:
+            log_epoch(epoch=epoch, train_loss=history.train_loss[-1],
+                      train_acc=history.train_acc[-1], val_loss=history.val_loss[-1],
+                      val_acc=history.val_acc[-1], seconds=seconds)
         if verbose:
             _print_row(history, config.num_epochs)
         if checkpoint:
@@ -450,7 +486,8 @@ def fit_variants(variants: list[str | Variant], train_data: LabelledImages,
         model = models.build_model(variant.model, **{**model_kwargs, **variant.model_kwargs})
         print(f"--- {variant.name} ({spec.report_name})")
         watcher = watch(model) if watch is not None else None
-        history = fit(model, train_data, val_data, recipe, on_epoch_end=watcher)
+        with run_name(variant.name):
+            history = fit(model, train_data, val_data, recipe, on_epoch_end=watcher)
         if watcher is not None:
             watchers[variant.name] = watcher
         test = evaluate(model, test_data) if test_data is not None else {}
@@ -613,7 +650,15 @@ def _print_row(history: History, num_epochs: int) -> None:
     print(f"epoch {h.epoch[-1]:>{len(str(num_epochs))}}/{num_epochs}  "
           f"train loss {h.train_loss[-1]:.4f}  acc {h.train_acc[-1]:5.2f}%  |  "
           f"val loss {h.val_loss[-1]:.4f}  acc {h.val_acc[-1]:5.2f}%  |  "
-          f"{h.epoch_time_s[-1]:5.1f} s", file=sys.stdout, flush=True)
+          f"{h.epoch_time_s[-1]:5.1f} s  |  {time_left(h.epoch_time_s, num_epochs)}",
+          file=sys.stdout, flush=True)
+
+
+def time_left(epoch_times: list[float], num_epochs: int) -> str:
+    """The rest of the run at the mean epoch time so far, e.g. ``"about 2 min left"``."""
+    seconds = (num_epochs - len(epoch_times)) * sum(epoch_times) / len(epoch_times)
+    return (f"about {seconds:.0f} s left" if seconds < 120 else
+            f"about {seconds / 60:.0f} min left") if seconds > 0 else "done"
 
 
 def _config_key(config: FitConfig) -> dict:

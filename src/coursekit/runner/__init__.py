@@ -8,7 +8,9 @@ The notebook runner behind the ``coursekit`` command line (see :mod:`coursekit.c
   gpu, auto) and the user's ``-p key=value`` overrides, refusing unknown keys and
   wrong types before anything runs.
 - :mod:`.cache`: the key that decides whether a chapter must run again.
-- :mod:`.execute`: run chapters with papermill into ``_build/executed/``.
+- :mod:`.store`: every run kept in its own folder ``_build/runs/<ID>/<run id>/``.
+- :mod:`.lock`: one writing command at a time per book.
+- :mod:`.execute`: run chapters with papermill into the store; the run the book shows.
 - :mod:`.executors`: run them here, one after another, or as tasks on a Dask cluster.
 - :mod:`.sweep`: run a chapter over combinations of parameter values and gather.
 - :mod:`.scoreboard`: the page of reported vs reproduced numbers, from run records.
@@ -18,28 +20,26 @@ Only this package and the command line know about notebooks; the rest of coursek
 does not import it.
 """
 
-from .book import BuildResult, build_book, build_html, rerun_box, stage_book
+from .book import BuildResult, build_book, build_html, plan_book, rerun_box, stage_book
 from .cache import cache_key, default_library_paths, library_digest, notebook_digest
 from .chapters import (
     PROFILES,
     Chapter,
-    RunSlot,
-    cache_path,
-    executed_path,
     find_book_root,
     find_chapter,
     list_chapters,
-    main_slot,
     point_label,
     read_chapter,
-    run_dir,
-    sweep_slot,
 )
 from .errors import BookBuildError, ChapterError, ParameterError, RunnerError
-from .execute import RunResult, Task, plan_run, reproduce_command, run_chapter, run_chapters
+from .execute import (RunResult, Task, book_run, plan_run, reproduce_command, run_chapter,
+                      run_chapters, run_key)
+from .lock import book_lock
+from .store import StoredRun
 from .executors import EXECUTORS, DaskExecutor, Executor, LocalExecutor, make_executor
 from .params import (
     Parameter,
+    describe_rule,
     format_assignment,
     parse_assignment,
     parse_assignments,
@@ -60,24 +60,25 @@ __all__ = [
     "DaskExecutor",
     "Executor",
     "LocalExecutor",
-    "RunSlot",
     "Sweep",
     "Task",
     "Parameter",
     "ParameterError",
     "RunResult",
     "RunnerError",
+    "StoredRun",
+    "book_lock",
+    "book_run",
     "build_book",
     "build_html",
+    "describe_rule",
+    "plan_book",
     "cache_key",
-    "cache_path",
     "default_library_paths",
-    "executed_path",
     "find_book_root",
     "find_chapter",
     "format_assignment",
     "gather",
-    "main_slot",
     "make_executor",
     "parse_sweep",
     "plan_headline_runs",
@@ -89,7 +90,6 @@ __all__ = [
     "rerun_box",
     "save_sweep",
     "sweep_points",
-    "sweep_slot",
     "library_digest",
     "list_chapters",
     "notebook_digest",
@@ -102,6 +102,6 @@ __all__ = [
     "resolve_profile",
     "run_chapter",
     "run_chapters",
-    "run_dir",
+    "run_key",
     "stage_book",
 ]

@@ -2,7 +2,9 @@
 
 The staging folder ``_build/book_src/`` holds ``_config.yml``, ``_toc.yml``, ``book/``
 and ``chapters/``, where each chapter notebook is its executed copy from
-``_build/executed/`` (without papermill's copy of the parameters cell) with a box
+the run store (:func:`.execute.book_run`: the run of the book's profile with the
+current key, or the one the user put into the book), without papermill's copy of the
+parameters cell, with a box
 above its parameters cell saying which profile produced it and how to re-run it, and
 ``book/scoreboard.md`` is generated from the run records. A file is written only when
 its bytes differ, so unchanged files keep their mtime and Sphinx's incremental build
@@ -24,15 +26,17 @@ from pathlib import Path
 
 import nbformat
 
+from . import store
 from .cache import default_library_paths, library_digest
-from .chapters import Chapter, executed_path, list_chapters
+from .chapters import Chapter, list_chapters
 from .errors import BookBuildError, ChapterError
-from .execute import RunResult, Task, plan_run
+from .execute import RunResult, Task, book_run, plan_run
 from .executors import Executor, LocalExecutor
-from .params import format_assignment, read_parameters
+from .params import format_assignment, read_parameters, resolve_profile
 from .scoreboard import FIGURE, agreement_figure, plan_headline_runs, render_scoreboard
 
-__all__ = ["BuildResult", "stage_book", "build_html", "build_book", "rerun_box"]
+__all__ = ["BuildResult", "stage_book", "build_html", "build_book", "plan_book",
+           "rerun_box"]
 
 _STAGED = ("_config.yml", "_toc.yml", "book", "chapters")
 # never staged: build products and run records that may sit beside the sources
@@ -84,9 +88,9 @@ def _source_files(root: Path) -> dict[str, Path | bytes]:
                 files[rel.as_posix()] = file
     chapters = list_chapters(root)
     for chapter in chapters:
-        executed = executed_path(root, chapter)
-        if executed.is_file():
-            files[f"chapters/{chapter.path.name}"] = _with_rerun_box(chapter, executed)
+        run = book_run(root, chapter)
+        if run is not None and run.notebook.is_file():
+            files[f"chapters/{chapter.path.name}"] = _with_rerun_box(chapter, run.notebook)
     if chapters:
         svg = agreement_figure(root)
         if svg is not None:
@@ -218,6 +222,22 @@ def build_html(root: Path) -> Path:
     return html
 
 
+def plan_book(root: Path, *, profile: str = "auto", force: bool = False,
+              seeds: bool = True, library_paths: Sequence[Path] | None = None,
+              progress_bar: bool = False) -> list[Task]:
+    """Every run a build makes, in order: each chapter, then the scoreboard's seed runs.
+
+    Raises:
+        ChapterError, ParameterError: before anything runs.
+    """
+    paths = default_library_paths(root) if library_paths is None else library_paths
+    library = library_digest(paths)
+    tasks = [plan_run(root, ch, profile, {}, library, force=force,
+                      progress_bar=progress_bar) for ch in list_chapters(root)]
+    return tasks + (plan_headline_runs(root, profile, library, force=force)
+                    if seeds else [])
+
+
 def build_book(
     root: Path,
     *,
@@ -230,16 +250,18 @@ def build_book(
     executor: Executor | None = None,
     on_start: Callable[[Task], None] | None = None,
     on_result: Callable[[RunResult], None] | None = None,
+    tasks: Sequence[Task] | None = None,
 ) -> BuildResult:
-    """Execute every chapter and the scoreboard's seed runs (cached ones are reused),
-    then build the HTML.
+    """Execute every chapter and the scoreboard's seed runs (runs with an unchanged key
+    are reused), then build the HTML from the runs of this profile.
 
     A failing chapter does not stop the others, nor the HTML: its page shows the
     error admonition. Check :attr:`BuildResult.failed` afterwards.
 
     Args:
         root: the book root.
-        profile: ``smoke``, ``cpu``, ``gpu`` or ``auto``.
+        profile: ``smoke``, ``cpu``, ``gpu`` or ``auto``; the book shows this profile's
+            runs from now on.
         force: re-execute every chapter.
         html: also run jupyter-book.
         seeds: also run the headline rows of ``book/scoreboard.yml`` once per seed.
@@ -247,18 +269,21 @@ def build_book(
         progress_bar: show papermill's per-cell progress bar.
         executor: where the runs execute (default: here, one after another).
         on_start, on_result: progress callbacks, see :func:`run_chapters`.
+        tasks: the runs, as :func:`plan_book` planned them with the same arguments
+            (default: planned here).
     Returns:
         The runs and the HTML folder.
     Raises:
         ChapterError, ParameterError: before any chapter runs.
         BookBuildError: if jupyter-book fails.
     """
+    if tasks is None:
+        tasks = plan_book(root, profile=profile, force=force, seeds=seeds,
+                          library_paths=library_paths, progress_bar=progress_bar)
+    chapters = len(list_chapters(root))
     paths = default_library_paths(root) if library_paths is None else library_paths
-    library = library_digest(paths)
-    tasks = [plan_run(root, ch, profile, {}, library, force=force,
-                      progress_bar=progress_bar) for ch in list_chapters(root)]
-    extra = plan_headline_runs(root, profile, library, force=force) if seeds else []
-    results = (executor or LocalExecutor()).run(tasks + extra, on_start=on_start,
+    store.set_book_profile(root, resolve_profile(profile), library_digest(paths))
+    results = (executor or LocalExecutor()).run(list(tasks), on_start=on_start,
                                                 on_result=on_result)
-    runs, seed_runs = results[:len(tasks)], results[len(tasks):]
+    runs, seed_runs = results[:chapters], results[chapters:]
     return BuildResult(runs, build_html(root) if html else None, seed_runs)

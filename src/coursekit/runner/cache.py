@@ -1,4 +1,4 @@
-"""The run cache: re-execute a chapter only when something it depends on changed.
+"""The cache key: re-execute a chapter only when something it depends on changed.
 
 The key is a sha256 over three parts:
 
@@ -10,14 +10,14 @@ The key is a sha256 over three parts:
   runner and the command line are left out too: chapters never import them, so a
   change to how chapters are run or the book is staged re-executes nothing.
 
-A record ``_build/cache/<stem>.json`` is written only after a successful run.
+A run is stored under its key (:mod:`.store`); a successful run with the same key is
+reused instead of executing the chapter again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,6 @@ __all__ = [
     "library_digest",
     "notebook_digest",
     "cache_key",
-    "read_cache",
-    "write_cache",
 ]
 
 
@@ -89,20 +87,3 @@ def cache_key(notebook: str, params: Mapping[str, Any], library: str) -> str:
     params_json = json.dumps(params, sort_keys=True, default=repr)
     parts = json.dumps([notebook, params_json, library])
     return hashlib.sha256(parts.encode()).hexdigest()
-
-
-def read_cache(path: Path) -> dict[str, Any] | None:
-    """The cache record at ``path``, or None if it is missing or unreadable."""
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def write_cache(path: Path, record: Mapping[str, Any]) -> None:
-    """Write a cache record atomically (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=repr), encoding="utf-8")
-    os.replace(tmp, path)

@@ -8,7 +8,7 @@ A chapter is a notebook ``chapters/<ID>_<slug>.ipynb``
                   "profiles": {"smoke": {"num_epochs": 1}, "gpu": {"num_epochs": 200}}}
 
 Chapters are ordered as in ``_toc.yml``; chapters missing from the toc come after,
-sorted by file name. This module reads notebooks; it never executes them.
+sorted by file name. This module reads notebooks; it never executes them. Runs live in :mod:`.store`.
 """
 
 from __future__ import annotations
@@ -40,12 +40,6 @@ __all__ = [
     "read_notebook",
     "toc_files",
     "toc_parts",
-    "executed_path",
-    "run_dir",
-    "cache_path",
-    "RunSlot",
-    "main_slot",
-    "sweep_slot",
     "point_label",
 ]
 
@@ -130,42 +124,6 @@ def find_book_root(start: Path | None = None) -> Path:
 # ---------------------------------------------------------------- build layout
 
 
-def executed_path(root: Path, chapter: Chapter) -> Path:
-    """Where the executed copy of a chapter goes: ``_build/executed/<stem>.ipynb``."""
-    return root / "_build" / "executed" / f"{chapter.stem}.ipynb"
-
-
-def run_dir(root: Path, chapter: Chapter) -> Path:
-    """The chapter's run-record folder ``_build/runs/<ID>`` ($COURSEKIT_RUN_DIR)."""
-    return root / "_build" / "runs" / chapter.id
-
-
-def cache_path(root: Path, chapter: Chapter) -> Path:
-    """The chapter's cache record ``_build/cache/<stem>.json``."""
-    return root / "_build" / "cache" / f"{chapter.stem}.json"
-
-
-@dataclass(frozen=True)
-class RunSlot:
-    """Where one run of a chapter leaves its products.
-
-    Attributes:
-        executed: the executed notebook.
-        records: the run-record folder, given to the kernel as ``COURSEKIT_RUN_DIR``.
-        cache: the cache record, or None for a run that is neither cached nor reused.
-    """
-
-    executed: Path
-    records: Path
-    cache: Path | None
-
-
-def main_slot(root: Path, chapter: Chapter) -> RunSlot:
-    """The slot of the chapter's own run, the one the book shows."""
-    return RunSlot(executed_path(root, chapter), run_dir(root, chapter),
-                   cache_path(root, chapter))
-
-
 def point_label(point: Mapping[str, Any]) -> str:
     """A folder name for one point of a sweep, readable and unique.
 
@@ -178,12 +136,6 @@ def point_label(point: Mapping[str, Any]) -> str:
     words = ",".join(f"{k}={v}" for k, v in sorted(point.items()))
     readable = re.sub(r"[^\w.=,+-]+", "_", words)[:80].strip("_")
     return f"{readable}-{digest}" if readable else digest
-
-
-def sweep_slot(root: Path, chapter: Chapter, point: Mapping[str, Any]) -> RunSlot:
-    """The slot of one sweep point: ``_build/sweeps/<ID>/<point label>/``."""
-    folder = root / "_build" / "sweeps" / chapter.id / point_label(point)
-    return RunSlot(folder / f"{chapter.stem}.ipynb", folder / "run", folder / "cache.json")
 
 
 # ---------------------------------------------------------------- reading chapters

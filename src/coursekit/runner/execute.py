@@ -1,27 +1,25 @@
-"""Execute chapter notebooks with papermill, cache the results, mark the failures.
+"""Execute chapter notebooks with papermill into the run store; mark the failures.
 
-``run_chapter`` checks the parameters, then either reuses the cached executed copy
-or runs the notebook with papermill (kernel ``python3``, working directory
-``chapters/``) into ``_build/executed/<stem>.ipynb``. The kernel sees
-``COURSEKIT_RUN_DIR`` (``_build/runs/<ID>``, where the run record goes),
-``COURSEKIT_PROFILE`` and ``COURSEKIT_BOOK_ROOT``. A sweep point runs the same way into
-its own slot (:func:`.chapters.sweep_slot`). Every run is planned as a :class:`Task`, so
-an executor (:mod:`.executors`) can run it here or on a Dask worker; the products and
-the cache are the same either way.
+``run_chapter`` checks the parameters, then either reuses the newest successful run
+with the same cache key (:func:`.cache.cache_key`) or runs the notebook with papermill
+(kernel ``python3``, working directory ``chapters/``) into a new run folder of
+:mod:`.store`. The kernel sees ``COURSEKIT_RUN_DIR`` (the run folder, where the run
+record goes), ``COURSEKIT_PROFILE`` and ``COURSEKIT_BOOK_ROOT``. Every run, failed or
+not, gets its own folder: no run ever changes another. Every run is planned as a
+:class:`Task`, so an executor (:mod:`.executors`) can run it here or on a Dask worker.
 
 A chapter that raises keeps its partial executed copy, with a MyST ``{error}``
 admonition at the top that gives the profile, the exception and the command that
-reproduces it. Failures are never cached.
+reproduces it. A failed run is stored (``coursekit runs`` lists it) but never reused.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import shutil
+import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,22 +27,17 @@ from typing import Any
 
 import nbformat
 
-from .cache import (
-    cache_key,
-    default_library_paths,
-    library_digest,
-    notebook_digest,
-    read_cache,
-    write_cache,
-)
-from .chapters import Chapter, RunSlot, find_chapter, list_chapters, main_slot
-from .chapters import read_notebook, run_dir
+import coursekit
+
+from . import store
+from .cache import cache_key, default_library_paths, library_digest, notebook_digest
+from .chapters import Chapter, find_chapter, list_chapters, read_notebook
 from .errors import ChapterError
 from .executors import Executor, LocalExecutor, environment
 from .params import format_assignment, resolve_parameters
 
 __all__ = ["RunResult", "Task", "plan_run", "run_chapter", "run_chapters",
-           "reproduce_command"]
+           "reproduce_command", "run_key", "book_run"]
 
 KERNEL_NAME = "python3"
 ERROR_TAG = "coursekit-error"  # tag of the admonition cell added to a failed chapter
@@ -65,7 +58,7 @@ class RunResult:
         error: when the chapter failed, the exception as its traceback's last
             line shows it (``"ValueError: boom"``, the message may span lines);
             else None.
-        run_dir: the folder given to the kernel as ``COURSEKIT_RUN_DIR``.
+        run_dir: the run's folder in the store (``COURSEKIT_RUN_DIR`` while it ran).
         command: the command line that reproduces this run.
         overrides: the parameters given on top of the profile (a sweep's point).
     """
@@ -79,6 +72,7 @@ class RunResult:
     run_dir: Path | None = None
     command: str = field(default="", repr=False)
     overrides: dict[str, Any] = field(default_factory=dict)
+    run_id: str = ""
 
     @property
     def ok(self) -> bool:
@@ -166,78 +160,103 @@ def _papermill(
     )
 
 
-def _execute(
-    root: Path, chapter: Chapter, params: Mapping[str, Any], slot: RunSlot,
-    command: str, progress_bar: bool,
-) -> str | None:
-    """Run papermill into a temporary file, mark a failure, then rename into the slot.
+def _papermill_streaming(source: Path, target: Path, params: Mapping[str, Any],
+                         progress: bool, stream: bool) -> None:
+    """papermill, echoing what the chapter prints (its epoch rows) when ``stream``."""
+    if not stream:
+        _papermill(source, target, params, progress)
+        return
+    import papermill
 
-    The run record is written into a staging folder too: it replaces the slot's record
-    folder only when the run succeeds. A failed run leaves that folder empty, so no
-    record of an earlier run poses as this one's. Temporary names are unique to this
-    attempt: a killed attempt (a lost Dask worker) leaves only hidden leftovers, which
-    a retry never reads and never mistakes for its own.
+    papermill.execute_notebook(
+        str(source), str(target), parameters=dict(params), kernel_name=KERNEL_NAME,
+        language="python", cwd=str(source.parent), progress_bar=False,
+        stdout_file=sys.stdout)
+
+
+def _execute(root: Path, chapter: Chapter, params: Mapping[str, Any], staging: Path,
+             command: str, progress_bar: bool, stream: bool) -> str | None:
+    """Run papermill into ``staging`` (the run's hidden folder); mark a failure.
 
     Returns:
         None on success, else the exception's last line.
     """
-    attempt = uuid.uuid4().hex[:8]
-    records, target = slot.records, slot.executed
-    staging = records.with_name(f".{records.name}.partial-{attempt}")
-    staging.mkdir(parents=True)
     env = {
         "COURSEKIT_RUN_DIR": str(staging),
         "COURSEKIT_PROFILE": str(params["profile"]),
         "COURSEKIT_BOOK_ROOT": str(root),
     }
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.stem}.partial-{attempt}.ipynb")
+    target = staging / f"{chapter.stem}.ipynb"
     error = None
-    try:
-        with _KERNEL_LOCK, environment(env):
-            try:
-                _papermill(chapter.path, partial, params, progress_bar)
-            except Exception as exc:  # the chapter failed, not the runner: go on
-                error = _last_line(exc)
-        if error is not None:
-            _mark_failed(partial, chapter.path, str(params["profile"]), error, command)
-        os.replace(partial, target)
-        shutil.rmtree(records, ignore_errors=True)
-        if error is None:
-            os.replace(staging, records)
-        else:
-            records.mkdir(parents=True)
-    finally:
-        partial.unlink(missing_ok=True)
-        shutil.rmtree(staging, ignore_errors=True)
+    with _KERNEL_LOCK, environment(env):
+        try:
+            _papermill_streaming(chapter.path, target, params, progress_bar, stream)
+        except Exception as exc:  # the chapter failed, not the runner: go on
+            error = _last_line(exc)
+    if error is not None:
+        _mark_failed(target, chapter.path, str(params["profile"]), error, command)
     return error
+
+
+def run_key(root: Path, chapter: Chapter, params: Mapping[str, Any],
+            library: str | None = None) -> str:
+    """The cache key of ``chapter`` run with the resolved ``params``: what names a run
+    in the store. ``library`` defaults to the digest of the current library."""
+    if library is None:
+        library = library_digest(default_library_paths(root))
+    return cache_key(notebook_digest(read_notebook(chapter.path)), params, library)
+
+
+def book_run(root: Path, chapter: Chapter, *, profile: str | None = None,
+             library: str | None = None) -> store.StoredRun | None:
+    """The run the book shows for ``chapter``: the one the user put into the book
+    (``--into-book``), else the newest successful run of the chapter's own parameters
+    under the book's profile with the key of the book's library (those of the last
+    ``coursekit build``, :func:`.store.book_profile`; before any build, cpu and the
+    current library), else the newest failed one with that key; None when none."""
+    pinned = store.pinned_id(root, chapter.id)
+    runs = store.list_runs(root, chapter.id)
+    chosen = [r for r in runs if r.id == pinned and r.ok]
+    if chosen:
+        return chosen[-1]
+    params = resolve_parameters(chapter, profile or store.book_profile(root))
+    key = run_key(root, chapter, params, library or store.book_library(root))
+    same = [r for r in runs if r.key == key]
+    ok = [r for r in same if r.ok]
+    return (ok or same or [None])[-1]
 
 
 def _run_resolved(
     root: Path, chapter: Chapter, params: dict[str, Any], user: Mapping[str, Any],
-    library: str, slot: RunSlot, *, force: bool = False, progress_bar: bool = False,
+    library: str, *, force: bool = False, progress_bar: bool = False,
+    stream: bool = False,
 ) -> RunResult:
-    """Run a chapter whose parameters are already resolved and checked into ``slot``."""
+    """Run a chapter whose parameters are already resolved and checked, or reuse the
+    newest successful run with the same key."""
     start = time.perf_counter()
-    key = cache_key(notebook_digest(read_notebook(chapter.path)), params, library)
+    key = run_key(root, chapter, params, library)
     command = reproduce_command(chapter, str(params["profile"]), user)
-    result = RunResult(chapter.id, "cached", slot.executed, 0.0, params, None,
-                       slot.records, command, dict(user))
-    record = read_cache(slot.cache) if slot.cache else None
-    if not force and record and record.get("key") == key and slot.executed.exists():
-        result.seconds = time.perf_counter() - start
-        return result
-    if slot.cache:
-        slot.cache.unlink(missing_ok=True)
-    result.error = _execute(root, chapter, params, slot, command, progress_bar)
-    result.status = "failed" if result.error else "ok"
-    result.seconds = time.perf_counter() - start
-    if slot.cache and result.ok:
-        write_cache(slot.cache, {
-            "key": key, "status": "ok", "params": params,
-            "executed": slot.executed.name, "seconds": round(result.seconds, 3),
-        })
-    return result
+    previous = None if force else store.latest_run(root, chapter.id, key)
+    if previous is not None:
+        return RunResult(chapter.id, "cached", previous.notebook,
+                         time.perf_counter() - start, params, None, previous.folder,
+                         command, dict(user), previous.id)
+    staging = store.begin_run(root, chapter.id)
+    started = time.time()
+    try:
+        error = _execute(root, chapter, params, staging, command, progress_bar, stream)
+        seconds = time.perf_counter() - start
+        run = store.commit_run(staging, {
+            "chapter": chapter.id, "notebook": f"{chapter.stem}.ipynb",
+            "status": "failed" if error else "ok", "error": error,
+            "params": params, "overrides": dict(user), "key": key,
+            "library": library, "command": command, "seconds": round(seconds, 3),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+            "started_at": started, "coursekit": coursekit.__version__})
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already unless we failed
+    return RunResult(chapter.id, run.status, run.notebook, seconds, params, error,
+                     run.folder, command, dict(user), run.id)
 
 
 @dataclass(frozen=True)
@@ -248,18 +267,29 @@ class Task:
     Attributes:
         label: what progress lines show, e.g. ``"A1"`` or ``"A1 seed=1"``.
         call: the run itself.
+        chapter: the chapter id.
+        profile: the resolved profile it runs under.
+        overrides: the parameters it changes on top of the profile.
+        key: its cache key (a successful run with this key is reused).
     """
 
     label: str
     call: Callable[[], RunResult]
+    chapter: str = ""
+    profile: str = ""
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    key: str = ""
 
 
 def plan_run(
     root: Path, chapter: Chapter, profile: str, overrides: Mapping[str, Any],
-    library: str, *, slot: RunSlot | None = None, force: bool = False,
-    progress_bar: bool = False,
+    library: str, *, force: bool = False, progress_bar: bool = False,
+    stream: bool = False,
 ) -> Task:
     """Check a run's parameters now and return it as a :class:`Task` to run later.
+
+    ``stream`` echoes what the chapter prints (one row per epoch, with the time left)
+    to this process's standard output while it runs.
 
     Raises:
         ParameterError: for a bad profile or override; nothing is planned.
@@ -267,10 +297,10 @@ def plan_run(
     params = resolve_parameters(chapter, profile, overrides)
     user = {key: params[key] for key in overrides}
     label = _label(chapter.id, user)
-    call = functools.partial(
-        _run_resolved, root, chapter, params, user, library,
-        slot or main_slot(root, chapter), force=force, progress_bar=progress_bar)
-    return Task(label, call)
+    call = functools.partial(_run_resolved, root, chapter, params, user, library,
+                             force=force, progress_bar=progress_bar, stream=stream)
+    return Task(label, call, chapter.id, str(params["profile"]), user,
+                run_key(root, chapter, params, library))
 
 
 def run_chapter(
@@ -283,21 +313,22 @@ def run_chapter(
     output: Path | None = None,
     library_paths: Sequence[Path] | None = None,
     progress_bar: bool = False,
+    stream: bool = False,
 ) -> RunResult:
-    """Execute one chapter, or reuse its cached executed copy.
+    """Execute one chapter into a new run of the store, or reuse the newest successful
+    run with the same key.
 
     Args:
         root: the book root.
         chapter: a :class:`Chapter`, or an id (``"a1"``) or file stem.
         profile: ``smoke``, ``cpu``, ``gpu`` or ``auto``.
         overrides: the user's parameter values, checked against the parameters cell.
-        force: execute even if the cache says nothing changed.
-        output: write the executed notebook here instead of
-            ``_build/executed/<stem>.ipynb``; such runs are neither cached nor
-            reused.
+        force: execute even if a successful run with the same key exists.
+        output: also copy the executed notebook here.
         library_paths: folders whose content enters the cache key (default: the
             coursekit package and ``data_manifests/``).
         progress_bar: show papermill's per-cell progress bar.
+        stream: echo what the chapter prints while it runs (see :func:`plan_run`).
     Returns:
         The :class:`RunResult`; a chapter that raised has status ``"failed"``.
     Raises:
@@ -307,12 +338,14 @@ def run_chapter(
     if not isinstance(chapter, Chapter):
         chapter = find_chapter(root, chapter)
     paths = default_library_paths(root) if library_paths is None else library_paths
-    slot = None
-    if output is not None:  # elsewhere, neither cached nor reused
-        slot = RunSlot(Path(output).resolve(), run_dir(root, chapter), None)
     task = plan_run(root, chapter, profile, overrides or {}, library_digest(paths),
-                    slot=slot, force=force, progress_bar=progress_bar)
-    return task.call()
+                    force=force, progress_bar=progress_bar, stream=stream)
+    result = task.call()
+    if output is not None:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(result.executed, output)
+        result.executed = Path(output).resolve()
+    return result
 
 
 def run_chapters(
@@ -333,7 +366,7 @@ def run_chapters(
     Args:
         root: the book root.
         profile: ``smoke``, ``cpu``, ``gpu`` or ``auto``.
-        force: execute even the chapters whose cache is valid.
+        force: execute even the chapters that have a run with the same key.
         library_paths: see :func:`run_chapter`.
         progress_bar: show papermill's per-cell progress bar.
         on_start: called with each task before it runs (e.g. to print progress).

@@ -8,8 +8,22 @@ Resolution order, later wins::
       + profile=<P>
 
 Every override is checked against the parameters cell before anything runs: an unknown
-key or a value whose type differs from the default's is refused with a message naming
-the key. The checks only read notebooks; executing them is execute.py's job.
+key, a value whose type differs from the default's, or a value outside the parameter's
+rule is refused with a message naming the key. A rule opens the comment beside the
+parameter, in brackets, so it lives where the parameter is defined::
+
+    num_epochs = 7       # [at least 1] report A: 200 (the gpu profile)
+    lr = 0.3             # [above 0] peak learning rate
+    train_subset = 0     # [at least 0 and at most 50000 - num_val] 0 means all of them
+    optimizer = "sgd"    # [one of: sgd, adam] ...
+    variants = "all"     # [each of: all, lenet, lenet_bn] comma-separated names
+    variants = "all"     # [variants of A1] "all" or names of A1 in reported.yaml
+
+The bounds are ``at least``, ``above``, ``at most`` and ``below``, joined by ``and``
+(words, not ``>=``: papermill reads a ``=`` in the comment as part of the value). They
+may name other parameters (the values this run uses); for a list or a dict they hold
+for every item. The checks only read notebooks; executing them is
+execute.py's job.
 """
 
 from __future__ import annotations
@@ -21,8 +35,12 @@ import shlex
 import tokenize
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+import coursekit
 from coursekit._suggest import did_you_mean
 
 from .chapters import PROFILES, Chapter, read_notebook
@@ -36,6 +54,7 @@ __all__ = [
     "format_assignment",
     "resolve_profile",
     "resolve_parameters",
+    "describe_rule",
 ]
 
 
@@ -52,6 +71,7 @@ class Parameter:
     name: str
     default: Any
     help: str = ""
+    rule: str = ""  # from "[...]" opening the comment, e.g. "at least 1"; "" = no rule
 
     @property
     def type_name(self) -> str:
@@ -72,6 +92,9 @@ def _trailing_comments(source: str) -> dict[int, str]:
     except (tokenize.TokenError, SyntaxError):
         pass  # ast.parse reports the real problem
     return comments
+
+
+_RULE = re.compile(r"^\[(?P<rule>[^\]]+)\]\s*(?P<help>.*)$")
 
 
 def _literal_assignment(node: ast.stmt) -> tuple[str, ast.expr] | None:
@@ -108,7 +131,10 @@ def _parse_parameters_cell(source: str, where: str) -> dict[str, Parameter]:
                 "compute derived values in the next one."
             )
         name = assignment[0]
-        params[name] = Parameter(name, default, comments.get(node.end_lineno, ""))
+        comment = comments.get(node.end_lineno, "")
+        rule = _RULE.match(comment)
+        params[name] = (Parameter(name, default, rule["help"], rule["rule"].strip())
+                        if rule else Parameter(name, default, comment))
     return params
 
 
@@ -300,6 +326,140 @@ def _check(
     return checked
 
 
+# ---------------------------------------------------------------- rules
+
+_OPERATORS = {"at least": lambda a, b: a >= b, "above": lambda a, b: a > b,
+              "at most": lambda a, b: a <= b, "below": lambda a, b: a < b}
+_BOUND = re.compile(r"\s*(at least|above|at most|below)\s+(.+?)\s*")
+_ARITHMETIC = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+               ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b}
+
+
+def _bound(text: str, values: Mapping[str, Any]) -> float:
+    """The number a bound's text stands for: numbers, parameter names, + - * /."""
+    def value(node: ast.expr) -> float:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return node.value
+        if isinstance(node, ast.Name) and isinstance(values.get(node.id), (int, float)):
+            return values[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            return _ARITHMETIC[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -value(node.operand)
+        raise ValueError(text)
+    return value(ast.parse(text.strip(), mode="eval").body)
+
+
+def _items(value: Any) -> list[Any]:
+    """What a rule applies to: the items of a list or dict, comma-separated words of a
+    text, else the value itself."""
+    if isinstance(value, dict):
+        return list(value.values())
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _reported_variants(experiment: str) -> list[str]:
+    """The variant names of ``experiment`` in coursekit's ``reported.yaml``.
+
+    Raises:
+        ValueError: for an experiment the file does not have.
+    """
+    path = Path(coursekit.__file__).resolve().parent / "reported.yaml"
+    experiments = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if experiment not in experiments:
+        raise ValueError(experiment)
+    return [str(name) for name in experiments[experiment].get("variants", {})]
+
+
+def _breaks_rule(rule: str, value: Any, values: Mapping[str, Any]) -> bool:
+    """Whether ``value`` breaks ``rule`` (see the module docstring).
+
+    Raises:
+        ValueError: for a rule that cannot be read.
+    """
+    if rule.startswith("variants of "):
+        experiment, *extra = [w.strip() for w in rule.removeprefix("variants of ").split(",")]
+        names = ", ".join(["all", *_reported_variants(experiment), *extra])
+        return _breaks_rule(f"each of: {names}", value, values)
+    kind, sep, names = rule.partition(":")
+    if sep and kind.strip() in ("one of", "each of"):
+        allowed = {n.strip() for n in names.split(",") if n.strip()}
+        if kind.strip() == "one of":
+            return any(str(v) not in allowed for v in _items(value))
+        words = [w.strip() for v in _items(value) for w in str(v).split(",")]
+        return any(w not in allowed for w in words if w) or not any(words)
+    for part in rule.split(" and "):
+        match = _BOUND.fullmatch(part)
+        if not match:
+            raise ValueError(rule)
+        bound = _bound(match[2], values)
+        for item in _items(value):
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                raise ValueError(rule)
+            if not _OPERATORS[match[1]](item, bound):
+                return True
+    return False
+
+
+def _check_rules(chapter: Chapter, params: Mapping[str, Parameter],
+                 values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    """Refuse a value outside its parameter's rule, naming where it came from."""
+    for name, param in params.items():
+        if not param.rule:
+            continue
+        source = sources.get(name, f"the value in chapters/{chapter.path.name}")
+        error = ParameterError if source.startswith("given as") else ChapterError
+        try:
+            broken = _breaks_rule(param.rule, values[name], values)
+        except (ValueError, SyntaxError, ZeroDivisionError):
+            raise ChapterError(
+                f"chapters/{chapter.path.name}: the rule [{param.rule}] of parameter "
+                f"{name!r} cannot be read; write e.g. [at least 1], [above 0 and at "
+                "most 1], "
+                "[one of: a, b], [each of: all, a, b] or [variants of A1]") from None
+        if broken:
+            fix = (f"For example: -p {format_assignment(name, param.default)}"
+                   if not _breaks_rule(param.rule, param.default, values) else
+                   f"See the rules with: coursekit params {chapter.id}")
+            raise error(
+                f"parameter {name!r} of chapter {chapter.id} must be "
+                f"{describe_rule(param.rule, values)}, but got {values[name]!r} "
+                f"({source}). {fix}")
+
+
+def describe_rule(rule: str, values: Mapping[str, Any] | None = None) -> str:
+    """A rule in words, with the names of ``variants of`` spelled out and bounds that
+    name other parameters computed from ``values``.
+
+    Example:
+        >>> describe_rule("at least 0 and at most 50000 - num_val", {"num_val": 5000})
+        'at least 0 and at most 50000 - num_val (= 45000 here)'
+        >>> describe_rule("each of: all, a, b")
+        "'all' or comma-separated names from: a, b"
+    """
+    if rule.startswith("variants of "):
+        experiment, *extra = [w.strip() for w in rule.removeprefix("variants of ").split(",")]
+        return describe_rule("each of: all, " + ", ".join(
+            [*_reported_variants(experiment), *extra]))
+    kind, sep, names = rule.partition(":")
+    if sep and kind.strip() == "each of":
+        words = [w.strip() for w in names.split(",") if w.strip()]
+        return ("'all' or " if "all" in words else "") + \
+            "comma-separated names from: " + ", ".join(w for w in words if w != "all")
+    if sep:
+        return rule
+    parts = []
+    for part in rule.split(" and "):
+        match = _BOUND.fullmatch(part)
+        bound = match[2] if match else ""
+        if match and values is not None and re.search(r"[A-Za-z_]", bound):
+            part = f"{part.strip()} (= {_bound(bound, values):g} here)"
+        parts.append(part.strip())
+    return " and ".join(parts)
+
+
 def resolve_parameters(
     chapter: Chapter,
     profile: str = "auto",
@@ -317,9 +477,9 @@ def resolve_parameters(
     Returns:
         Parameter name -> value, in the order of the parameters cell.
     Raises:
-        ParameterError: unknown profile, or an override with an unknown key or a
+        ParameterError: unknown profile, or an override with an unknown key, a
             value of the wrong type (an int is accepted for a float; a bool is not
-            an int).
+            an int) or a value outside the parameter's rule.
         ChapterError: the chapter has no valid parameters cell, no ``profile``
             variable, or bad overrides in its metadata.
     """
@@ -332,6 +492,7 @@ def resolve_parameters(
             "profile ran it"
         )
     values = {key: param.default for key, param in params.items()}
+    sources: dict[str, str] = {}
     for prof, prof_overrides in chapter.profiles.items():
         source = (
             f"set in chapters/{chapter.path.name}, metadata coursekit.profiles.{prof}"
@@ -339,8 +500,11 @@ def resolve_parameters(
         checked = _check(chapter, params, prof_overrides, source, ChapterError)
         if prof == name:
             values.update(checked)
+            sources.update(dict.fromkeys(checked, source))
     for key, value in (overrides or {}).items():
         source = f"given as -p {format_assignment(key, value)}"
         values.update(_check(chapter, params, {key: value}, source, ParameterError))
+        sources[key] = source
     values["profile"] = name
+    _check_rules(chapter, params, values, sources)
     return values

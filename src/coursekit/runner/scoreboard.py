@@ -1,13 +1,15 @@
 """The scoreboard page: every reported figure and claim beside ours, from run records.
 
-``render_scoreboard`` reads each chapter's record (``_build/runs/<ID>/record.json``:
+``render_scoreboard`` reads the record of the run the book shows for each chapter
+(:func:`.execute.book_run`, ``record.json`` in its run folder:
 its reported-vs-reproduced rows, its claim rows, profile, device and date) and writes
 one Markdown page. It opens with the totals of the build: the claims that hold, per
 report and per part of the book, the headline numbers within ``SHORTFALL_POINTS`` of
 the report, and one figure of every reported accuracy against ours
 (``agreement_figure``, an SVG staged beside the page). Headline rows, listed in
 ``book/scoreboard.yml``, are run once per seed
-(``plan_headline_runs``, as sweep points of their chapter) and shown as mean ± std.
+(``plan_headline_runs``, as runs of their chapter with ``seed`` changed) and shown as
+mean ± std.
 Nothing on the page is typed by hand: a chapter that has not run says so.
 """
 
@@ -24,13 +26,14 @@ from typing import Any
 
 import yaml
 
-from .chapters import (Chapter, RunSlot, find_chapter, list_chapters, main_slot,
-                       sweep_slot, toc_parts)
+from . import store
+from .cache import default_library_paths, library_digest
+from .chapters import Chapter, find_chapter, list_chapters, toc_parts
 from .errors import RunnerError
-from .execute import Task, plan_run
+from .execute import Task, book_run, plan_run, run_key
 from .params import resolve_parameters, resolve_profile
 
-__all__ = ["CONFIG", "FIGURE", "Headline", "agreement_figure", "claim_rows",
+__all__ = ["CONFIG", "FIGURE", "Headline", "agreement_figure", "book_records", "claim_rows",
            "headline_seeds", "headline_values", "plan_headline_runs", "read_headlines",
            "render_scoreboard"]
 
@@ -119,13 +122,22 @@ def _covered_by_plain_run(chapter: Chapter, profile: str, row: Headline,
         plain["variants"])
 
 
-def _slot(root: Path, chapter: Chapter, profile: str, point: Mapping,
-          row: Headline) -> RunSlot:
-    """The plain run's slot when it stands in for the row's point, else the point's own."""
+def _stands_in(chapter: Chapter, profile: str, point: Mapping, row: Headline) -> bool:
+    """Whether the chapter's own run is the run of the row's point."""
     same = resolve_parameters(chapter, profile, point) == resolve_parameters(chapter, profile)
-    if same or _covered_by_plain_run(chapter, profile, row, point):
-        return main_slot(root, chapter)
-    return sweep_slot(root, chapter, point)
+    return same or _covered_by_plain_run(chapter, profile, row, point)
+
+
+def _point_record(root: Path, chapter: Chapter, profile: str, point: Mapping,
+                  row: Headline, library: str) -> dict | None:
+    """The record of the run of one headline point: the chapter's own run when it
+    stands in, else the newest successful run with the point's key."""
+    if _stands_in(chapter, profile, point, row):
+        run = book_run(root, chapter, profile=profile, library=library)
+    else:
+        key = run_key(root, chapter, resolve_parameters(chapter, profile, point), library)
+        run = store.latest_run(root, chapter.id, key)
+    return run.record() or None if run is not None else None
 
 
 def _points(root: Path, row: Headline, profile: str) -> list[dict[str, Any]]:
@@ -149,18 +161,25 @@ def plan_headline_runs(root: Path, profile: str, library: str, *,
     for row in read_headlines(root):
         chapter = find_chapter(root, row.chapter)
         for point in _points(root, row, profile):
-            slot = _slot(root, chapter, profile, point, row)
-            if slot != main_slot(root, chapter):
+            if not _stands_in(chapter, profile, point, row):
                 tasks.append(plan_run(root, chapter, profile, point, library,
-                                      slot=slot, force=force))
+                                      force=force))
     return tasks
 
 
-def _read_record(folder: Path) -> dict | None:
-    try:
-        return json.loads((folder / "record.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+def _library(root: Path) -> str:
+    """The library of the book's runs: the last build's, else the current one."""
+    return store.book_library(root) or library_digest(default_library_paths(root))
+
+
+def book_records(root: Path, library: str | None = None) -> dict[str, dict | None]:
+    """Chapter id -> the record of the run the book shows (None: not run yet)."""
+    library = library or _library(root)
+    records = {}
+    for chapter in list_chapters(root):
+        run = book_run(root, chapter, library=library)
+        records[chapter.id] = (run.record() or None) if run is not None else None
+    return records
 
 
 def _lookup(node: Any, path: Sequence[str]) -> list[float]:
@@ -174,12 +193,14 @@ def _lookup(node: Any, path: Sequence[str]) -> list[float]:
     return [v for k in keys if k in node for v in _lookup(node[k], path[1:])]
 
 
-def headline_values(root: Path, row: Headline, profile: str) -> tuple[list[float], dict]:
+def headline_values(root: Path, row: Headline, profile: str,
+                    library: str | None = None) -> tuple[list[float], dict]:
     """The row's numbers over its seeds, and the first seed run's record (or {})."""
     chapter = find_chapter(root, row.chapter)
+    library = library or _library(root)
     values, first = [], {}
     for point in _points(root, row, profile):
-        record = _read_record(_slot(root, chapter, profile, point, row).records)
+        record = _point_record(root, chapter, profile, point, row, library)
         if record:
             first = first or record
             values += _lookup(record.get("results", {}), row.value)
@@ -272,10 +293,9 @@ def _headline_section(numbers: Sequence[Mapping[str, Any]]) -> list[str]:
                            "profile"], table, "llrrrl")
 
 
-def _chapter_section(root: Path, chapter: Chapter) -> list[str]:
+def _chapter_section(chapter: Chapter, record: dict | None) -> list[str]:
     title = f"### {chapter.id}: {chapter.title}"
     link = f"{{doc}}`chapter page <../chapters/{chapter.stem}>`"
-    record = _read_record(main_slot(root, chapter).records)
     if record is None:
         return [title, "", f"Not run yet: `coursekit run {chapter.id}` ({link}).", ""]
     lines = [title, "", f"{_provenance(record)} · {link}", ""]
@@ -319,9 +339,10 @@ def claim_rows(root: Path) -> list[dict[str, Any]]:
     """Every claim row of the chapters' records, with the chapter, its part of the
     book and the report the claim comes from."""
     parts = toc_parts(root)
+    records = book_records(root)
     rows = []
     for chapter in list_chapters(root):
-        record = _read_record(main_slot(root, chapter).records) or {}
+        record = records[chapter.id] or {}
         for row in record.get("claims") or []:
             rows.append({**row, "chapter": chapter.id,
                          "part": parts.get(f"chapters/{chapter.stem}", "other"),
@@ -386,9 +407,10 @@ def _totals_section(root: Path, numbers: Sequence[Mapping[str, Any]],
 
 def _accuracy_points(root: Path) -> list[dict[str, Any]]:
     parts = toc_parts(root)
+    records = book_records(root)
     points = []
     for chapter in list_chapters(root):
-        record = _read_record(main_slot(root, chapter).records) or {}
+        record = records[chapter.id] or {}
         for row in record.get("comparison") or []:
             ours, theirs = row.get("reproduced"), row.get("reported")
             if "accuracy" in str(row.get("metric")) and ours is not None and \
@@ -435,9 +457,10 @@ def render_scoreboard(root: Path, profile: str | None = None, *,
             as ``FIGURE``).
     """
     chapters = list_chapters(root)
+    records = book_records(root)
     if profile is None:
-        records = (_read_record(main_slot(root, c).records) for c in chapters)
-        profile = next((r["profile"] for r in records if r and "profile" in r), "cpu")
+        profile = next((r["profile"] for r in records.values() if r and "profile" in r),
+                       store.book_profile(root))
     lines = ["# Scoreboard", "",
              "Every figure and every claim of the reports, beside what this book's last "
              "build reproduced. The page is generated from the run records that "
@@ -453,5 +476,5 @@ def render_scoreboard(root: Path, profile: str | None = None, *,
               f"**▼** marks an accuracy more than {SHORTFALL_POINTS} points below the "
               "report.", ""]
     for chapter in chapters:
-        lines += _chapter_section(root, chapter)
+        lines += _chapter_section(chapter, records[chapter.id])
     return "\n".join(lines).rstrip() + "\n"

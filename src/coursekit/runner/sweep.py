@@ -1,9 +1,8 @@
 """Sweeps: run a chapter once per combination of parameter values, then gather.
 
 ``coursekit sweep A6 -p batch_size=128,256 -p seed=0,1`` runs A6 four times. Each point
-is an ordinary chapter run (checked, cached, executed by papermill) in its own slot
-``_build/sweeps/<ID>/<point>/``; the point equal to the chapter's plain run is that run
-itself. The gathered table has one row per point and reproduced number, read from the
+is an ordinary chapter run (checked, cached, executed by papermill) kept in the run
+store (:mod:`.store`); the point equal to the chapter's plain run is that run itself. The gathered table has one row per point and reproduced number, read from the
 points' run records (their reported-vs-reproduced rows), and goes to
 ``_build/sweeps/<ID>/<name>.csv`` with a figure beside it.
 """
@@ -17,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .chapters import Chapter, main_slot, point_label, sweep_slot
+from .chapters import Chapter, point_label
 from .errors import ParameterError
 from .execute import RunResult, Task, plan_run
-from .params import parse_assignment, resolve_parameters
+from .params import parse_assignment
 
 __all__ = ["Sweep", "parse_sweep", "sweep_points", "plan_sweep", "gather", "save_sweep"]
 
@@ -84,8 +83,8 @@ def plan_sweep(root: Path, chapter: Chapter, profile: str,
                force: bool = False) -> Sweep:
     """Check every point's parameters, then plan one run per point.
 
-    A point whose parameters equal the chapter's plain run uses the plain run's slot,
-    so the book's own run is never repeated.
+    Each point is an ordinary run in the store: a point whose parameters equal the
+    chapter's plain run reuses that run, so the book's own run is never repeated.
 
     Raises:
         ParameterError: for an unknown key or a wrong type in any point, before
@@ -94,14 +93,8 @@ def plan_sweep(root: Path, chapter: Chapter, profile: str,
     points = sweep_points(sweep)
     if not points or any(not values for values in sweep.values()):
         raise ParameterError("a sweep needs at least one value for each -p KEY=V1,V2")
-    plain = resolve_parameters(chapter, profile)
-    tasks = []
-    for point in points:
-        params = resolve_parameters(chapter, profile, point)  # checks the point
-        slot = main_slot(root, chapter) if params == plain else \
-            sweep_slot(root, chapter, point)
-        tasks.append(plan_run(root, chapter, profile, point, library, slot=slot,
-                              force=force))
+    tasks = [plan_run(root, chapter, profile, point, library, force=force)
+             for point in points]  # plan_run checks each point first
     return Sweep(chapter, profile, points, tasks)
 
 
