@@ -23,7 +23,7 @@ from torch import nn
 
 from coursekit import optim
 from coursekit.loader import resolve_device
-from coursekit.train import log_epoch
+from coursekit.train import log_epoch, time_left
 
 __all__ = ["ForecastHistory", "chronological_bounds", "compare_forecasters", "fit_forecaster",
            "forecast", "forecast_errors", "same_period_before", "to_original", "windows"]
@@ -78,8 +78,10 @@ class ForecastHistory:
 def fit_forecaster(model: nn.Module, train: tuple[np.ndarray, np.ndarray],
                    val: tuple[np.ndarray, np.ndarray], *, num_epochs: int = 5,
                    batch_size: int = 32, optimizer: str = "adam", lr: float = 1e-3,
-                   seed: int = 0, device: str = "auto") -> ForecastHistory:
-    """Train ``model(windows) -> next value`` with MSE and mini-batches in shuffled order.
+                   seed: int = 0, device: str = "auto", verbose: bool = True
+                   ) -> ForecastHistory:
+    """Train ``model(windows) -> next value`` with MSE and mini-batches in shuffled order;
+    ``verbose`` prints one row per epoch with the time left.
 
     ``optimizer`` is a name of ``coursekit.optim.make_optimizer`` (not "spsa").
     """
@@ -103,8 +105,14 @@ def fit_forecaster(model: nn.Module, train: tuple[np.ndarray, np.ndarray],
         history.train_mse.append(total.item() / len(targets))
         history.epoch_time_s.append(time.perf_counter() - start)
         history.val_mse.append(float(np.mean((forecast(model, val[0]) - val[1]) ** 2)))
-        log_epoch(epoch=len(history.train_mse), train_mse=history.train_mse[-1],
+        epoch = len(history.train_mse)
+        log_epoch(epoch=epoch, train_mse=history.train_mse[-1],
                   val_mse=history.val_mse[-1], seconds=history.epoch_time_s[-1])
+        if verbose:
+            print(f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}  train MSE "
+                  f"{history.train_mse[-1]:.5f}  val MSE {history.val_mse[-1]:.5f}  "
+                  f"{history.epoch_time_s[-1]:5.1f} s  |  "
+                  f"{time_left(history.epoch_time_s, num_epochs)}", flush=True)
     return history
 
 

@@ -50,13 +50,30 @@ def log_epoch(**numbers: float) -> None:
     in progress (:func:`run_name`). ``fit``, ``lm.fit_lm`` and ``series.fit_forecaster``
     call it; ``Chapter.finish`` saves the log beside the run record, where experiment
     trackers read the curves."""
-    name = _RUN_NAMES[-1] if _RUN_NAMES else "run"
-    _EPOCH_LOG.append({"run": name, **{k: float(v) for k, v in numbers.items()}})
+    if _RUN_NAMES:
+        name = _RUN_NAMES[-1]
+    else:  # unnamed: a new "run N" whenever the epoch count starts again
+        unnamed = [e for e in _EPOCH_LOG if e.get("unnamed")]
+        count = int(unnamed[-1]["run"].split()[-1]) if unnamed else 0
+        if not unnamed or numbers.get("epoch", 0) <= unnamed[-1].get("epoch", 0):
+            count += 1
+        name = f"run {count}"
+    entry = {"run": name, **{k: float(v) for k, v in numbers.items()}}
+    _EPOCH_LOG.append({**entry, "unnamed": True} if not _RUN_NAMES else entry)
 
 
 def epoch_log() -> list[dict]:
-    """Every epoch logged in this process so far, oldest first (a copy)."""
-    return list(_EPOCH_LOG)
+    """Every epoch logged in this process so far, oldest first (a copy).
+
+    >>> start = len(epoch_log())
+    >>> with run_name("lenet"):
+    ...     log_epoch(epoch=1, train_loss=2.0)
+    >>> log_epoch(epoch=1, train_loss=1.5); log_epoch(epoch=2, train_loss=1.0)
+    >>> runs = [e["run"] for e in epoch_log()[start:]]
+    >>> runs[0], runs[1] == runs[2], runs[1].startswith("run ")
+    ('lenet', True, True)
+    """
+    return [{k: v for k, v in e.items() if k != "unnamed"} for e in _EPOCH_LOG]
 
 
 @contextmanager
