@@ -63,10 +63,8 @@ def make_chapter(path: Path, parameters: str, body: str, meta: dict) -> None:
     nbformat.write(nb, str(path))
 
 
-@pytest.fixture
-def book(tmp_path: Path) -> Path:
-    """A two-chapter book; returns its root."""
-    root = tmp_path / "book"
+def make_book_root(root: Path, chapters: list[str]) -> Path:
+    """An empty book at ``root``: config, intro and a toc of ``chapters`` (file stems)."""
     (root / "book").mkdir(parents=True)
     (root / "chapters").mkdir()
     (root / "_config.yml").write_text(
@@ -75,9 +73,16 @@ def book(tmp_path: Path) -> Path:
     )
     (root / "_toc.yml").write_text(
         "format: jb-book\nroot: book/intro\nchapters:\n"
-        "- file: chapters/B2_fails\n- file: chapters/A1_ok\n"
+        + "".join(f"- file: chapters/{stem}\n" for stem in chapters)
     )
     (root / "book" / "intro.md").write_text("# Tiny book\n\nFor tests.\n")
+    return root
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    """A two-chapter book; returns its root."""
+    root = make_book_root(tmp_path / "book", ["B2_fails", "A1_ok"])
     make_chapter(root / "chapters" / "A1_ok.ipynb", A1_PARAMETERS, A1_BODY, {
         "id": "A1", "title": "An ok chapter", "experiments": ["A1"],
         "profiles": {"smoke": {"num_epochs": 1}, "gpu": {"num_epochs": 30, "lr": 1}},

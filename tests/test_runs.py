@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_runner import make_chapter
+from test_runner import make_book_root, make_chapter
 
 from coursekit import runner
 from coursekit.cli import main
@@ -65,14 +65,7 @@ record = {"profile": profile, "params": {"lr": lr, "num_epochs": num_epochs},
 
 @pytest.fixture
 def book(tmp_path: Path) -> Path:
-    root = tmp_path / "book"
-    (root / "book").mkdir(parents=True)
-    (root / "chapters").mkdir()
-    (root / "_config.yml").write_text(
-        "title: Runs\nauthor: tests\nexecute:\n  execute_notebooks: 'off'\n")
-    (root / "_toc.yml").write_text(
-        "format: jb-book\nroot: book/intro\nchapters:\n- file: chapters/A1_runs\n")
-    (root / "book" / "intro.md").write_text("# Runs\n")
+    root = make_book_root(tmp_path / "book", ["A1_runs"])
     make_chapter(root / "chapters" / "A1_runs.ipynb", PARAMETERS, BODY, {
         "id": "A1", "title": "A chapter with runs", "experiments": ["A1"],
         "profiles": {"smoke": {"num_epochs": 2}}})

@@ -32,8 +32,8 @@ from .chapters import (
     read_chapter,
 )
 from .errors import BookBuildError, ChapterError, ParameterError, RunnerError
-from .execute import (RunResult, Task, book_run, plan_run, reproduce_command, run_chapter,
-                      run_chapters, run_key)
+from .execute import (RunResult, Task, book_run, plan_chapters, plan_run,
+                      reproduce_command, run_chapter, run_key)
 from .lock import book_lock
 from .store import StoredRun
 from .executors import EXECUTORS, DaskExecutor, Executor, LocalExecutor, make_executor
@@ -82,6 +82,7 @@ __all__ = [
     "make_executor",
     "parse_sweep",
     "plan_headline_runs",
+    "plan_chapters",
     "plan_run",
     "plan_sweep",
     "point_label",
@@ -101,7 +102,6 @@ __all__ = [
     "resolve_parameters",
     "resolve_profile",
     "run_chapter",
-    "run_chapters",
     "run_key",
     "stage_book",
 ]

@@ -30,7 +30,7 @@ from . import store
 from .cache import default_library_paths, library_digest
 from .chapters import Chapter, list_chapters
 from .errors import BookBuildError, ChapterError
-from .execute import RunResult, Task, book_run, plan_run
+from .execute import RunResult, Task, book_run, plan_chapters
 from .executors import Executor, LocalExecutor
 from .params import format_assignment, read_parameters, resolve_profile
 from .scoreboard import FIGURE, agreement_figure, plan_headline_runs, render_scoreboard
@@ -232,10 +232,8 @@ def plan_book(root: Path, *, profile: str = "auto", force: bool = False,
     """
     paths = default_library_paths(root) if library_paths is None else library_paths
     library = library_digest(paths)
-    tasks = [plan_run(root, ch, profile, {}, library, force=force,
-                      progress_bar=progress_bar) for ch in list_chapters(root)]
-    return tasks + (plan_headline_runs(root, profile, library, force=force)
-                    if seeds else [])
+    return plan_chapters(root, profile, library, force=force, progress_bar=progress_bar) \
+        + (plan_headline_runs(root, profile, library, force=force) if seeds else [])
 
 
 def build_book(
@@ -268,7 +266,8 @@ def build_book(
         library_paths: see :func:`coursekit.runner.run_chapter`.
         progress_bar: show papermill's per-cell progress bar.
         executor: where the runs execute (default: here, one after another).
-        on_start, on_result: progress callbacks, see :func:`run_chapters`.
+        on_start, on_result: called with each task before it runs and with each
+            result as soon as it is known (e.g. to print progress).
         tasks: the runs, as :func:`plan_book` planned them with the same arguments
             (default: planned here).
     Returns:

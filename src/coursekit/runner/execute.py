@@ -33,10 +33,10 @@ from . import store
 from .cache import cache_key, default_library_paths, library_digest, notebook_digest
 from .chapters import Chapter, find_chapter, list_chapters, read_notebook
 from .errors import ChapterError
-from .executors import Executor, LocalExecutor, environment
+from .executors import environment
 from .params import format_assignment, resolve_parameters
 
-__all__ = ["RunResult", "Task", "plan_run", "run_chapter", "run_chapters",
+__all__ = ["RunResult", "Task", "plan_run", "plan_chapters", "run_chapter",
            "reproduce_command", "run_key", "book_run"]
 
 KERNEL_NAME = "python3"
@@ -348,38 +348,12 @@ def run_chapter(
     return result
 
 
-def run_chapters(
-    root: Path,
-    *,
-    profile: str = "auto",
-    force: bool = False,
-    library_paths: Sequence[Path] | None = None,
-    progress_bar: bool = False,
-    on_start: Callable[[Task], None] | None = None,
-    on_result: Callable[[RunResult], None] | None = None,
-    executor: Executor | None = None,
-) -> list[RunResult]:
-    """Execute every chapter in book order; a failing chapter does not stop the rest.
+def plan_chapters(root: Path, profile: str, library: str, *, force: bool = False,
+                  progress_bar: bool = False) -> list[Task]:
+    """One task per chapter, in book order, each with the chapter's own parameters.
 
-    The parameters of all chapters are checked before the first one runs.
-
-    Args:
-        root: the book root.
-        profile: ``smoke``, ``cpu``, ``gpu`` or ``auto``.
-        force: execute even the chapters that have a run with the same key.
-        library_paths: see :func:`run_chapter`.
-        progress_bar: show papermill's per-cell progress bar.
-        on_start: called with each task before it runs (e.g. to print progress).
-        on_result: called with each result as soon as it is known.
-        executor: where the runs execute (default: here, one after another).
-    Returns:
-        One :class:`RunResult` per chapter, in book order.
     Raises:
-        ChapterError, ParameterError: before anything runs.
+        ChapterError, ParameterError: for any chapter, before anything runs.
     """
-    paths = default_library_paths(root) if library_paths is None else library_paths
-    library = library_digest(paths)
-    tasks = [plan_run(root, ch, profile, {}, library, force=force,
-                      progress_bar=progress_bar) for ch in list_chapters(root)]
-    return (executor or LocalExecutor()).run(tasks, on_start=on_start,
-                                             on_result=on_result)
+    return [plan_run(root, ch, profile, {}, library, force=force,
+                     progress_bar=progress_bar) for ch in list_chapters(root)]

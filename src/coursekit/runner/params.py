@@ -29,6 +29,7 @@ execute.py's job.
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import re
 import shlex
@@ -367,10 +368,20 @@ def _reported_variants(experiment: str) -> list[str]:
         ValueError: for an experiment the file does not have.
     """
     path = Path(coursekit.__file__).resolve().parent / "reported.yaml"
-    experiments = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if experiment not in experiments:
+    variants = _variants_in(str(path), path.stat().st_mtime_ns)
+    if experiment not in variants:
         raise ValueError(experiment)
-    return [str(name) for name in experiments[experiment].get("variants", {})]
+    return variants[experiment]
+
+
+@functools.lru_cache(maxsize=4)
+def _variants_in(path: str, mtime_ns: int) -> dict[str, list[str]]:
+    """Experiment -> variant names of a ``reported.yaml``, read once per version of
+    the file (parsing it takes half a second; a build checks ~60 parameter sets)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    experiments = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)
+    return {str(e): [str(v) for v in (body or {}).get("variants", {})]
+            for e, body in experiments.items()}
 
 
 def _breaks_rule(rule: str, value: Any, values: Mapping[str, Any]) -> bool:
