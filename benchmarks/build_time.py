@@ -30,7 +30,7 @@ def copy_book(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO / name, target / name)
-    for folder in ("book", "chapters", "data_manifests"):
+    for folder in ("book", "chapters"):
         shutil.copytree(REPO / folder, target / folder)
     return target
 

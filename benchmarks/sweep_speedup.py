@@ -28,7 +28,7 @@ def copy_book(target: Path) -> Path:
     """The book's sources in ``target``: the runs there never touch the repository's."""
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO / name, target / name)
-    for folder in ("book", "chapters", "data_manifests"):
+    for folder in ("book", "chapters"):
         shutil.copytree(REPO / folder, target / folder)
     return target
 

@@ -49,7 +49,7 @@ def book(tmp_path: Path) -> Path:
     root.mkdir()
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO / name, root / name)
-    for folder in ("book", "chapters", "data_manifests"):
+    for folder in ("book", "chapters"):
         shutil.copytree(REPO / folder, root / folder)
     return root
 

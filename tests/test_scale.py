@@ -282,7 +282,6 @@ def _real_book(target: Path, chapters: list[str]) -> Path:
     """A copy of the real book holding only ``chapters`` (stems)."""
     target.mkdir()
     shutil.copy(REPO / "_config.yml", target / "_config.yml")
-    shutil.copytree(REPO / "data_manifests", target / "data_manifests")
     (target / "book").mkdir()
     (target / "book" / "intro.md").write_text("# Part of the book\n")
     (target / "chapters").mkdir()

@@ -5,3 +5,4 @@ importing the package itself has no side effects and loads no heavy dependency.
 """
 
 __version__ = "0.1.0"
+REPOSITORY = "https://github.com/coursekit/coursekit"  # the book's sources and chapters

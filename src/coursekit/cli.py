@@ -319,7 +319,8 @@ def _runs_list(args: argparse.Namespace, root: Path, words: list[str]) -> int:
               or "-", r.run.status, f"{r.run.seconds:.0f}",
               ("book" if r.in_book else "") + ("" if r.current else " stale"),
               stored.headline(r.run)) for r in rows]
-    print(_table(("run", "chapter", "changed", "status", "seconds", "", "result"), table))
+    print(_table(("run", "chapter", "changed", "status", "seconds", "marks", "result"),
+                 table))
     print("\n'book': the run the book shows; 'stale': the chapter, its parameters or the "
           "library changed since. Compare two with: coursekit runs compare RUN RUN")
     return 0
@@ -407,6 +408,8 @@ def _cmd_data(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise RunnerError(f"the data commands need coursekit.data: {exc}") from exc
     try:
+        if args.data_command == "config":
+            return _data_config(args, data.settings)
         if args.data_command == "status":
             print(_data_table(data.status()))
         elif data.load_manifest(args.name).image_shape is None:  # a table: text, numbers
@@ -417,6 +420,22 @@ def _cmd_data(args: argparse.Namespace) -> int:
     except data.DataError as exc:
         print(f"coursekit: error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _data_config(args: argparse.Namespace, settings: Any) -> int:
+    """Save the settings given, then show where each one comes from."""
+    changes = {"mirror": args.mirror, "data_dir": args.data_dir}
+    for name in args.unset or []:
+        changes[name] = ""
+    for name, value in changes.items():
+        if value is not None:
+            path = settings.save_setting(name, value or None)
+            print(f"{'removed' if not value else 'saved'} {name} in {path}")
+    rows = [(name, settings.setting(name) or "-", settings.where(name))
+            for name in settings.SETTINGS]
+    print(_table(("setting", "value", "from"), rows))
+    print(f"\nconfig file: {settings.config_path()} (an environment variable wins)")
     return 0
 
 
@@ -558,10 +577,21 @@ def _add_data_parser(commands: argparse._SubParsersAction) -> None:
     data = commands.add_parser("data", help="check or download the datasets",
                                description="Check or download the datasets.")
     data_commands = data.add_subparsers(dest="data_command", required=True,
-                                        metavar="{status,fetch}")
+                                        metavar="{status,fetch,config}")
     data_commands.add_parser("status", help="where each dataset was found, if at all")
     fetch = data_commands.add_parser("fetch", help="get a dataset and verify it")
     fetch.add_argument("name", help="dataset name, as listed by: coursekit data status")
+    config = data_commands.add_parser(
+        "config", help="set, once, where the data and the mirror are",
+        description="Save the data directory and the mirror in the user's config file, "
+        "so coursekit, papermill and a plain Jupyter kernel find the data without "
+        "environment variables (which still win). Without options: show the settings.")
+    config.add_argument("--mirror", metavar="PATH|URL",
+                        help="a folder (or http(s) URL) holding the datasets' files")
+    config.add_argument("--data-dir", metavar="PATH",
+                        help="where downloads and decoded caches go")
+    config.add_argument("--unset", action="append", choices=("mirror", "data_dir"),
+                        help="remove a saved setting")
     data.set_defaults(func=_cmd_data)
 
 

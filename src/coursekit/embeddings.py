@@ -3,7 +3,7 @@
 Report C fed its BiLSTM Google's word2vec vectors and GloVe's. The GoogleNews vectors
 (3.6 GB) cannot be had offline, so ``train_word2vec`` trains word2vec with gensim on
 the chapter's own training texts; GloVe comes from the course mirror (see
-``data_manifests/glove_6B_50d_subset.yaml``). ``keyed_vectors`` turns GloVe's table into the same
+``coursekit/data/manifests/glove_6B_50d_subset.yaml``). ``keyed_vectors`` turns GloVe's table into the same
 gensim ``KeyedVectors`` (nearest neighbours for both), and ``embedding_matrix`` lines
 either up with a ``text.Vocabulary`` and says which words it found.
 """

@@ -1,6 +1,6 @@
 """Datasets of the book: find, verify, decode once, load as tensors.
 
-Every dataset has a manifest, `data_manifests/<name>.yaml`, that lists its
+Every dataset has a manifest, `coursekit/data/manifests/<name>.yaml`, that lists its
 files, checksums, classes and splits. `load_images(name)` looks for the data
 in this order and uses the first source that works:
 
@@ -8,6 +8,10 @@ in this order and uses the first source that works:
 2. a mirror (`COURSEKIT_DATA_MIRROR`: a folder, read in place, or an http(s)
    URL, laid out like the data directory: `<mirror>/cifar10/...`);
 3. the official source, downloaded into the data directory.
+
+Both locations can be set once, in the user's config file, with
+`coursekit data config --mirror PATH --data-dir PATH` (`settings`); an environment
+variable still wins.
 
 Every file is checked against its checksum; a bad download is deleted. The
 decoded arrays are cached in `<data dir>/<name>/decoded/`, so images are
@@ -19,10 +23,12 @@ decoded once and later loads are a fast `np.load`.
 
 Modules: `manifest` (the YAML schema), `lookup` (fetch and status), `download`
 (checksums and downloads), `formats` (file formats), `cache` (decoded arrays),
-`images` (tensors and splits), `tables` (text and numbers as DataFrames). This
+`images` (tensors and splits), `tables` (text and numbers as DataFrames),
+`settings` (where the data directory and the mirror are set). This
 package knows nothing of training.
 """
 
+from . import settings
 from .errors import ChecksumError, DataError, DatasetNotFoundError
 from .lookup import data_dir, fetch, locate, mirror_location, status
 from .tables import load_table, split_frame
@@ -61,4 +67,5 @@ __all__ = [
     "to_grayscale",
     "split_off",
     "subset",
+    "settings",
 ]

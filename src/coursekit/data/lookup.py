@@ -15,7 +15,6 @@ its checksum raises `ChecksumError`; when every source fails,
 
 from __future__ import annotations
 
-import os
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 
 import platformdirs
 
-from . import cache, formats
+from . import cache, formats, settings
 from .download import DownloadError, check_file, download_file
 from .errors import DataError, DatasetNotFoundError
 from .manifest import Manifest, list_datasets, load_manifest, manifests_dir
@@ -32,18 +31,20 @@ __all__ = ["data_dir", "mirror_location", "fetch", "locate", "status"]
 
 
 def data_dir() -> Path:
-    """The data directory: `$COURSEKIT_DATA_DIR`, else the user cache dir.
+    """The data directory: `$COURSEKIT_DATA_DIR`, else the config file's `data_dir`
+    (:mod:`.settings`), else the user cache dir.
 
     Returns:
         e.g. ~/.cache/coursekit on Linux. The folder may not exist yet.
     """
-    override = os.environ.get("COURSEKIT_DATA_DIR")
+    override = settings.setting("data_dir")
     return Path(override or platformdirs.user_cache_dir("coursekit")).expanduser()
 
 
 def mirror_location() -> str | None:
-    """The mirror: `$COURSEKIT_DATA_MIRROR` (a folder or an http(s) URL), or None."""
-    return os.environ.get("COURSEKIT_DATA_MIRROR", "").strip() or None
+    """The mirror: `$COURSEKIT_DATA_MIRROR`, else the config file's `mirror` (a folder
+    or an http(s) URL), or None."""
+    return settings.setting("mirror")
 
 
 def fetch(

@@ -1,4 +1,4 @@
-"""Dataset manifests: the YAML files in `data_manifests/`, parsed and checked.
+"""Dataset manifests: the YAML files in `coursekit/data/manifests/`, parsed and checked.
 
 A manifest says what a dataset is (title, classes, split sizes, licence,
 citation) and where its files come from (mirror files with sha256, the
@@ -76,7 +76,7 @@ class OfficialSource:
 
 @dataclass(frozen=True)
 class Manifest:
-    """A parsed `data_manifests/<name>.yaml`; see `cifar10.yaml` for an example.
+    """A parsed `coursekit/data/manifests/<name>.yaml`; see `cifar10.yaml` for an example.
 
     Tests and notebooks may derive variants with `dataclasses.replace`, e.g.
     to point `official` at a local server.
@@ -116,13 +116,14 @@ def manifests_dir() -> Path:
     """The folder holding `<name>.yaml` manifests.
 
     Returns:
-        `$COURSEKIT_MANIFESTS` if set, else `data_manifests/` at the root of
-        the repository that holds this package (src/coursekit/data/...).
+        `$COURSEKIT_MANIFESTS` if set, else the `manifests/` folder that ships
+        inside this package (``coursekit/data/manifests``), so an installed
+        coursekit knows every dataset.
     """
     override = os.environ.get("COURSEKIT_MANIFESTS")
     if override:
         return Path(override).expanduser()
-    return Path(__file__).resolve().parents[3] / "data_manifests"
+    return Path(__file__).resolve().parent / "manifests"
 
 
 def list_datasets() -> list[str]:

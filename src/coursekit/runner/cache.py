@@ -5,7 +5,7 @@ The key is a sha256 over three parts:
 - the notebook's cells: type, source and tags, never outputs or other metadata,
   so saving a notebook in Jupyter does not invalidate it;
 - the resolved parameters as sorted JSON;
-- the library: every file under ``src/coursekit/`` and ``data_manifests/``, hashed
+- the library: every file under ``src/coursekit/`` (the dataset manifests included), hashed
   by content in sorted path order (``__pycache__`` and hidden files left out). The
   runner and the command line are left out too: chapters never import them, so a
   change to how chapters are run or the book is staged re-executes nothing.
@@ -35,8 +35,9 @@ __all__ = [
 
 
 def default_library_paths(root: Path) -> list[Path]:
-    """The library inputs of the cache key: the coursekit package and data manifests."""
-    return [Path(coursekit.__file__).resolve().parent, root / "data_manifests"]
+    """The library inputs of the cache key: the coursekit package (``root`` is unused:
+    the manifests and ``reported.yaml`` ship inside the package)."""
+    return [Path(coursekit.__file__).resolve().parent]
 
 
 # The notebook runner itself: what chapters run with, not what they compute.
@@ -59,7 +60,7 @@ def _library_files(path: Path) -> list[Path]:
 def library_digest(paths: Iterable[Path]) -> str:
     """sha256 of the files under ``paths`` (folders or files), by content and name.
 
-    A missing path counts as empty, so a book without ``data_manifests/`` still works.
+    A missing path counts as empty.
     """
     digest = hashlib.sha256()
     for path in paths:

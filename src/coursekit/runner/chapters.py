@@ -116,8 +116,9 @@ def find_book_root(start: Path | None = None) -> Path:
         return fallback
     raise RunnerError(
         f"no book found: neither {here} nor its parents hold a _toc.yml and a "
-        "chapters/ folder. Run coursekit inside the repository, pass --root, "
-        "or set COURSEKIT_BOOK_ROOT."
+        "chapters/ folder. The library is installed, but the chapters live in the "
+        f"book's repository: git clone {coursekit.REPOSITORY}, then run coursekit "
+        "inside it, pass --root, or set COURSEKIT_BOOK_ROOT."
     )
 
 

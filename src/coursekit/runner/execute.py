@@ -326,7 +326,7 @@ def run_chapter(
         force: execute even if a successful run with the same key exists.
         output: also copy the executed notebook here.
         library_paths: folders whose content enters the cache key (default: the
-            coursekit package and ``data_manifests/``).
+            coursekit package).
         progress_bar: show papermill's per-cell progress bar.
         stream: echo what the chapter prints while it runs (see :func:`plan_run`).
     Returns:

@@ -25,7 +25,7 @@ __all__ = ["RunRow", "run_rows", "headline", "compare", "Prunable", "prunable", 
 def headline(run: StoredRun) -> str:
     """One line of a run's result: its claims that hold, then its first number.
 
-    Example: ``"14/17 claims hold; A1 super_lenet test_acc 65.4 (report 66.0)"``.
+    Example: ``"14/16 claims hold; LeNet train accuracy (%) 67.66 (report 69.6)"``.
     """
     if not run.ok:
         return str(run.meta.get("error") or "failed").splitlines()[0][:80]
@@ -39,8 +39,8 @@ def headline(run: StoredRun) -> str:
     for row in record.get("comparison") or []:
         ours, theirs = row.get("reproduced"), row.get("reported")
         if isinstance(ours, (int, float)) and math.isfinite(ours):
-            report = f" (report {theirs:.1f})" if isinstance(theirs, (int, float)) else ""
-            words.append(f"{row.get('variant')} {row.get('metric')} {ours:.1f}{report}")
+            report = f" (report {theirs:.4g})" if isinstance(theirs, (int, float)) else ""
+            words.append(f"{row.get('variant')} {row.get('metric')} {ours:.4g}{report}")
             break
     return "; ".join(words) or "no record"
 
