@@ -78,7 +78,8 @@ def test_finish_writes_one_complete_record(book, tmp_path):
     summary = ch.summary()
     assert summary.startswith("**1 of 3 claims hold** at the `cpu` profile")
     assert "needs 200 epochs" in summary
-    path = ch.finish(facts={"best": "bn"}, timings={"train_s": 1.5})
+    assert ch.finish(facts={"best": "bn"}, timings={"train_s": 1.5}) is None
+    path = ch.record_path
     record = json.loads(path.read_text())
     assert path == tmp_path / "run" / "record.json"
     assert record["params"] == {"profile": "cpu", "num_epochs": 3, "variants": "all",

@@ -60,6 +60,7 @@ class Chapter:
         self._claims: dict[str, pd.DataFrame] = {}
         self._started = time.perf_counter()
         self._first_epoch = len(train.epoch_log())
+        self.record_path: Path | None = None  # set by finish
 
     # ------------------------------------------------------------ the report's side
 
@@ -163,15 +164,16 @@ class Chapter:
     # ------------------------------------------------------------ the record
 
     def finish(self, facts: Mapping[str, Any] | None = None,
-               timings: Mapping[str, float] | None = None) -> Path:
+               timings: Mapping[str, float] | None = None) -> None:
         """Write the run record and glue the facts the closing text cites.
+
+        Returns nothing, so the notebook's last line shows nothing (the record's path,
+        a temporary folder while the runner works, is ``self.record_path``).
 
         Args:
             facts: name -> value shown with ``{glue:text}`name``` in the text; each
                 claim's verdict is glued too, as ``<experiment>.<claim id>``.
             timings: seconds spent in named phases; the chapter's total is added.
-        Returns:
-            The path of ``record.json``.
         """
         from myst_nb import glue
         timings = {**(timings or {}),
@@ -188,4 +190,4 @@ class Chapter:
                 glue(f"{experiment}.{claim_id}", verdict, display=False)
         for name, value in (facts or {}).items():
             glue(name, value, display=False)
-        return path
+        self.record_path = path
