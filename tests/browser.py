@@ -6,7 +6,8 @@ Used by tests/test_browser.py. A page is served from a local folder over HTTP on
 download one) and checked by :func:`check_page`, which returns one message per
 problem: a page that does not load, an image that does not load, a broken internal
 link or anchor, an error output of a notebook cell (traceback, stderr, the runner's
-error admonition) and a SEVERE console message about a local resource.
+error admonition), an equation left as raw TeX, and a SEVERE console message about a
+local resource.
 
 External hosts are out of scope: Chromium is told that every host but 127.0.0.1 does
 not exist, so the check never reaches the internet; external images become warnings
@@ -54,6 +55,9 @@ KNOWN_CONSOLE_NOISE = (
     "Identifier 'THEBE_JS_URL' has already been declared",
     "Got invalid theme mode",
     "favicon.ico - Failed to load resource",
+    # MathJax 2's web-font probe asks for a font at about:blank, which Chromium refuses
+    # when a page is served over http; the STIX-Web fonts it then loads are local.
+    "Access to font at 'about:blank'",
 )
 _IMAGE_TIMEOUT_S = 15
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -233,8 +237,32 @@ def check_page(driver, url: str) -> list[str]:
     problems += image_problems
     problems += _check_links(driver, page, base)
     problems += _check_error_outputs(driver, page)
+    problems += _check_math(driver, page)
     problems += _check_console(driver, page, base, ignore=broken)
     return problems
+
+
+# Sphinx writes math as \( \) or \[ \] inside .math elements; MathJax replaces what the
+# reader sees (innerText; its <script type="math/tex"> copies are not visible).
+_RAW_TEX_JS = r"""
+return Array.from(document.querySelectorAll('.math'))
+    .map(m => m.innerText.trim())
+    .filter(t => /^(\\\(|\\\[|\$)/.test(t));
+"""
+
+
+def _check_math(driver, page: str) -> list[str]:
+    """Every equation was typeset: no .math element still shows its TeX source (as it
+    does when MathJax could not load, e.g. from a CDN with no network)."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with contextlib.suppress(TimeoutException):
+        WebDriverWait(driver, _IMAGE_TIMEOUT_S).until(
+            lambda d: not d.execute_script(_RAW_TEX_JS))
+    raw = driver.execute_script(_RAW_TEX_JS)
+    return [f"{page}: {len(raw)} equation(s) shown as raw TeX, e.g. {raw[0][:60]!r}"
+            ] if raw else []
 
 
 def _check_redirect(page: str, url: str, target: str) -> list[str]:

@@ -57,6 +57,7 @@ SITE = {
     "failed_chapter.html": ADMONITION,
     "missing_css.html": '<link rel="stylesheet" href="_static/missing.css"><p>styled</p>',
     "js_error.html": '<p>scripted</p><script src="_static/broken.js"></script>',
+    "raw_tex.html": '<p>Energy <span class="math notranslate nohighlight">\\(E = mc^2\\)</span></p>',
 }
 EXPECTED = {  # page -> the one problem the checker must report on it
     "broken_link.html": "broken_link.html: link 'missing.html' is broken (missing.html "
@@ -71,6 +72,7 @@ EXPECTED = {  # page -> the one problem the checker must report on it
     "missing_css.html": "missing_css.html: console error: _static/missing.css - "
                         "Failed to load resource",
     "js_error.html": "js_error.html: console error: _static/broken.js",
+    "raw_tex.html": "raw_tex.html: 1 equation(s) shown as raw TeX, e.g. '\\\\(E = mc^2\\\\)'",
     "no_main.html": "no_main.html: no main content",
     "nowhere.html": "nowhere.html: page did not load (HTTP 404)",
     "bad_redirect.html": "bad_redirect.html: redirects to gone.html, which returned HTTP 404",

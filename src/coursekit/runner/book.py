@@ -6,7 +6,8 @@ the run store (:func:`.execute.book_run`: the run of the book's profile with the
 current key, or the one the user put into the book), without papermill's copy of the
 parameters cell, with a box
 above its parameters cell saying which profile produced it and how to re-run it, and
-``book/scoreboard.md`` is generated from the run records. A file is written only when
+``book/scoreboard.md`` is generated from the run records; ``_mathjax/`` holds MathJax,
+so the equations render offline. A file is written only when
 its bytes differ, so unchanged files keep their mtime and Sphinx's incremental build
 re-reads only what changed.
 jupyter-book 1.0.4 writes the HTML to ``<path-output>/_build/html``; with
@@ -86,6 +87,7 @@ def _source_files(root: Path) -> dict[str, Path | bytes]:
             skip = any(p.startswith(".") or p in _SKIPPED_DIRS for p in rel.parts)
             if file.is_file() and not skip and file.suffix not in _SKIPPED_SUFFIXES:
                 files[rel.as_posix()] = file
+    files.update(_mathjax_files())
     chapters = list_chapters(root)
     for chapter in chapters:
         run = book_run(root, chapter)
@@ -97,6 +99,28 @@ def _source_files(root: Path) -> dict[str, Path | bytes]:
             files[f"book/{FIGURE}"] = svg
         files[SCOREBOARD] = render_scoreboard(root, figure=svg is not None).encode()
     return files
+
+
+def _mathjax_files() -> dict[str, Path]:
+    """MathJax 2 from the jupyter-server-mathjax package, staged as
+    ``_mathjax/mathjax/`` (an ``html_extra_path`` that lands at the site's ``mathjax/``,
+    where ``_config.yml``'s ``mathjax_path`` points): Sphinx's default loads MathJax 3
+    from a CDN, and then an offline reader sees raw TeX. The package is the smallest
+    maintained copy of MathJax on PyPI.
+
+    Raises:
+        BookBuildError: when the package is not installed.
+    """
+    try:
+        import jupyter_server_mathjax
+    except ImportError as exc:
+        raise BookBuildError(
+            "the book serves MathJax itself, from the jupyter-server-mathjax package: "
+            "pip install jupyter-server-mathjax (it is in requirements.txt and the "
+            "'book' extra)") from exc
+    static = Path(jupyter_server_mathjax.__file__).resolve().parent / "static"
+    return {f"_mathjax/mathjax/{file.relative_to(static).as_posix()}": file
+            for file in sorted(static.rglob("*")) if file.is_file()}
 
 
 def rerun_box(chapter: Chapter, params: dict, defaults: dict | None = None) -> str:
