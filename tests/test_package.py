@@ -9,6 +9,7 @@ Python started outside the repository, so the checkout's own sources are not see
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -24,9 +25,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """A wheel built from a copy of the package's sources (setuptools writes build/
+    and egg-info beside the sources it builds, so never in the checkout)."""
+    sources = tmp_path_factory.mktemp("sources")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, sources / name)
+    shutil.copytree(REPO / "src", sources / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--no-build-isolation", "-w", str(out), str(REPO)],
+                    "--no-build-isolation", "-w", str(out), str(sources)],
                    check=True, capture_output=True, text=True, timeout=300)
     [built] = out.glob("coursekit-*.whl")
     return built
