@@ -84,3 +84,19 @@ def test_untested_claims_name_real_claims_and_say_why(path: Path):
             assert claim_id in {c.id for c in claims.claims(experiment)}, \
                 f"{path.name}: untested.{profile} names no claim {key}"
             assert len(why) > 20, f"{path.name}: say why {key} is not tested"
+
+
+RULED = ("num_epochs", "batch_size", "lr", "seed", "width", "train_subset", "variants")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_profile_passes_the_parameter_rules(path: Path):
+    """A typo or an out-of-range value in a profile (gpu included, which no machine
+    here runs) fails here, with the checks a `-p` value gets; and the parameters a
+    reader is most likely to change carry a rule."""
+    chapter = runner.read_chapter(path)
+    for profile in ("smoke", "cpu", "gpu"):
+        runner.resolve_parameters(chapter, profile)
+    params = runner.read_parameters(chapter)
+    missing = [n for n in RULED if n in params and not params[n].rule]
+    assert not missing, f"{path.name}: give {missing} a [rule] in their comments"
