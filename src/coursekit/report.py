@@ -23,6 +23,7 @@ import pandas as pd
 import yaml
 
 import coursekit
+from coursekit._atomic import write_text_atomic
 
 __all__ = ["SHORTFALL_POINTS", "comparison_table", "environment", "experiment", "fact",
            "reported", "select_variants", "style_comparison", "style_results",
@@ -229,9 +230,7 @@ def write_run_record(chapter: str, *, profile: str, params: dict, results: dict,
               "environment": environment(),
               "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     path = folder / "record.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=_jsonable))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(record, indent=2, default=_jsonable))
     return path
 
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from coursekit._atomic import write_atomic
 
 from .errors import DataError
 from .formats import Arrays
@@ -153,8 +153,8 @@ def write_cache(
     folder.mkdir(parents=True, exist_ok=True)
     (folder / STAMP).unlink(missing_ok=True)  # invalid while being rewritten
     for split, (images, labels) in arrays.items():
-        _write_atomic(folder / f"{split}_images.npy", lambda f: np.save(f, images))
-        _write_atomic(folder / f"{split}_labels.npy", lambda f: np.save(f, labels))
+        write_atomic(folder / f"{split}_images.npy", lambda f: np.save(f, images))
+        write_atomic(folder / f"{split}_labels.npy", lambda f: np.save(f, labels))
     stamp = {
         "dataset": manifest.name,
         "source": origin["kind"],
@@ -165,7 +165,7 @@ def write_cache(
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(),
     }
     text = json.dumps(stamp, indent=2).encode()
-    _write_atomic(folder / STAMP, lambda f: f.write(text))
+    write_atomic(folder / STAMP, lambda f: f.write(text))
 
 
 def _check_arrays(manifest: Manifest, arrays: dict[str, Arrays], origin: dict) -> None:
@@ -202,15 +202,3 @@ def _check_labels(manifest: Manifest, labels: np.ndarray, where: str) -> None:
             f"{where} labels span {labels.min()}..{labels.max()}, expected "
             f"0..{num_classes - 1} for the manifest's {num_classes} classes."
         )
-
-
-def _write_atomic(path: Path, write: Any) -> None:
-    """Call `write(file)` on a temporary file, then move it to `path`."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:  # a fresh file with the usual permissions
-            write(f)
-        os.replace(tmp, path)  # atomic: readers see the old file or the new one
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -16,11 +16,12 @@ The file is YAML at ``$COURSEKIT_CONFIG``, else ``<user config dir>/coursekit/co
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import platformdirs
 import yaml
+
+from coursekit._atomic import write_text_atomic
 
 from .errors import DataError
 
@@ -89,10 +90,7 @@ def save_setting(name: str, value: str | None) -> Path:
     else:
         values[name] = value
     path = config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(yaml.safe_dump(values, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, yaml.safe_dump(values, sort_keys=True))
     return path
 
 

@@ -29,9 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coursekit._atomic import write_text_atomic
+
 from .errors import RunnerError
 
-__all__ = ["StoredRun", "runs_root", "list_runs", "find_run", "latest_run", "begin_run",
+__all__ = ["StoredRun", "runs_root", "list_runs", "open_run", "find_run", "latest_run", "begin_run",
            "commit_run", "pin_run", "unpin", "pinned_id", "book_profile", "book_library",
            "set_book_profile", "leftovers", "remove"]
 
@@ -113,11 +115,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _write_json(path: Path, value: Mapping[str, Any]) -> None:
-    """Write JSON atomically: a temporary file beside it, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(value, indent=1, default=repr), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(value, indent=1, default=repr))
 
 
 def list_runs(root: Path, chapter: str | None = None) -> list[StoredRun]:
@@ -135,6 +133,18 @@ def list_runs(root: Path, chapter: str | None = None) -> list[StoredRun]:
             if run.is_dir() and meta is not None:
                 runs.append(StoredRun(run, meta))
     return sorted(runs, key=lambda r: (float(r.meta.get("started_at", 0)), r.id))
+
+
+def open_run(folder: Path) -> StoredRun:
+    """The finished run in ``folder`` (a :class:`.execute.RunResult`'s ``run_dir``).
+
+    Raises:
+        RunnerError: when the folder holds no readable ``run.json``.
+    """
+    meta = _read_json(Path(folder) / META)
+    if meta is None:
+        raise RunnerError(f"{folder} is not a finished run (no readable {META})")
+    return StoredRun(Path(folder), meta)
 
 
 def find_run(root: Path, text: str) -> StoredRun:
