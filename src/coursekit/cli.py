@@ -143,10 +143,13 @@ def _track(args: argparse.Namespace, root: Path, results: Sequence[RunResult]) -
         return
     from coursekit.runner import track
 
-    for result in results:
-        if result.run_id and result.status != "cached":
-            track.track_run(root, store.find_run(root, result.run_id))
-    print(f"tracked in MLflow: mlflow ui --backend-store-uri {track.tracking_uri(root)}")
+    executed = [r for r in results if r.run_dir and r.status != "cached"]
+    for result in executed:
+        track.track_run(root, store.open_run(result.run_dir))
+    print(f"tracked {len(executed)} run(s) in MLflow: mlflow ui --backend-store-uri "
+          f"{track.tracking_uri(root)}" if executed else
+          "nothing new to track in MLflow (runs reused from the store were logged when "
+          "they ran; re-run with --force to log them again)")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -173,7 +176,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             finally:
                 executor.close()
         if args.into_book and result.ok:
-            store.pin_run(root, store.find_run(root, result.run_id))
+            store.pin_run(root, store.open_run(result.run_dir))
         _track(args, root, [result])
     profile = result.params["profile"]
     print(f"{chapter.id} under profile {profile}: {_describe(result, full=True)}")

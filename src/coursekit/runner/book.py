@@ -31,7 +31,7 @@ from . import store
 from .cache import default_library_paths, library_digest
 from .chapters import Chapter, list_chapters
 from .errors import BookBuildError, ChapterError
-from .execute import RunResult, Task, book_run, plan_chapters
+from .execute import RunResult, Task, book_runs, plan_chapters
 from .executors import Executor, LocalExecutor
 from .params import format_assignment, read_parameters, resolve_profile
 from .scoreboard import FIGURE, agreement_figure, plan_headline_runs, render_scoreboard
@@ -89,15 +89,18 @@ def _source_files(root: Path) -> dict[str, Path | bytes]:
                 files[rel.as_posix()] = file
     files.update(_mathjax_files())
     chapters = list_chapters(root)
+    runs = book_runs(root)
     for chapter in chapters:
-        run = book_run(root, chapter)
+        run = runs[chapter.id]
         if run is not None and run.notebook.is_file():
             files[f"chapters/{chapter.path.name}"] = _with_rerun_box(chapter, run.notebook)
     if chapters:
-        svg = agreement_figure(root)
+        records = {cid: (run.record() or None) if run else None for cid, run in runs.items()}
+        svg = agreement_figure(root, records)
         if svg is not None:
             files[f"book/{FIGURE}"] = svg
-        files[SCOREBOARD] = render_scoreboard(root, figure=svg is not None).encode()
+        files[SCOREBOARD] = render_scoreboard(root, figure=svg is not None,
+                                              records=records).encode()
     return files
 
 
@@ -303,10 +306,12 @@ def build_book(
     if tasks is None:
         tasks = plan_book(root, profile=profile, force=force, seeds=seeds,
                           library_paths=library_paths, progress_bar=progress_bar)
-    chapters = len(list_chapters(root))
-    paths = default_library_paths(root) if library_paths is None else library_paths
-    store.set_book_profile(root, resolve_profile(profile), library_digest(paths))
     results = (executor or LocalExecutor()).run(list(tasks), on_start=on_start,
                                                 on_result=on_result)
-    runs, seed_runs = results[:chapters], results[chapters:]
+    # only now does the book show this profile's runs: a build stopped half-way
+    # leaves the pages on the runs of the last complete one
+    paths = default_library_paths(root) if library_paths is None else library_paths
+    store.set_book_profile(root, resolve_profile(profile), library_digest(paths))
+    runs = [r for r, t in zip(results, tasks) if not t.overrides]  # the chapters' own
+    seed_runs = [r for r, t in zip(results, tasks) if t.overrides]
     return BuildResult(runs, build_html(root) if html else None, seed_runs)

@@ -37,7 +37,7 @@ from .executors import environment
 from .params import format_assignment, resolve_parameters
 
 __all__ = ["RunResult", "Task", "plan_run", "plan_chapters", "run_chapter",
-           "reproduce_command", "run_key", "book_run"]
+           "reproduce_command", "run_key", "book_run", "book_runs"]
 
 KERNEL_NAME = "python3"
 ERROR_TAG = "coursekit-error"  # tag of the admonition cell added to a failed chapter
@@ -144,9 +144,10 @@ def _last_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[-1] if lines else ''}".rstrip(": ")
 
 
-def _papermill(
-    source: Path, target: Path, params: Mapping[str, Any], progress: bool
-) -> None:
+def _papermill(source: Path, target: Path, params: Mapping[str, Any], progress: bool,
+              stream: bool = False) -> None:
+    """Execute ``source`` into ``target``; ``stream`` echoes what the chapter prints
+    (its epoch rows) to this process's standard output as it runs."""
     import papermill  # lazily: papermill is slow to import
 
     papermill.execute_notebook(
@@ -156,22 +157,9 @@ def _papermill(
         kernel_name=KERNEL_NAME,
         language="python",
         cwd=str(source.parent),
-        progress_bar=progress,
+        progress_bar=progress and not stream,
+        stdout_file=sys.stdout if stream else None,
     )
-
-
-def _papermill_streaming(source: Path, target: Path, params: Mapping[str, Any],
-                         progress: bool, stream: bool) -> None:
-    """papermill, echoing what the chapter prints (its epoch rows) when ``stream``."""
-    if not stream:
-        _papermill(source, target, params, progress)
-        return
-    import papermill
-
-    papermill.execute_notebook(
-        str(source), str(target), parameters=dict(params), kernel_name=KERNEL_NAME,
-        language="python", cwd=str(source.parent), progress_bar=False,
-        stdout_file=sys.stdout)
 
 
 def _execute(root: Path, chapter: Chapter, params: Mapping[str, Any], staging: Path,
@@ -190,7 +178,7 @@ def _execute(root: Path, chapter: Chapter, params: Mapping[str, Any], staging: P
     error = None
     with _KERNEL_LOCK, environment(env):
         try:
-            _papermill_streaming(chapter.path, target, params, progress_bar, stream)
+            _papermill(chapter.path, target, params, progress_bar, stream)
         except Exception as exc:  # the chapter failed, not the runner: go on
             error = _last_line(exc)
     if error is not None:
@@ -224,6 +212,12 @@ def book_run(root: Path, chapter: Chapter, *, profile: str | None = None,
     same = [r for r in runs if r.key == key]
     ok = [r for r in same if r.ok]
     return (ok or same or [None])[-1]
+
+
+def book_runs(root: Path) -> dict[str, store.StoredRun | None]:
+    """Chapter id -> :func:`book_run` of every chapter, the library digest computed once."""
+    library = store.book_library(root) or library_digest(default_library_paths(root))
+    return {ch.id: book_run(root, ch, library=library) for ch in list_chapters(root)}
 
 
 def _run_resolved(
@@ -270,7 +264,9 @@ class Task:
         chapter: the chapter id.
         profile: the resolved profile it runs under.
         overrides: the parameters it changes on top of the profile.
-        key: its cache key (a successful run with this key is reused).
+        key: its cache key when planned (a successful run with this key is reused,
+            unless ``force``); the run computes it again from the notebook it reads.
+        force: run even if a successful run with the key exists.
     """
 
     label: str
@@ -279,6 +275,7 @@ class Task:
     profile: str = ""
     overrides: Mapping[str, Any] = field(default_factory=dict)
     key: str = ""
+    force: bool = False
 
 
 def plan_run(
@@ -300,7 +297,7 @@ def plan_run(
     call = functools.partial(_run_resolved, root, chapter, params, user, library,
                              force=force, progress_bar=progress_bar, stream=stream)
     return Task(label, call, chapter.id, str(params["profile"]), user,
-                run_key(root, chapter, params, library))
+                run_key(root, chapter, params, library), force)
 
 
 def run_chapter(

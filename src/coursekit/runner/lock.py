@@ -1,5 +1,5 @@
 """One writer at a time per book: ``coursekit run``, ``sweep``, ``build`` and ``runs
-prune`` hold ``_build/coursekit.lock`` while they work.
+prune``/``pin``/``unpin`` hold ``_build/coursekit.lock`` while they work.
 
 Runs already never share a folder (see :mod:`.store`), so the lock guards what several
 commands touch: the book's choice of runs, the staged book, the pruning, and the two

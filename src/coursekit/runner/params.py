@@ -352,8 +352,7 @@ def _bound(text: str, values: Mapping[str, Any]) -> float:
 
 
 def _items(value: Any) -> list[Any]:
-    """What a rule applies to: the items of a list or dict, comma-separated words of a
-    text, else the value itself."""
+    """What a rule applies to: the items of a list or dict, else the value itself."""
     if isinstance(value, dict):
         return list(value.values())
     if isinstance(value, (list, tuple)):
@@ -384,23 +383,29 @@ def _variants_in(path: str, mtime_ns: int) -> dict[str, list[str]]:
             for e, body in experiments.items()}
 
 
+def _expand(rule: str) -> str:
+    """``variants of A1[, extra]`` as the ``each of:`` rule it stands for; other rules
+    as they are."""
+    if not rule.startswith("variants of "):
+        return rule
+    experiment, *extra = [w.strip() for w in rule.removeprefix("variants of ").split(",")]
+    return "each of: " + ", ".join(["all", *_reported_variants(experiment), *extra])
+
+
 def _breaks_rule(rule: str, value: Any, values: Mapping[str, Any]) -> bool:
     """Whether ``value`` breaks ``rule`` (see the module docstring).
 
     Raises:
         ValueError: for a rule that cannot be read.
     """
-    if rule.startswith("variants of "):
-        experiment, *extra = [w.strip() for w in rule.removeprefix("variants of ").split(",")]
-        names = ", ".join(["all", *_reported_variants(experiment), *extra])
-        return _breaks_rule(f"each of: {names}", value, values)
-    kind, sep, names = rule.partition(":")
+    kind, sep, names = _expand(rule).partition(":")
     if sep and kind.strip() in ("one of", "each of"):
         allowed = {n.strip() for n in names.split(",") if n.strip()}
         if kind.strip() == "one of":
             return any(str(v) not in allowed for v in _items(value))
-        words = [w.strip() for v in _items(value) for w in str(v).split(",")]
-        return any(w not in allowed for w in words if w) or not any(words)
+        words = [w.strip() for v in _items(value) for w in str(v).split(",") if w.strip()]
+        return (not words or any(w not in allowed for w in words)
+                or ("all" in words and len(words) > 1))  # "all" stands alone
     for part in rule.split(" and "):
         match = _BOUND.fullmatch(part)
         if not match:
@@ -450,10 +455,7 @@ def describe_rule(rule: str, values: Mapping[str, Any] | None = None) -> str:
         >>> describe_rule("each of: all, a, b")
         "'all' or comma-separated names from: a, b"
     """
-    if rule.startswith("variants of "):
-        experiment, *extra = [w.strip() for w in rule.removeprefix("variants of ").split(",")]
-        return describe_rule("each of: all, " + ", ".join(
-            [*_reported_variants(experiment), *extra]))
+    rule = _expand(rule)
     kind, sep, names = rule.partition(":")
     if sep and kind.strip() == "each of":
         words = [w.strip() for w in names.split(",") if w.strip()]

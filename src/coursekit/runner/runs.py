@@ -15,7 +15,8 @@ from . import store
 from .cache import default_library_paths, library_digest
 from .chapters import find_chapter, list_chapters
 from .execute import Task, book_run, run_key
-from .params import format_assignment, resolve_parameters
+from .errors import ParameterError
+from .params import resolve_parameters
 from .store import StoredRun
 
 __all__ = ["RunRow", "run_rows", "headline", "compare", "Prunable", "prunable", "prune",
@@ -61,11 +62,15 @@ def _current_keys(root: Path, runs: Sequence[StoredRun]) -> dict[str, bool]:
     current = {}
     for run in runs:
         chapter = chapters.get(run.chapter)
+        if chapter is None:  # the chapter is gone
+            current[run.id] = False
+            continue
         try:
             params = resolve_parameters(chapter, run.profile, run.overrides)
-            current[run.id] = run_key(root, chapter, params, library) == run.key
-        except Exception:  # the chapter or its parameters changed: the run is stale
+        except ParameterError:  # a parameter was renamed, removed or narrowed since
             current[run.id] = False
+            continue
+        current[run.id] = run_key(root, chapter, params, library) == run.key
     return current
 
 
@@ -84,7 +89,8 @@ def run_rows(root: Path, chapter: str | None = None) -> list[RunRow]:
 
 
 def _flat(value: Any) -> str:
-    return format_assignment("x", value)[2:].strip("\"'") if value is not None else "-"
+    """A parameter's value as a table cell ("-" when a run does not have it)."""
+    return "-" if value is None else str(value)
 
 
 def compare(a: StoredRun, b: StoredRun) -> dict[str, list[tuple]]:
@@ -126,13 +132,11 @@ class Prunable:
     """A folder ``coursekit runs prune`` would delete, and why."""
 
     folder: Path
-    chapter: str
     reason: str
 
     @property
     def megabytes(self) -> float:
-        files = [self.folder] if self.folder.is_file() else self.folder.rglob("*")
-        return sum(f.stat().st_size for f in files if f.is_file()) / 2**20
+        return sum(f.stat().st_size for f in self.folder.rglob("*") if f.is_file()) / 2**20
 
 
 def prunable(root: Path, chapter: str | None = None) -> list[Prunable]:
@@ -148,7 +152,7 @@ def prunable(root: Path, chapter: str | None = None) -> list[Prunable]:
     doomed = []
     for row in rows:
         run = row.run
-        if row.in_book or run.id == store.pinned_id(root, run.chapter):
+        if row.in_book:  # the run a page shows, pinned or not
             continue
         reason = ("failed" if not run.ok else
                   "stale: the chapter, its parameters or the library changed"
@@ -156,12 +160,11 @@ def prunable(root: Path, chapter: str | None = None) -> list[Prunable]:
                   f"older than {newest_ok[run.key]}, a run of the same key"
                   if newest_ok.get(run.key) != run.id else None)
         if reason:
-            doomed.append(Prunable(run.folder, run.chapter, reason))
+            doomed.append(Prunable(run.folder, reason))
     wanted = find_chapter(root, chapter).id if chapter else None
     for folder in store.leftovers(root):
         if wanted is None or folder.parent.name == wanted:
-            doomed.append(Prunable(folder, folder.parent.name,
-                                   "unfinished: its process was stopped"))
+            doomed.append(Prunable(folder, "unfinished: its process was stopped"))
     return doomed
 
 
@@ -173,14 +176,14 @@ def prune(items: Sequence[Prunable]) -> None:
 
 
 def estimate_seconds(root: Path, tasks: Sequence[Task]) -> list[float | None]:
-    """Each task's expected seconds: 0 when a successful run with its key exists (it
-    will be reused), else the time of the newest successful run of the same chapter,
+    """Each task's expected seconds: 0 when a successful run with its key exists and
+    the task does not force a new one (it will be reused), else the time of the newest successful run of the same chapter,
     profile and overrides under any key, else None (never run)."""
     runs = store.list_runs(root)
     estimates = []
     for task in tasks:
         same = [r for r in runs if r.ok and r.chapter == task.chapter]
-        if any(r.key == task.key for r in same):
+        if not task.force and any(r.key == task.key for r in same):
             estimates.append(0.0)
             continue
         alike = [r for r in same if r.profile == task.profile

@@ -30,7 +30,7 @@ from . import store
 from .cache import default_library_paths, library_digest
 from .chapters import Chapter, find_chapter, list_chapters, toc_parts
 from .errors import RunnerError
-from .execute import Task, book_run, plan_run, run_key
+from .execute import Task, book_runs, plan_run, run_key
 from .params import resolve_parameters, resolve_profile
 
 __all__ = ["CONFIG", "FIGURE", "Headline", "agreement_figure", "book_records", "claim_rows",
@@ -130,14 +130,13 @@ def _stands_in(chapter: Chapter, profile: str, point: Mapping, row: Headline) ->
 
 def _point_record(root: Path, chapter: Chapter, profile: str, point: Mapping,
                   row: Headline, library: str) -> dict | None:
-    """The record of the run of one headline point: the chapter's own run when it
-    stands in, else the newest successful run with the point's key."""
-    if _stands_in(chapter, profile, point, row):
-        run = book_run(root, chapter, profile=profile, library=library)
-    else:
-        key = run_key(root, chapter, resolve_parameters(chapter, profile, point), library)
-        run = store.latest_run(root, chapter.id, key)
-    return run.record() or None if run is not None else None
+    """The record of the newest successful run of one headline point: the chapter's
+    plain run when it stands in (never a run pinned into the book, whose parameters
+    may differ), else the point's own."""
+    point = {} if _stands_in(chapter, profile, point, row) else point
+    key = run_key(root, chapter, resolve_parameters(chapter, profile, point), library)
+    run = store.latest_run(root, chapter.id, key)
+    return (run.record() or None) if run is not None else None
 
 
 def _points(root: Path, row: Headline, profile: str) -> list[dict[str, Any]]:
@@ -172,14 +171,10 @@ def _library(root: Path) -> str:
     return store.book_library(root) or library_digest(default_library_paths(root))
 
 
-def book_records(root: Path, library: str | None = None) -> dict[str, dict | None]:
+def book_records(root: Path) -> dict[str, dict | None]:
     """Chapter id -> the record of the run the book shows (None: not run yet)."""
-    library = library or _library(root)
-    records = {}
-    for chapter in list_chapters(root):
-        run = book_run(root, chapter, library=library)
-        records[chapter.id] = (run.record() or None) if run is not None else None
-    return records
+    return {chapter_id: (run.record() or None) if run is not None else None
+            for chapter_id, run in book_runs(root).items()}
 
 
 def _lookup(node: Any, path: Sequence[str]) -> list[float]:
@@ -260,8 +255,9 @@ def _headline_numbers(root: Path, rows: Sequence[Headline],
                       profile: str) -> list[dict[str, Any]]:
     """Per headline row: its chapter, values over seeds, mean, std, reported, short."""
     numbers = []
+    library = _library(root)
     for row in rows:
-        values, record = headline_values(root, row, profile)
+        values, record = headline_values(root, row, profile, library)
         reported, reported_text = _reported_value(row)
         mean = statistics.fmean(values) if values else None
         std = statistics.stdev(values) if len(values) > 1 else 0.0
@@ -335,11 +331,12 @@ def _report_of(experiment: str) -> str:
         return experiment[:1]
 
 
-def claim_rows(root: Path) -> list[dict[str, Any]]:
-    """Every claim row of the chapters' records, with the chapter, its part of the
-    book and the report the claim comes from."""
+def claim_rows(root: Path, records: Mapping[str, dict | None] | None = None
+               ) -> list[dict[str, Any]]:
+    """Every claim row of the chapters' records (default: :func:`book_records`), with
+    the chapter, its part of the book and the report the claim comes from."""
     parts = toc_parts(root)
-    records = book_records(root)
+    records = book_records(root) if records is None else records
     rows = []
     for chapter in list_chapters(root):
         record = records[chapter.id] or {}
@@ -376,9 +373,9 @@ def _totals_table(groups: Mapping[str, Mapping[str, int]], name: str) -> list[st
 
 
 def _totals_section(root: Path, numbers: Sequence[Mapping[str, Any]],
-                    figure: bool) -> list[str]:
+                    figure: bool, records: Mapping[str, dict | None]) -> list[str]:
     from coursekit import claims
-    rows = claim_rows(root)
+    rows = claim_rows(root, records)
     total = claims.tally(rows)
     held, share = _share_text(total)
     comparable = [n for n in numbers if n["reported"] is not None]
@@ -405,9 +402,9 @@ def _totals_section(root: Path, numbers: Sequence[Mapping[str, Any]],
     return lines
 
 
-def _accuracy_points(root: Path) -> list[dict[str, Any]]:
+def _accuracy_points(root: Path, records: Mapping[str, dict | None]
+                     ) -> list[dict[str, Any]]:
     parts = toc_parts(root)
-    records = book_records(root)
     points = []
     for chapter in list_chapters(root):
         record = records[chapter.id] or {}
@@ -420,10 +417,11 @@ def _accuracy_points(root: Path) -> list[dict[str, Any]]:
     return points
 
 
-def agreement_figure(root: Path) -> bytes | None:
-    """The scoreboard's figure as SVG bytes: every reported accuracy against ours
-    (None when no record has one yet)."""
-    points = _accuracy_points(root)
+def agreement_figure(root: Path, records: Mapping[str, dict | None] | None = None
+                     ) -> bytes | None:
+    """The scoreboard's figure as SVG bytes: every reported accuracy against ours in
+    ``records`` (default: :func:`book_records`); None when no record has one yet."""
+    points = _accuracy_points(root, book_records(root) if records is None else records)
     if not points:
         return None
     import io
@@ -446,21 +444,21 @@ def agreement_figure(root: Path) -> bytes | None:
 
 
 def render_scoreboard(root: Path, profile: str | None = None, *,
-                      figure: bool = False) -> str:
+                      figure: bool = False,
+                      records: Mapping[str, dict | None] | None = None) -> str:
     """The scoreboard page as MyST Markdown.
 
     Args:
         root: the book root.
-        profile: whose seed runs the headline rows read; default: the profile of the
-            first chapter's record, else cpu.
+        profile: whose seed runs the headline rows read; default: the book's profile
+            (:func:`.store.book_profile`).
         figure: include the figure of :func:`agreement_figure` (staged beside the page
             as ``FIGURE``).
+        records: the chapters' records (default: :func:`book_records`).
     """
     chapters = list_chapters(root)
-    records = book_records(root)
-    if profile is None:
-        profile = next((r["profile"] for r in records.values() if r and "profile" in r),
-                       store.book_profile(root))
+    records = book_records(root) if records is None else records
+    profile = profile or store.book_profile(root)
     lines = ["# Scoreboard", "",
              "Every figure and every claim of the reports, beside what this book's last "
              "build reproduced. The page is generated from the run records that "
@@ -469,7 +467,7 @@ def render_scoreboard(root: Path, profile: str | None = None, *,
              "code runs, not that the findings hold: read a `cpu` or `gpu` build's "
              "scoreboard for those.", ""]
     numbers = _headline_numbers(root, read_headlines(root), profile)
-    lines += _totals_section(root, numbers, figure)
+    lines += _totals_section(root, numbers, figure, records)
     if numbers:
         lines += _headline_section(numbers)
     lines += ["## Chapter by chapter", "",
