@@ -26,7 +26,8 @@ import torch
 from torch import Tensor
 
 __all__ = ["OPTIMIZERS", "SPSA", "MethodRuns", "Trace", "accuracy", "adam_measures",
-           "compare_methods", "fresh_model", "full_batch_loss", "make_optimizer", "minibatch_loss",
+           "compare_methods", "first_to_reach", "fresh_model", "full_batch_loss",
+           "make_optimizer", "minibatch_loss",
            "minimize", "steps_to_reach", "trace_measures", "track_gradient_average"]
 
 
@@ -209,6 +210,24 @@ def accuracy(model: torch.nn.Module, images: Tensor, labels: Tensor) -> float:
     return topk_accuracy(model(images.float().div(255)), labels)
 
 
+def first_to_reach(reach: "pd.DataFrame", target: float) -> str:
+    """The closing text's sentence on which method reached ``target`` first, from a
+    table indexed by method with ``steps`` (NaN: never reached, see
+    :func:`steps_to_reach`).
+
+        >>> import pandas as pd
+        >>> first_to_reach(pd.DataFrame({"steps": [40.0, 12.0]}, index=["gd", "adam"]), 0.5)
+        'adam reached a loss of 0.5 first, after 12 steps'
+        >>> first_to_reach(pd.DataFrame({"steps": [float("nan")]}, index=["gd"]), 0.5)
+        'no method reached a loss of 0.5 within its steps'
+    """
+    steps = reach["steps"].dropna()
+    if steps.empty:
+        return f"no method reached a loss of {target:g} within its steps"
+    return (f"{steps.idxmin()} reached a loss of {target:g} first, after "
+            f"{steps.min():.0f} steps")
+
+
 def trace_measures(trace: Trace, target: float) -> dict[str, float]:
     """What one run of ``minimize`` did, as numbers a claim can check.
 
@@ -217,8 +236,9 @@ def trace_measures(trace: Trace, target: float) -> dict[str, float]:
     - ``descent_share``: share of consecutive recorded losses that went down;
     - ``evals_per_step``: loss evaluations the rule made per step (SPSA: 2);
     - ``backward_passes``: backward passes of the whole run;
-    - ``steps_to_target``: steps until the loss first reached ``target``; a run that
-      never did scores its number of steps + 1 (so reaching it always ranks first).
+    - ``steps_to_target``: steps until the loss first reached ``target``; infinite for
+      a run that never did (so any run that reached it ranks before, whatever the
+      number of steps each method ran).
 
     Raises:
         ValueError: for an empty trace.
@@ -234,7 +254,7 @@ def trace_measures(trace: Trace, target: float) -> dict[str, float]:
             else math.nan,
             "evals_per_step": trace.evaluations[-1] / len(loss),
             "backward_passes": trace.gradients[-1],
-            "steps_to_target": len(loss) + 1 if math.isnan(reached) else reached}
+            "steps_to_target": math.inf if math.isnan(reached) else reached}
 
 
 def track_gradient_average(optimizer: torch.optim.Optimizer, beta: float = 0.9
