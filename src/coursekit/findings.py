@@ -120,8 +120,6 @@ def class_recalls(predictions: dict, labels, classes: list[str]):
     >>> class_recalls({"a": [0, 1, 1]}, [0, 1, 0], ["x", "y"]).loc["a"].tolist()
     [50.0, 100.0]
     """
-    import pandas as pd
-
     from coursekit import metrics
     return pd.DataFrame({name: metrics.classwise_accuracy(labels, predicted, classes)
                          for name, predicted in predictions.items()}).T
@@ -155,8 +153,6 @@ def regularisation_measures(results, runs, val_data) -> "pd.DataFrame":
         runs: the ``train.VariantRuns`` that produced it (models and histories).
         val_data: the validation split the runs watched.
     """
-    import pandas as pd
-
     from coursekit import train
     out = add_gaps(results)
     out["val_loss"] = pd.Series({n: train.evaluate(m, val_data)["loss"]

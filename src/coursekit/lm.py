@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from coursekit.chars import CharVocab, encode_names
 from coursekit.text import Vocabulary
 from coursekit.loader import resolve_device
+from coursekit.models import count_parameters
 from coursekit.train import log_epoch, seed_everything, time_left
 
 __all__ = ["LMHistory", "continue_words", "fit_lm", "greedy_names", "judge_language",
@@ -320,8 +321,7 @@ def scoreboard(models: dict[str, nn.Module], data, *,
     rows = {}
     for name, model in models.items():
         loss = nll(model, data)
-        size = sum(p.numel() for p in model.parameters()) or \
-            sum(b.numel() for b in model.buffers())
+        size = count_parameters(model) or sum(b.numel() for b in model.buffers())
         rows[name] = {"val_nll": loss, "perplexity": math.exp(loss),
                       "num_parameters": size,
                       "time_s": histories[name].train_time_s if name in histories else 0.0}

@@ -23,7 +23,7 @@ from torch import nn
 
 from coursekit import optim
 from coursekit.loader import resolve_device
-from coursekit.train import log_epoch, time_left
+from coursekit.train import log_epoch, run_name, time_left
 
 __all__ = ["ForecastHistory", "chronological_bounds", "compare_forecasters", "fit_forecaster",
            "forecast", "forecast_errors", "same_period_before", "to_original", "windows"]
@@ -177,9 +177,10 @@ def compare_forecasters(variants: dict[str, tuple[int, str]],
     rows, histories, predictions = {}, {}, {}
     for name, (hidden, rule) in variants.items():
         net = models.build_model(model, hidden_size=hidden)
-        history = fit_forecaster(net, splits["train"], splits["val"], num_epochs=num_epochs,
-                                 batch_size=batch_size, optimizer=rule,
-                                 lr=learning_rates[rule], seed=seed)
+        with run_name(name):  # its curves in epochs.json
+            history = fit_forecaster(net, splits["train"], splits["val"],
+                                     num_epochs=num_epochs, batch_size=batch_size,
+                                     optimizer=rule, lr=learning_rates[rule], seed=seed)
         predictions[name], histories[name] = forecast(net, splits["test"][0]), history
         train_mse, val_mse = history.train_mse[-1], history.val_mse[-1]
         rows[name] = {"hidden": hidden, "optimizer": rule, "train_mse": train_mse,

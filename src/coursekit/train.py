@@ -43,6 +43,7 @@ __all__ = ["FitConfig", "History", "Variant", "VariantRuns", "evaluate", "fit",
 
 _EPOCH_LOG: list[dict] = []
 _RUN_NAMES: list[str] = []
+_UNNAMED = {"count": 0, "last_epoch": math.inf}  # numbering of epochs logged unnamed
 
 
 def log_epoch(**numbers: float) -> None:
@@ -53,13 +54,12 @@ def log_epoch(**numbers: float) -> None:
     if _RUN_NAMES:
         name = _RUN_NAMES[-1]
     else:  # unnamed: a new "run N" whenever the epoch count starts again
-        unnamed = [e for e in _EPOCH_LOG if e.get("unnamed")]
-        count = int(unnamed[-1]["run"].split()[-1]) if unnamed else 0
-        if not unnamed or numbers.get("epoch", 0) <= unnamed[-1].get("epoch", 0):
-            count += 1
-        name = f"run {count}"
-    entry = {"run": name, **{k: float(v) for k, v in numbers.items()}}
-    _EPOCH_LOG.append({**entry, "unnamed": True} if not _RUN_NAMES else entry)
+        epoch = numbers.get("epoch", 0)
+        if epoch <= _UNNAMED["last_epoch"]:
+            _UNNAMED["count"] += 1
+        _UNNAMED["last_epoch"] = epoch
+        name = f"run {_UNNAMED['count']}"
+    _EPOCH_LOG.append({"run": name, **{k: float(v) for k, v in numbers.items()}})
 
 
 def epoch_log() -> list[dict]:
@@ -73,7 +73,7 @@ def epoch_log() -> list[dict]:
     >>> runs[0], runs[1] == runs[2], runs[1].startswith("run ")
     ('lenet', True, True)
     """
-    return [{k: v for k, v in e.items() if k != "unnamed"} for e in _EPOCH_LOG]
+    return [dict(e) for e in _EPOCH_LOG]
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from coursekit.text import Vocabulary
 
 __all__ = ["BigramBaseline", "MODEL_NAMES", "SENTENCE_ENDS", "bigram_baseline",
            "bits_per_char", "build_pair", "continuation_measures", "continuations",
-           "describe", "flatten", "held_out_cut", "init_unigram_bias", "plot_training",
+           "describe", "describe_styled", "flatten", "held_out_cut", "init_unigram_bias", "plot_training",
            "scoreboard", "show_text", "spread_windows", "style_board", "train_models"]
 
 MODEL_NAMES = {"wordmodel1": "WordModel1", "wordmodel2": "WordModel2", "bigram": "word pairs"}
@@ -49,6 +49,12 @@ def describe(ids: dict[str, torch.Tensor], unk_id: int = 1) -> pd.DataFrame:
     return pd.DataFrame({"words": {k: len(v) for k, v in ids.items()},
                          "unknown (%)": {k: 100 * float((v == unk_id).float().mean())
                                          for k, v in ids.items()}}).T
+
+
+def describe_styled(ids: dict[str, torch.Tensor], unk_id: int = 1):
+    """:func:`describe` as a chapter shows it: whole words, the <unk> share to 0.1 %."""
+    return (describe(ids, unk_id).style.format("{:,.0f}")
+            .format("{:.1f}", subset=pd.IndexSlice[["unknown (%)"], :]))
 
 
 @dataclass(frozen=True)
@@ -140,9 +146,10 @@ def train_models(models_: dict[str, nn.Module], ids: dict[str, torch.Tensor], *,
         if verbose:
             print(f"--- {MODEL_NAMES.get(name, name)}: "
                   f"{models.count_parameters(model):,} parameters")
-        histories[name] = lm.fit_lm(model, train_set, val_set, num_epochs=num_epochs,
-                                    batch_size=batch_size, lr=lr, clip=clip,
-                                    eval_batch_size=64, seed=seed, verbose=verbose)
+        with train.run_name(name):  # its curves in epochs.json
+            histories[name] = lm.fit_lm(model, train_set, val_set, num_epochs=num_epochs,
+                                        batch_size=batch_size, lr=lr, clip=clip,
+                                        eval_batch_size=64, seed=seed, verbose=verbose)
     return histories
 
 
