@@ -249,7 +249,7 @@ def test_a_run_streams_its_progress_and_a_build_counts_down(
     assert "epoch 1/" not in capsys.readouterr().out
     assert cli(book, "build", "--profile", "cpu", "--no-html") == 0
     first = capsys.readouterr().out
-    assert re.search(r"\[1/1\] A1: running \.\.\. \(about 0 s left \+ 1 never timed\)",
+    assert re.search(r"\[1/1\] A1: running \.\.\. \(1 run\(s\) with no earlier time\)",
                      first)
     assert cli(book, "build", "--profile", "cpu", "--no-html", "--force") == 0
     assert re.search(r"\[1/1\] A1: running \.\.\. \(about \d+ s left\)$",

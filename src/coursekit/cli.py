@@ -207,8 +207,9 @@ def _progress_printer(root: Path, tasks: Sequence[runner.Task], state: str):
         rest = [estimates.get(id(t)) for t in tasks[i:]]
         known = sum(e for e in rest if e is not None)
         unknown = sum(e is None for e in rest)
-        left = f"about {_seconds(known)} left" + (
-            f" + {unknown} never timed" if unknown else "")
+        never = f"{unknown} run(s) with no earlier time" if unknown else ""
+        left = (never if unknown == len(rest) else f"about {_seconds(known)} left"
+                + (f", plus {never}" if unknown else ""))
         print(f"[{i + 1}/{len(tasks)}] {task.label}: {state} ... ({left})", flush=True)
     return on_start
 
