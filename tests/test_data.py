@@ -18,10 +18,7 @@ import os
 import pickle
 import socket
 import tarfile
-import threading
 import zipfile
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +27,7 @@ import torch
 from PIL import Image
 
 from coursekit import data
+from helpers import LocalServer
 from coursekit.data import formats
 from coursekit.data.download import check_file
 from coursekit.data import (
@@ -88,46 +86,6 @@ def toy_mirror(tmp_path_factory: pytest.TempPathFactory, toy: dict) -> dict:
         expected[split] = (decoded, labels)
     source = MirrorSource(format="jpeg_npz", files=tuple(files), note="toy")
     return {"root": root, "source": source, "expected": expected}
-
-
-class LocalServer:
-    """An HTTP server on 127.0.0.1 that serves `routes` and counts requests.
-
-    A path in `truncate` announces 1000 more bytes than it sends, then closes.
-    """
-
-    def __init__(self) -> None:
-        self.routes: dict[str, bytes] = {}
-        self.truncate: set[str] = set()
-        self.hits: Counter[str] = Counter()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,),  # poll, s
-                         daemon=True).start()
-
-    def url(self, path: str = "") -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}/{path}"
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the http.server name)
-                path = self.path.lstrip("/")
-                server.hits[path] += 1
-                if path not in server.routes:
-                    self.send_error(404)
-                    return
-                body, cut = server.routes[path], path in server.truncate
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body) + 1000 * cut))
-                self.end_headers()
-                self.wfile.write(body[: len(body) // 2] if cut else body)
-                self.close_connection = True
-
-            def log_message(self, *args: object) -> None:  # keep test output quiet
-                return None
-
-        return Handler
 
 
 @pytest.fixture
@@ -208,8 +166,7 @@ def _toy_manifest(
 ) -> data.Manifest:
     """The cifar10 manifest pointed at the toy data: 20 train, 10 test images."""
     real = data.load_manifest("cifar10")
-    official = dataclasses.replace(real.official, url=url, md5=toy["md5"],
-                                   bytes=len(toy["bytes"]))
+    official = real.official.with_file(url=url, md5=toy["md5"], bytes=len(toy["bytes"]))
     return dataclasses.replace(real, splits={"train": NUM_TRAIN, "test": NUM_TEST},
                                official=official, mirror=mirror)
 
@@ -376,8 +333,8 @@ def test_pickle_that_would_run_code_is_refused(
     tarball = _cifar_tarball(toy["arrays"], extra={"test_batch": evil})
     server.routes[TARBALL] = tarball
     manifest = _toy_manifest(toy, server.url(TARBALL))
-    manifest = dataclasses.replace(manifest, official=dataclasses.replace(
-        manifest.official, md5=hashlib.md5(tarball).hexdigest(), bytes=len(tarball)))
+    manifest = dataclasses.replace(manifest, official=manifest.official.with_file(
+        md5=hashlib.md5(tarball).hexdigest(), bytes=len(tarball)))
     with pytest.raises(DataError, match=r"refused to load \w+\.eval"):
         data.fetch("cifar10", manifest=manifest, data_dir=tmp_path)
 
@@ -458,8 +415,9 @@ def _tiny_manifest(url: str, body: bytes, select: list[str] | None = None) -> da
     """The tiny_imagenet manifest pointed at a hand-made zip on a local server."""
     real = data.load_manifest("tiny_imagenet")
     classes = select or sorted(TINY_WNIDS)
-    official = dataclasses.replace(real.official, url=url, bytes=len(body),
-                                   md5=hashlib.md5(body).hexdigest(), select=tuple(select or ()))
+    official = dataclasses.replace(
+        real.official.with_file(url=url, bytes=len(body), md5=hashlib.md5(body).hexdigest()),
+        select=tuple(select or ()))
     return dataclasses.replace(
         real, classes=tuple(f"thing {w}" for w in classes), mirror=None, official=official,
         splits={"train": 3 * len(classes), "val": TINY_VAL.count(classes[0]) * len(classes)})
@@ -533,8 +491,8 @@ def test_real_checksum_refuses_a_zip_that_is_not_the_official_one(
 ) -> None:
     server.routes[TINY_ZIP] = tiny_toy["bytes"]
     real = data.load_manifest("tiny_imagenet")  # the official md5 and size
-    manifest = dataclasses.replace(real, mirror=None, official=dataclasses.replace(
-        real.official, url=server.url(TINY_ZIP)))
+    manifest = dataclasses.replace(real, mirror=None,
+                                   official=real.official.with_file(url=server.url(TINY_ZIP)))
     with pytest.raises(ChecksumError, match="90528d7ca1a48142e341f4ef8d21d0de"):
         data.fetch("tiny_imagenet", manifest=manifest, data_dir=tmp_path)
     assert _files_under(tmp_path) == []
@@ -968,7 +926,7 @@ def test_real_imdb_table_and_an_unreadable_format(tmp_path: Path) -> None:
     assert list(tables["test"].columns) == ["id", "rating", "label", "text"]
     real = data.load_manifest("imdb")
     odd = dataclasses.replace(real, mirror=dataclasses.replace(real.mirror,
-                                                               format="aclimdb_tarball"))
+                                                               format="jpeg_npz"))
     with pytest.raises(DataError, match="cannot read as a table.*COURSEKIT_DATA_MIRROR"):
         data.load_table("imdb", manifest=odd, data_dir=tmp_path, mirror=str(IMDB_MIRROR))
 
@@ -976,11 +934,13 @@ def test_real_imdb_table_and_an_unreadable_format(tmp_path: Path) -> None:
 def test_an_official_archive_that_cannot_be_converted_is_not_downloaded(
     tmp_path: Path,
 ) -> None:
-    manifest = data.load_manifest("imdb")
+    real = data.load_manifest("imdb")
+    manifest = dataclasses.replace(real, official=dataclasses.replace(
+        real.official, format="some_future_format"))
     with pytest.raises(DatasetNotFoundError) as caught:
         data.load_table("imdb", manifest=manifest, data_dir=tmp_path, mirror="")
     message = str(caught.value)
-    assert "not downloaded, coursekit cannot convert its format (aclimdb_tarball)" in message
+    assert "not downloaded, coursekit cannot convert its format (some_future_format)" in message
     assert "data dir" in message and "aclImdb_v1.tar.gz" not in message.split("official URL")[0]
     assert "put the official file" not in message and "COURSEKIT_DATA_MIRROR" in message
     assert not (tmp_path / "imdb" / "aclImdb_v1.tar.gz").exists()
@@ -1010,13 +970,14 @@ def test_glove_text_keeps_odd_words_and_refuses_other_files(tmp_path: Path) -> N
     assert frame.index.tolist() == ["null", '"', "nan"]
     assert frame.loc["nan"].tolist() == [3.0, 4.0]
     path.write_bytes(gzip.compress(b"id,text\n1,hello\n"))
-    with pytest.raises(DataError, match="is not gzipped GloVe text"):
+    with pytest.raises(DataError, match=r"vectors.txt.gz \(gzipped\) is not GloVe text"):
         formats.READERS["glove_txt_gz"](path, ["vectors"])
 
 
 def test_a_dataset_without_an_official_source_is_not_sent_to_fetch(tmp_path: Path) -> None:
+    manifest = dataclasses.replace(data.load_manifest("eng_fra"), official=None)
     with pytest.raises(DatasetNotFoundError) as caught:
-        data.load_table("eng_fra", data_dir=tmp_path, mirror="")
+        data.load_table("eng_fra", manifest=manifest, data_dir=tmp_path, mirror="")
     message = str(caught.value)
     assert "official URL: none in the manifest" in message
     assert "coursekit data fetch" not in message
@@ -1040,8 +1001,7 @@ def test_real_ptb_and_shakespeare_official_text_fetched_from_a_server(
     text = gzip.decompress((SHAKESPEARE_MIRROR / "tinyshakespeare/input.txt.gz").read_bytes())
     server.routes["input.txt"] = text
     real = data.load_manifest("tinyshakespeare")
-    manifest = dataclasses.replace(real, official=dataclasses.replace(
-        real.official, url=server.url("input.txt")))
+    manifest = dataclasses.replace(real, official=real.official.served_from(server.url()))
     lines = data.load_table("tinyshakespeare", manifest=manifest, data_dir=tmp_path,
                             mirror="")["all"]["text"]
     assert len(lines) == 32777 and lines[0] == "First Citizen:"

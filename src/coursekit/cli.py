@@ -397,13 +397,28 @@ _RUNS_USAGE = {
 def _data_table(datasets: Sequence[dict[str, Any]]) -> str:
     """The table of ``coursekit.data.status()``: one row per dataset."""
     # "where" is what coursekit.data returns; "found" is the older name of that key
-    columns = ["name", "title", "where", "path", "detail"]
+    columns = ["name", "title", "where", "path", "detail", "download"]
     rows = [
         [d.get(c, d.get("found")) if c == "where" else d.get(c) for c in columns]
         for d in datasets
     ]
     rows = [["-" if v in (None, "", False) else v for v in row] for row in rows]
     return _table(columns, rows)
+
+
+def _datasets_to_fetch(args: argparse.Namespace, known: list[str]) -> list[str]:
+    if args.all == bool(args.name):
+        raise RunnerError("give one dataset name or --all (not both): coursekit data "
+                          f"fetch NAME | --all; datasets: {', '.join(known)}")
+    return known if args.all else [args.name]
+
+
+def _fetch_one(data, name: str) -> str:  # noqa: ANN001 (the coursekit.data module)
+    """Get one dataset as a chapter would and say where it is."""
+    if data.load_manifest(name).image_shape is None:  # a table: text, numbers
+        sizes = {k: len(v) for k, v in data.load_table(name).items()}
+        return f"{name}: ready, rows per split {sizes}"
+    return f"{name}: ready at {_show(data.fetch(name))}"
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
@@ -416,11 +431,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
             return _data_config(args, data.settings)
         if args.data_command == "status":
             print(_data_table(data.status()))
-        elif data.load_manifest(args.name).image_shape is None:  # a table: text, numbers
-            sizes = {k: len(v) for k, v in data.load_table(args.name).items()}
-            print(f"{args.name}: ready, rows per split {sizes}")
         else:
-            print(f"{args.name}: ready at {_show(data.fetch(args.name))}")
+            for name in _datasets_to_fetch(args, data.list_datasets()):
+                print(_fetch_one(data, name), flush=True)
     except data.DataError as exc:
         print(f"coursekit: error: {exc}", file=sys.stderr)
         return 2
@@ -583,8 +596,13 @@ def _add_data_parser(commands: argparse._SubParsersAction) -> None:
     data_commands = data.add_subparsers(dest="data_command", required=True,
                                         metavar="{status,fetch,config}")
     data_commands.add_parser("status", help="where each dataset was found, if at all")
-    fetch = data_commands.add_parser("fetch", help="get a dataset and verify it")
-    fetch.add_argument("name", help="dataset name, as listed by: coursekit data status")
+    fetch = data_commands.add_parser(
+        "fetch", help="get datasets and verify them",
+        description="Find each dataset in the data directory, the mirror or its "
+        "publisher's site (downloaded, verified and converted), as a chapter would.")
+    fetch.add_argument("name", nargs="?",
+                       help="dataset name, as listed by: coursekit data status")
+    fetch.add_argument("--all", action="store_true", help="every dataset")
     config = data_commands.add_parser(
         "config", help="set, once, where the data and the mirror are",
         description="Save the data directory and the mirror in the user's config file, "

@@ -13,7 +13,10 @@ Both locations can be set once, in the user's config file, with
 `coursekit data config --mirror PATH --data-dir PATH` (`settings`); an environment
 variable still wins.
 
-Every file is checked against its checksum; a bad download is deleted. The
+Every file is checked against its checksum (where a publisher gives none: the
+pinned checksums of its members or of the decoded images, or, said so in the
+manifest, only its archive CRCs and its number of examples); a bad download is
+deleted. The
 decoded arrays are cached in `<data dir>/<name>/decoded/`, so images are
 decoded once and later loads are a fast `np.load`.
 
@@ -22,7 +25,8 @@ decoded once and later loads are a fast `np.load`.
 >>> train, val = data.split_off(splits["train"], 5000, seed=0)  # doctest: +SKIP
 
 Modules: `manifest` (the YAML schema), `lookup` (fetch and status), `download`
-(checksums and downloads), `formats` (file formats), `cache` (decoded arrays),
+(checksums and downloads), `formats` (file formats), `archives` (readers of the
+publishers' own files), `cache` (decoded arrays),
 `images` (tensors and splits), `tables` (text and numbers as DataFrames),
 `settings` (where the data directory and the mirror are set). This
 package knows nothing of training.
@@ -30,7 +34,7 @@ package knows nothing of training.
 
 from . import settings
 from .errors import ChecksumError, DataError, DatasetNotFoundError
-from .lookup import data_dir, fetch, locate, mirror_location, status
+from .lookup import SourceFile, data_dir, fetch, locate, mirror_location, status
 from .tables import load_table, split_frame
 from .images import (ImageSplit, load_images, select_classes, split_off, subset,
                      to_grayscale, train_val_test)
@@ -38,9 +42,11 @@ from .manifest import (
     Manifest,
     MirrorFile,
     MirrorSource,
+    OfficialFile,
     OfficialSource,
     list_datasets,
     load_manifest,
+    manifests_dir,
 )
 
 __all__ = [
@@ -50,8 +56,11 @@ __all__ = [
     "Manifest",
     "MirrorFile",
     "MirrorSource",
+    "OfficialFile",
     "OfficialSource",
+    "SourceFile",
     "list_datasets",
+    "manifests_dir",
     "load_manifest",
     "data_dir",
     "mirror_location",

@@ -26,7 +26,7 @@ from coursekit._atomic import write_atomic
 
 from .errors import DataError
 from .formats import Arrays
-from .manifest import Manifest
+from .manifest import Manifest, OfficialFile
 
 __all__ = [
     "cache_dir",
@@ -57,11 +57,20 @@ def source_ids(manifest: Manifest) -> dict[str, dict[str, str]]:
     if manifest.mirror is not None:
         ids["mirror"] = {f.path: f"sha256:{f.sha256}" for f in manifest.mirror.files}
     if manifest.official is not None:
-        algorithm, digest = manifest.official.checksum
-        ids["official"] = {manifest.official.path: f"{algorithm}:{digest}"}
+        ids["official"] = {f.path: _file_id(f) for f in manifest.official.files}
         if manifest.official.select:  # other classes kept: another cache
             ids["official"]["select"] = ",".join(manifest.official.select)
     return ids
+
+
+def _file_id(item: OfficialFile) -> str:
+    """"md5:<hex>", or the pinned members' digests, or "unverified" (then only the
+    examples per split are checked)."""
+    if item.checksum is not None:
+        return ":".join(item.checksum)
+    if item.member_sha256:
+        return "members:" + ",".join(f"{k}={v}" for k, v in sorted(item.member_sha256.items()))
+    return "unverified"
 
 
 def read_stamp(folder: Path) -> dict[str, Any] | None:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import tarfile
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 from .errors import ChecksumError, DataError
 
-__all__ = ["DownloadError", "file_checksum", "check_file", "download_file"]
+__all__ = ["DownloadError", "check_archive", "check_file", "check_members", "download_file",
+           "file_checksum"]
 
 _CHUNK_BYTES = 1 << 20  # read and hash 1 MiB at a time
 _TIMEOUT_S = 30  # per socket operation, not for the whole download
@@ -46,20 +49,23 @@ def file_checksum(path: Path, algorithm: str) -> str:
     return hasher.hexdigest()
 
 
-def check_file(path: Path, checksum: tuple[str, str], num_bytes: int) -> str | None:
+def check_file(path: Path, checksum: tuple[str, str] | None,
+               num_bytes: int | None) -> str | None:
     """Compare a file with its expected size and checksum.
 
     Args:
         path: the file, which must exist.
-        checksum: (algorithm, expected hex digest).
-        num_bytes: expected size in bytes.
+        checksum: (algorithm, expected hex digest), or None where none is known.
+        num_bytes: expected size in bytes, or None where it is not known.
     Returns:
         None if the file matches, else a one-line reason, e.g.
         "size 12 bytes, expected 34" or "md5 ab12..., expected cd34...".
     """
     size = path.stat().st_size
-    if size != num_bytes:  # cheap test first: no need to hash a wrong size
+    if num_bytes is not None and size != num_bytes:  # cheap test first
         return f"size {size} bytes, expected {num_bytes}"
+    if checksum is None:
+        return None
     algorithm, expected = checksum
     actual = file_checksum(path, algorithm)
     if actual != expected.lower():
@@ -67,8 +73,59 @@ def check_file(path: Path, checksum: tuple[str, str], num_bytes: int) -> str | N
     return None
 
 
+def check_members(path: Path, members: dict[str, str]) -> str | None:
+    """Compare members of a zip or tar archive with their pinned sha256.
+
+    Used for archives whose own checksum is not published: their content is
+    checked instead. Returns None if every member is there and matches, else a
+    one-line reason ("not a readable archive", "data/a.txt: missing", ...).
+    """
+    if not members:
+        return None
+    try:
+        digests = _member_digests(path, set(members))
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
+        return f"not a readable archive ({type(err).__name__}: {err})"
+    for name, expected in members.items():
+        if name not in digests:
+            return f"{name}: missing from the archive"
+        if digests[name] != expected.lower():
+            return f"{name}: sha256 {digests[name]}, expected {expected}"
+    return None
+
+
+def check_archive(path: Path) -> str | None:
+    """For a file that has no checksum: None if it is a complete zip (every member's
+    CRC checked) or tar, or not an archive at all; else a one-line reason."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+            return f"member {bad} is damaged" if bad else None
+        if tarfile.is_tarfile(path):
+            with tarfile.open(path) as archive:
+                for _ in archive:
+                    pass
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
+        return f"not a complete archive ({type(err).__name__}: {err})"
+    return None
+
+
+def _member_digests(path: Path, wanted: set[str]) -> dict[str, str]:
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:  # reading checks each member's CRC
+            names = set(archive.namelist()) & wanted
+            return {n: hashlib.sha256(archive.read(n)).hexdigest() for n in names}
+    with tarfile.open(path) as archive:
+        found = {}
+        for member in archive:
+            if member.name in wanted and member.isfile():
+                found[member.name] = hashlib.sha256(archive.extractfile(member).read()).hexdigest()
+        return found
+
+
 def download_file(
-    url: str, dest: Path, *, checksum: tuple[str, str], num_bytes: int
+    url: str, dest: Path, *, checksum: tuple[str, str] | None, num_bytes: int | None
 ) -> Path:
     """Download `url` to `dest` through `dest.part`, verifying size and checksum.
 
@@ -77,8 +134,10 @@ def download_file(
     Args:
         url: http(s) URL of the file.
         dest: final path; its folder is created if needed.
-        checksum: (algorithm, expected hex digest), e.g. ("md5", "c58f...").
-        num_bytes: expected size in bytes.
+        checksum: (algorithm, expected hex digest), e.g. ("md5", "c58f..."); None
+            where none is published (the caller then checks what the file holds).
+        num_bytes: expected size in bytes, or None (then the server's
+            Content-Length decides whether the download is complete).
     Returns:
         `dest`, complete and verified.
     Raises:
@@ -89,18 +148,20 @@ def download_file(
     part = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
     part.unlink(missing_ok=True)
+    algorithm, expected = checksum or ("sha256", "")
     try:
-        received, actual = _stream_to(url, part, checksum[0], num_bytes)
+        received, actual = _stream_to(url, part, algorithm, num_bytes or 0)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
-    algorithm, expected = checksum
-    if received != num_bytes or actual != expected.lower():
+    if (num_bytes is not None and received != num_bytes) or (
+            checksum is not None and actual != expected.lower()):
         part.unlink(missing_ok=True)
         raise ChecksumError(
             f"Checksum mismatch for {dest.name} downloaded from {url}: expected "
-            f"{algorithm} {expected} ({num_bytes} bytes), got {algorithm} {actual} "
-            f"({received} bytes). The download was deleted. Try again; if this "
+            f"{algorithm + ' ' + expected if checksum else 'a size of'} ({num_bytes} "
+            f"bytes), got {algorithm} {actual} ({received} bytes). The download was "
+            f"deleted. Try again; if this "
             f"persists, the file at that URL is not the one the manifest describes."
         )
     os.replace(part, dest)  # atomic: `dest` is either absent or complete

@@ -22,9 +22,11 @@ dataset in a known format therefore needs only a manifest file.
 - `glove_txt_gz` (a table): gzipped GloVe text, a word and its vector per line; read
   as a DataFrame indexed by word, one column per dimension.
 
-A manifest may name a format that has no function here yet (the aclImdb
-tarball): `can_read` is False for it, and the lookup neither downloads such a
-file nor uses a copy of it.
+The readers of the other publishers' files (aclImdb, the PyTorch tutorials' zip,
+GloVe, UCI's electricity zip, the Gurmukhi digits' zips) are in
+`coursekit.data.archives`. A manifest may name a format that has no function
+yet: `can_read` is False for it, and the lookup neither downloads such a file nor
+uses a copy of it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from . import archives
 from .errors import DataError
 
 __all__ = ["Arrays", "DECODERS", "Packed", "READERS", "SELECTING", "can_read",
@@ -56,7 +59,8 @@ _DECODE_CHUNK = 2048  # images per thread-pool task
 
 
 def decode(
-    format_name: str, path: Path, splits: Sequence[str], *, select: Sequence[str] = ()
+    format_name: str, path: Path, splits: Sequence[str], *, select: Sequence[str] = (),
+    **options,
 ) -> dict[str, Arrays]:
     """Decode `path`, a file in format `format_name`, into arrays for `splits`.
 
@@ -67,6 +71,7 @@ def decode(
         select: keep only these classes, by the file's own class ids, and label
             them 0, 1, ... in this order (a manifest's `official.select`); empty:
             every class. Only formats in `SELECTING` accept it.
+        options: keywords of the format's decoder (a manifest's `options`).
     Returns:
         {split: (images uint8 (N, C, H, W), labels int64 (N,))}.
     Raises:
@@ -80,13 +85,13 @@ def decode(
             f"coursekit/data/formats.py."
         )
     if not select:
-        return DECODERS[format_name](path, splits)
+        return DECODERS[format_name](path, splits, **options)
     if format_name not in SELECTING:
         raise DataError(
             f"{path.name}: format {format_name!r} cannot keep only some classes; "
             f"remove 'select' from the manifest (formats that can: {sorted(SELECTING)})."
         )
-    return DECODERS[format_name](path, splits, select=select)
+    return DECODERS[format_name](path, splits, select=select, **options)
 
 
 # ---------------------------------------------------------------------------
@@ -460,21 +465,31 @@ def read_glove_txt_gz(path: Path, splits: Sequence[str]) -> dict[str, "pd.DataFr
 
     Words are read as they are: no quoting, and "null" or "nan" stay words.
     """
-    import csv
-    import pandas as pd
+    import gzip
     if len(splits) != 1:
         raise DataError(f"{path.name}: a glove_txt_gz file holds one split, got {list(splits)}.")
     try:
-        frame = pd.read_csv(path, sep=" ", header=None, index_col=0, compression="gzip",
-                            quoting=csv.QUOTE_NONE, keep_default_na=False, na_values=[])
-    except (OSError, ValueError, EOFError) as err:
+        text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as err:
         raise DataError(f"{path} is not gzipped GloVe text: {err}") from None
+    return {splits[0]: parse_glove_lines(text, f"{path} (gzipped)")}
+
+
+def parse_glove_lines(text: str, where: str) -> "pd.DataFrame":
+    """GloVe text ("word v1 v2 ..." per line) as a DataFrame indexed by word."""
+    import csv
+    import pandas as pd
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=" ", header=None, index_col=0,
+                            quoting=csv.QUOTE_NONE, keep_default_na=False, na_values=[])
+    except (ValueError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"{where} is not GloVe text: {err}") from None
     if frame.empty or not all(dtype.kind == "f" for dtype in frame.dtypes):
-        raise DataError(f"{path} is not gzipped GloVe text: expected a word and numbers "
+        raise DataError(f"{where} is not GloVe text: expected a word and numbers "
                         "on every line")
     frame.index = frame.index.astype(str).rename("word")
     frame.columns = range(frame.shape[1])
-    return {splits[0]: frame}
+    return frame
 
 
 DECODERS: dict[str, Callable[[Path, Sequence[str]], dict[str, Arrays]]] = {
@@ -482,6 +497,7 @@ DECODERS: dict[str, Callable[[Path, Sequence[str]], dict[str, Arrays]]] = {
     "image_npz": decode_image_npz,
     "cifar_python_tarball": decode_cifar_tarball,
     "tiny_imagenet_zip": decode_tiny_imagenet_zip,
+    "gurmukhi_bmp_zip": archives.decode_gurmukhi_bmp_zip,
 }
 
 SELECTING = {"tiny_imagenet_zip"}  # decoders that accept `select` (keep some classes)
@@ -490,6 +506,12 @@ READERS: dict[str, Callable[[Path, Sequence[str]], dict[str, "pd.DataFrame"]]] =
     "csv_gz": read_csv_gz,
     "glove_txt_gz": read_glove_txt_gz,
     "text_lines": read_text_lines,
+    # the publishers' own files (coursekit.data.archives)
+    "aclimdb_tarball": archives.read_aclimdb_tarball,
+    "csv": archives.read_csv,
+    "glove_zip_subset": archives.read_glove_zip_subset,
+    "uci_electricity_zip": archives.read_uci_electricity_zip,
+    "zip_text_lines": archives.read_zip_text_lines,
 }
 
 

@@ -15,19 +15,23 @@ its checksum raises `ChecksumError`; when every source fails,
 
 from __future__ import annotations
 
+import hashlib
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import platformdirs
 
 from . import cache, formats, settings
-from .download import DownloadError, check_file, download_file
-from .errors import DataError, DatasetNotFoundError
-from .manifest import Manifest, list_datasets, load_manifest, manifests_dir
+from .download import (DownloadError, check_archive, check_file, check_members,
+                       download_file)
+from .errors import ChecksumError, DataError, DatasetNotFoundError
+from .manifest import (Manifest, OfficialFile, OfficialSource, list_datasets, load_manifest,
+                       manifests_dir)
 
-__all__ = ["data_dir", "mirror_location", "fetch", "locate", "status"]
+__all__ = ["SourceFile", "data_dir", "mirror_location", "fetch", "locate", "status"]
 
 
 def data_dir() -> Path:
@@ -77,8 +81,11 @@ def fetch(
         return folder
     found = _find_source(manifest, root, _mirror_or_default(mirror))
     arrays: dict[str, formats.Arrays] = {}
-    for path, splits in found.files:
-        arrays.update(formats.decode(found.format, path, splits, select=found.select))
+    for item in found.files:
+        arrays.update(formats.decode(item.format, item.path, item.splits,
+                                     select=found.select, **item.options))
+    if found.kind == "official":
+        _check_decoded(manifest, arrays, found)
     cache.write_cache(folder, manifest, arrays, found.origin())
     return folder
 
@@ -89,15 +96,16 @@ def locate(
     manifest: Manifest | None = None,
     data_dir: Path | None = None,
     mirror: str | None = None,
-) -> tuple[str, list[tuple[Path, list[str]]]]:
+) -> tuple[str, list[SourceFile]]:
     """Find and verify a dataset's files without decoding them (for tables and text).
 
-    Same search as `fetch`: data dir, mirror, official URL. Returns the files'
-    format and (path, splits it holds) pairs. Raises as `fetch` does.
+    Same search as `fetch`: data dir, mirror, official URL. Returns which kind of
+    source was found ("mirror" or "official") and its files, each with the splits
+    it holds and how to read it. Raises as `fetch` does.
     """
     manifest = resolve_manifest(name, manifest)
     found = _find_source(manifest, _data_root(data_dir), _mirror_or_default(mirror))
-    return found.format, found.files
+    return found.kind, found.files
 
 
 def resolve_manifest(name: str, manifest: Manifest | None) -> Manifest:
@@ -125,16 +133,27 @@ def _mirror_or_default(mirror: str | None) -> str | None:
 # ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SourceFile:
+    """A verified file of a dataset and how to read it."""
+
+    path: Path
+    splits: list[str]  # the splits it holds
+    format: str  # a key of formats.DECODERS or formats.READERS
+    options: dict[str, Any] = field(default_factory=dict)  # keywords for the reader
+
+
 @dataclass
 class _Found:
     kind: str  # "mirror" or "official": which files of the manifest these are
     where: str  # for people: "data dir /x", "mirror /y", "official URL"
-    format: str
-    files: list[tuple[Path, list[str]]] = field(default_factory=list)  # path, splits
+    files: list[SourceFile] = field(default_factory=list)
     select: tuple[str, ...] = ()  # the classes to keep (official.select), empty: all
+    downloaded: list[Path] = field(default_factory=list)  # by this lookup
 
     def origin(self) -> dict[str, str]:
-        return {"kind": self.kind, "where": self.where, "format": self.format}
+        formats_ = ", ".join(dict.fromkeys(f.format for f in self.files))
+        return {"kind": self.kind, "where": self.where, "format": formats_}
 
 
 def _find_source(manifest: Manifest, root: Path, mirror: str | None) -> _Found:
@@ -149,12 +168,13 @@ def _find_source(manifest: Manifest, root: Path, mirror: str | None) -> _Found:
 def _from_data_dir(
     manifest: Manifest, root: Path, mirror: str | None, tried: list[str]
 ) -> _Found | None:
-    """Step 1: files already in the data dir; the official one first (lossless)."""
+    """Step 1: files already in the data dir; the official ones first (lossless)."""
     official = manifest.official
-    if official is not None and formats.can_read(official.format):
-        path, size = root / official.path, official.bytes
-        if _verify(path, official.checksum, size, tried, "data dir", remove=True):
-            return _official_found(manifest, path, f"data dir {root}")
+    if official is not None and _readable(official):
+        results = [_verify_official(item, root / item.path, tried, "data dir", remove=True)
+                   for item in official.files]  # a list: check (and report) every file
+        if all(results):
+            return _official_found(manifest, root, f"data dir {root}")
     if manifest.mirror is not None:
         paths = [root / f.path for f in manifest.mirror.files]
         if _verify_mirror_files(manifest, paths, tried, "data dir", remove=True):
@@ -207,24 +227,37 @@ def _from_mirror_url(
 def _from_official(
     manifest: Manifest, root: Path, mirror: str | None, tried: list[str]
 ) -> _Found | None:
-    """Step 3: download the official file into the data dir."""
+    """Step 3: download the official files into the data dir (those not there yet)."""
     official = manifest.official
     if official is None:
         tried.append("official URL: none in the manifest (see its 'prepare' text)")
         return None
-    if not formats.can_read(official.format):
+    if not _readable(official):
         tried.append(f"official URL {official.url}: not downloaded, coursekit cannot "
                      f"convert its format ({official.format}) yet")
         return None
-    dest = root / official.path
-    try:
-        download_file(
-            official.url, dest, checksum=official.checksum, num_bytes=official.bytes
-        )
-    except DownloadError as err:
-        tried.append(f"official URL {err}")
-        return None
-    return _official_found(manifest, dest, f"official URL {official.url}")
+    downloaded = []
+    for item in official.files:
+        dest = root / item.path
+        if dest.is_file() and _matches(item, dest) is None:
+            continue  # one archive can serve several datasets (Tiny ImageNet)
+        try:
+            download_file(item.url, dest, checksum=item.checksum, num_bytes=item.bytes)
+        except DownloadError as err:
+            tried.append(f"official URL {err}")
+            return None
+        reason = (check_archive(dest) if item.checksum is None and not item.member_sha256
+                  else check_members(dest, item.member_sha256))
+        if reason is not None:
+            dest.unlink(missing_ok=True)
+            raise ChecksumError(
+                f"{item.url} was downloaded but cannot be used: {reason}. The download "
+                f"was deleted; try again, and if this persists the file at that URL is "
+                f"not the one the manifest describes.")
+        downloaded.append(dest)
+    found = _official_found(manifest, root, f"official URL {official.url}")
+    found.downloaded = downloaded
+    return found
 
 
 # ---------------------------------------------------------------------------
@@ -274,13 +307,56 @@ def _mirror_found(manifest: Manifest, paths: list[Path], where: str) -> _Found:
     splits: dict[Path, list[str]] = {}
     for path, item in zip(paths, manifest.mirror.files):
         splits.setdefault(path, []).append(item.split)
-    return _Found("mirror", where, manifest.mirror.format, list(splits.items()))
+    return _Found("mirror", where, [SourceFile(path, names, manifest.mirror.format)
+                                    for path, names in splits.items()])
 
 
-def _official_found(manifest: Manifest, path: Path, where: str) -> _Found:
-    splits = list(manifest.splits)
-    return _Found("official", where, manifest.official.format, [(path, splits)],
-                  manifest.official.select)
+def _official_found(manifest: Manifest, root: Path, where: str) -> _Found:
+    official = manifest.official
+    files = [SourceFile(root / item.path, list(item.splits or manifest.splits),
+                        official.format_of(item), dict(item.options))
+             for item in official.files]
+    return _Found("official", where, files, official.select)
+
+
+def _readable(official: OfficialSource) -> bool:
+    return all(formats.can_read(official.format_of(item)) for item in official.files)
+
+
+def _matches(item: OfficialFile, path: Path) -> str | None:
+    """None if a present official file has its size, checksum and pinned members."""
+    return check_file(path, item.checksum, item.bytes) or check_members(path, item.member_sha256)
+
+
+def _verify_official(item: OfficialFile, path: Path, tried: list[str], label: str,
+                     *, remove: bool) -> bool:
+    if not path.is_file():
+        tried.append(f"{label} {path}: missing")
+        return False
+    reason = _matches(item, path)
+    if reason is None:
+        return True
+    if remove:
+        path.unlink(missing_ok=True)
+    tried.append(f"{label} {path}: wrong checksum ({reason}); "
+                 f"{'removed' if remove else 'not used'}")
+    return False
+
+
+def _check_decoded(manifest: Manifest, arrays: dict[str, formats.Arrays],
+                   found: _Found) -> None:
+    """Compare the decoded images with the manifest's pinned digests, for archives
+    whose own checksum is not published; a mismatch deletes what was downloaded."""
+    for split, expected in manifest.official.decoded_sha256.items():
+        images = np.ascontiguousarray(arrays[split][0])
+        actual = hashlib.sha256(images.tobytes()).hexdigest()
+        if actual != expected:
+            for path in found.downloaded:
+                path.unlink(missing_ok=True)
+            raise ChecksumError(
+                f"{manifest.name}: the {split} images decoded from {found.where} have "
+                f"sha256 {actual}, expected {expected}: these are not the files the "
+                f"manifest pins{'; the download was deleted' if found.downloaded else ''}.")
 
 
 def _is_url(location: str) -> bool:
@@ -305,11 +381,9 @@ def _not_found_message(manifest: Manifest, root: Path, tried: list[str]) -> str:
             f"  - set COURSEKIT_DATA_MIRROR to a folder (or URL) holding {needed}"
             f"{_shared_data_hint(manifest)};"
         )
-    if manifest.official is not None and formats.can_read(manifest.official.format):
-        lines.append(
-            f"  - put the official file {manifest.official.url} at "
-            f"{root / manifest.official.path};"
-        )
+    if manifest.official is not None and _readable(manifest.official):
+        for item in manifest.official.files:
+            lines.append(f"  - put the official file {item.url} at {root / item.path};")
         lines.append(
             f"  - run `coursekit data fetch {manifest.name}` on a machine with internet, "
             f"then copy its data dir's {manifest.name}/ folder to {root / manifest.name}."
@@ -347,9 +421,11 @@ def status(
         mirror: folder or URL; default `mirror_location()`.
     Returns:
         One dict per dataset of `list_datasets()`, with keys name, title,
-        where ("decoded cache", "data dir", "mirror" or "missing"), path (str)
-        and detail (a sentence). Files are matched by size only; checksums are
-        verified when the data is loaded. A mirror URL is not contacted.
+        where ("decoded cache", "data dir", "mirror" or "missing"), path (str),
+        detail (a sentence) and download (where `coursekit data fetch` would
+        download it from when it is missing, and how large that is). Files are
+        matched by size only; checksums are verified when the data is loaded. A
+        mirror URL is not contacted.
     """
     root, mirror = _data_root(data_dir), _mirror_or_default(mirror)
     return [_status_of(load_manifest(name), root, mirror) for name in list_datasets()]
@@ -370,19 +446,31 @@ def _status_of(manifest: Manifest, root: Path, mirror: str | None) -> dict[str, 
         where, path = "missing", root / manifest.name
         detail = f"run `coursekit data fetch {manifest.name}`"
     return {"name": manifest.name, "title": manifest.title, "where": where,
-            "path": str(path), "detail": detail}
+            "path": str(path), "detail": detail, "download": download_source(manifest)}
+
+
+def download_source(manifest: Manifest) -> str:
+    """Where the official files come from and their total size, in a few words:
+    "cs231n.stanford.edu, 248.1 MB"; "none (copy the mirror's files)"."""
+    official = manifest.official
+    if official is None or not _readable(official):
+        return "none (copy the mirror's files)"
+    hosts = ", ".join(dict.fromkeys(urllib.parse.urlsplit(f.url).hostname or f.url
+                                    for f in official.files))
+    size = official.bytes
+    return f"{hosts}, {size / 1e6:,.1f} MB" if size else f"{hosts}, size not published"
 
 
 def _present(manifest: Manifest, base: Path, kind: str) -> bool:
     """True if the files of one source kind ("official" or "mirror") exist under
     `base` with the right sizes."""
     if kind == "official" and manifest.official is not None:
-        items = [(manifest.official.path, manifest.official.bytes)]
+        items = [(f.path, f.bytes) for f in manifest.official.files]
     elif kind == "mirror" and manifest.mirror is not None:
         items = [(f.path, f.bytes) for f in manifest.mirror.files]
     else:
         return False
     return all(
-        (base / path).is_file() and (base / path).stat().st_size == size
+        (base / path).is_file() and size in (None, (base / path).stat().st_size)
         for path, size in items
     )

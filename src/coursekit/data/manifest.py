@@ -9,7 +9,7 @@ only reads manifests; finding and loading the files is `coursekit.data.fetch`.
 from __future__ import annotations
 
 import os
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Collection
 
@@ -23,6 +23,7 @@ __all__ = [
     "Manifest",
     "MirrorFile",
     "MirrorSource",
+    "OfficialFile",
     "OfficialSource",
     "list_datasets",
     "load_manifest",
@@ -54,24 +55,86 @@ class MirrorSource:
 
 
 @dataclass(frozen=True)
-class OfficialSource:
-    """The single file the dataset's authors publish, e.g. a tarball."""
+class OfficialFile:
+    """One file its publisher hosts, e.g. a tarball; a source may need several."""
 
     url: str
-    format: str  # how to convert it, e.g. "cifar_python_tarball"
     path: str  # where the download is kept, relative to the data dir
-    bytes: int  # exact size
+    bytes: int | None = None  # exact size; None where no copy could be measured
     md5: str = ""  # hex digest; give md5 or sha256 (sha256 wins if both)
     sha256: str = ""
+    format: str = ""  # how to read it; empty: the source's format
+    splits: tuple[str, ...] = ()  # the splits it holds; empty: every split
+    # sha256 of members of an archive whose own checksum is not published, pinned
+    # from byte-identical copies: a download is refused if one of them differs
+    member_sha256: dict[str, str] = field(default_factory=dict)
+    # why neither the file nor its members can be verified (no checksum published,
+    # no copy reachable from the machines that wrote the manifest); such a file is
+    # checked by its format (archive CRCs) and by the number of examples per split
+    unverified: str = ""
+    options: dict[str, Any] = field(default_factory=dict)  # keywords for its reader
+
+    @property
+    def checksum(self) -> tuple[str, str] | None:
+        """(algorithm, hex digest) of the whole file, or None where none is known."""
+        if self.sha256:
+            return ("sha256", self.sha256)
+        return ("md5", self.md5) if self.md5 else None
+
+
+@dataclass(frozen=True)
+class OfficialSource:
+    """Where the dataset's publishers put it: one file (`url`, `path`, `bytes`,
+    `md5`/`sha256` in the YAML) or several (`files:`), all read by `format` unless a
+    file names its own."""
+
+    format: str  # how to convert the files, e.g. "cifar_python_tarball"
+    files: tuple[OfficialFile, ...]
     note: str = ""
     # Only these classes of the file, by its own class ids (Tiny ImageNet: wnids);
     # label i is select[i]. Empty: all classes. Its format must accept it.
     select: tuple[str, ...] = ()
+    # examples per split of this source where they differ from the manifest's
+    # `splits` (the mirror's): e.g. the official IMDB archive's 25,000 + 25,000
+    splits: dict[str, int] = field(default_factory=dict)
+    # sha256 of the decoded images of each split (uint8 (N, C, H, W) bytes), for
+    # archives whose own checksum is not published: checked after conversion
+    decoded_sha256: dict[str, str] = field(default_factory=dict)
 
     @property
-    def checksum(self) -> tuple[str, str]:
-        """(algorithm, hex digest) used to verify the download."""
-        return ("sha256", self.sha256) if self.sha256 else ("md5", self.md5)
+    def url(self) -> str:
+        return self.files[0].url
+
+    @property
+    def path(self) -> str:
+        return self.files[0].path
+
+    @property
+    def bytes(self) -> int | None:
+        """The total download size, or None if a file's size is not known."""
+        sizes = [f.bytes for f in self.files]
+        return None if None in sizes else sum(sizes)
+
+    @property
+    def checksum(self) -> tuple[str, str] | None:
+        """The first file's (algorithm, hex digest), as single-file sources have."""
+        return self.files[0].checksum
+
+    def format_of(self, item: OfficialFile) -> str:
+        return item.format or self.format
+
+    def with_file(self, index: int = 0, **changes: Any) -> "OfficialSource":
+        """A copy whose file ``index`` has ``changes`` (e.g. ``url=`` a test server)."""
+        files = list(self.files)
+        files[index] = replace(files[index], **changes)
+        return replace(self, files=tuple(files))
+
+    def served_from(self, base_url: str) -> "OfficialSource":
+        """A copy that downloads every file from ``base_url``/<its file name>, as a
+        local server in a test, or a site that mirrors the publishers, would serve them."""
+        return replace(self, files=tuple(
+            replace(f, url=f"{base_url.rstrip('/')}/{f.url.rsplit('/', 1)[-1]}")
+            for f in self.files))
 
 
 @dataclass(frozen=True)
@@ -94,6 +157,14 @@ class Manifest:
     mirror: MirrorSource | None = None
     official: OfficialSource | None = None
     source_file: Path | None = field(default=None, compare=False)  # the YAML
+
+    def split_sizes(self, kind: str) -> dict[str, int]:
+        """Examples per split in the files of one source kind ("mirror" or
+        "official"): the official source may hold more (IMDB's 25,000 reviews per
+        split against the mirror's 24,996)."""
+        if kind == "official" and self.official is not None:
+            return {**self.splits, **self.official.splits}
+        return dict(self.splits)
 
     def __repr__(self) -> str:  # the default would print every text in full
         sources = [
@@ -207,15 +278,42 @@ def _parse_mirror(raw: Any, path: Path) -> MirrorSource:
     return MirrorSource(**values)
 
 
+_SINGLE_FILE_KEYS = ("url", "path", "bytes", "md5", "sha256", "member_sha256",
+                     "unverified", "options")
+
+
 def _parse_official(raw: Any, path: Path) -> OfficialSource:
+    raw = dict(_require_mapping(raw, path, "official"))
+    if "url" in raw and "files" in raw:
+        raise DataError(f"Manifest {path}: official has both url and files; give one "
+                        "file's keys, or a list under files.")
+    if "url" in raw:  # the one-file form: its keys sit on the source
+        raw["files"] = [{key: raw.pop(key) for key in _SINGLE_FILE_KEYS if key in raw}]
     values = _check_keys(raw, OfficialSource, path, "official")
     if not isinstance(values.get("select") or [], list):
         raise DataError(f"Manifest {path}: official.select must be a list of class ids.")
     values["select"] = tuple(str(item) for item in values.get("select") or ())
-    official = OfficialSource(**values)
-    if not (official.md5 or official.sha256):
-        raise DataError(f"Manifest {path}: official needs an md5 or a sha256.")
-    return official
+    values["splits"] = {str(k): int(v) for k, v in (values.get("splits") or {}).items()}
+    values["decoded_sha256"] = dict(values.get("decoded_sha256") or {})
+    values["files"] = tuple(_parse_official_file(item, path, i)
+                            for i, item in enumerate(values.get("files") or []))
+    if not values["files"]:
+        raise DataError(f"Manifest {path}: official lists no files.")
+    return OfficialSource(**values)
+
+
+def _parse_official_file(raw: Any, path: Path, i: int) -> OfficialFile:
+    values = _check_keys(raw, OfficialFile, path, f"official.files[{i}]")
+    values["splits"] = tuple(str(s) for s in values.get("splits") or ())
+    values["member_sha256"] = {str(k): str(v)
+                               for k, v in (values.get("member_sha256") or {}).items()}
+    values["options"] = dict(values.get("options") or {})
+    item = OfficialFile(**values)
+    if not (item.md5 or item.sha256 or item.member_sha256 or item.unverified):
+        raise DataError(
+            f"Manifest {path}: official file {item.url} needs an md5 or a sha256, "
+            f"sha256 of its members, or an 'unverified' sentence saying why none is known.")
+    return item
 
 
 def _check_splits(manifest: Manifest, path: Path) -> None:
@@ -227,6 +325,15 @@ def _check_splits(manifest: Manifest, path: Path) -> None:
             f"Manifest {path}: official.select keeps {len(select)} classes but classes "
             f"lists {len(manifest.classes)}; give one class id per class, in label order."
         )
+    official = manifest.official
+    for item in official.files if official else ():
+        wrong = [s for s in item.splits if s not in manifest.splits]
+        if wrong:
+            raise DataError(f"Manifest {path}: official file {item.url} has splits {wrong}, "
+                            f"expected some of the splits {sorted(manifest.splits)}.")
+    if official and set(official.splits) - set(manifest.splits):
+        raise DataError(f"Manifest {path}: official.splits names splits that splits "
+                        f"does not: {sorted(set(official.splits) - set(manifest.splits))}.")
     for item in manifest.mirror.files if manifest.mirror else ():
         if item.split not in manifest.splits:
             raise DataError(

@@ -29,17 +29,31 @@ def load_table(name: str, *, manifest: Manifest | None = None, data_dir: Path | 
             archive that is not converted yet: use the mirror).
     """
     manifest = resolve_manifest(name, manifest)
-    fmt, files = locate(name, manifest=manifest, data_dir=data_dir, mirror=mirror)
-    if fmt not in formats.READERS:
+    kind, files = locate(name, manifest=manifest, data_dir=data_dir, mirror=mirror)
+    unreadable = sorted({f.format for f in files} - set(formats.READERS))
+    if unreadable:
         raise DataError(
-            f"{name}: its source was found in format {fmt!r}, which coursekit cannot "
-            f"read as a table ({', '.join(formats.READERS)} only). Use the course "
-            f"mirror: export COURSEKIT_DATA_MIRROR=/path/to/shared/data"
+            f"{name}: its source was found in format {', '.join(unreadable)}, which "
+            f"coursekit cannot read as a table ({', '.join(formats.READERS)} only). Use "
+            f"the course mirror: export COURSEKIT_DATA_MIRROR=/path/to/shared/data"
         )
     frames: dict[str, pd.DataFrame] = {}
-    for path, splits in files:
-        frames.update(formats.READERS[fmt](path, splits))
+    for item in files:
+        frames.update(formats.READERS[item.format](item.path, item.splits, **item.options))
+    _check_rows(manifest, kind, frames)
     return {split: frames[split] for split in manifest.splits}
+
+
+def _check_rows(manifest: Manifest, kind: str, frames: dict[str, pd.DataFrame]) -> None:
+    """Every split is there with the number of rows its source holds (the manifest's
+    `splits`, or `official.splits` where the publisher's files hold more)."""
+    expected = manifest.split_sizes(kind)
+    found = {split: len(frames[split]) for split in expected if split in frames}
+    if found != expected:
+        raise DataError(
+            f"{manifest.name}: its {kind} files hold rows per split {found}, but the "
+            f"manifest says {expected}. The files are not the ones the manifest "
+            f"describes: delete them from the data dir and fetch again.")
 
 
 def split_frame(frame: pd.DataFrame, sizes: dict[str, int], *, label: str = "label",
