@@ -3,6 +3,9 @@
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
 
 # Fields of a run record that vary from run to run on the same seed.
 VOLATILE = {"time_s", "throughput", "peak_memory_mb", "epoch_time_s", "fit_s",
@@ -56,3 +59,21 @@ class LocalServer:
                 return None
 
         return Handler
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No mirror, a throw-away default data dir, and no proxy for 127.0.0.1."""
+    for name in ("COURSEKIT_DATA_MIRROR", "COURSEKIT_MANIFESTS", "http_proxy",
+                 "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COURSEKIT_DATA_DIR", str(tmp_path / "default_data_dir"))
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def server() -> LocalServer:
+    local = LocalServer()
+    yield local
+    local.httpd.shutdown()
+    local.httpd.server_close()

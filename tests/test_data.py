@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 
 from coursekit import data
-from helpers import LocalServer
+from helpers import LocalServer, hermetic_env, server  # noqa: F401 (fixtures)
 from coursekit.data import formats
 from coursekit.data.download import check_file
 from coursekit.data import (
@@ -50,16 +50,6 @@ TARBALL = "cifar-10-python.tar.gz"
 # ---------------------------------------------------------------------------
 # Fixtures: a hermetic environment, a toy tarball, a toy mirror, a server
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No mirror, a throw-away default data dir, and no proxy for 127.0.0.1."""
-    for name in ("COURSEKIT_DATA_MIRROR", "COURSEKIT_MANIFESTS", "http_proxy",
-                 "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COURSEKIT_DATA_DIR", str(tmp_path / "default_data_dir"))
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
 
 @pytest.fixture(scope="module")
@@ -86,14 +76,6 @@ def toy_mirror(tmp_path_factory: pytest.TempPathFactory, toy: dict) -> dict:
         expected[split] = (decoded, labels)
     source = MirrorSource(format="jpeg_npz", files=tuple(files), note="toy")
     return {"root": root, "source": source, "expected": expected}
-
-
-@pytest.fixture
-def server() -> LocalServer:
-    local = LocalServer()
-    yield local
-    local.httpd.shutdown()
-    local.httpd.server_close()
 
 
 # ---------------------------------------------------------------------------

@@ -27,28 +27,10 @@ from PIL import Image
 
 from coursekit import cli, data
 from coursekit.data import ChecksumError, DataError
-from helpers import LocalServer
+from helpers import LocalServer, hermetic_env, server  # noqa: F401 (fixtures)
 
 _SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NO_MIRROR = not _SHARED_DATA.is_dir()
-
-
-@pytest.fixture(autouse=True)
-def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No mirror, a throw-away data dir, and no proxy for 127.0.0.1."""
-    for name in ("COURSEKIT_DATA_MIRROR", "COURSEKIT_MANIFESTS", "http_proxy",
-                 "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COURSEKIT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-
-
-@pytest.fixture
-def server() -> LocalServer:
-    local = LocalServer()
-    yield local
-    local.httpd.shutdown()
-    local.httpd.server_close()
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
