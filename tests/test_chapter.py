@@ -8,6 +8,7 @@ import pytest
 
 from coursekit import report
 from coursekit.chapter import Chapter
+from coursekit.runner import ChapterError
 
 PARAMETERS = 'profile = "cpu"\nnum_epochs = 3\nvariants = "all"\nseed = 0\n'
 EXPERIMENT = {
@@ -58,6 +59,33 @@ def test_parameters_come_from_the_cell_names_with_the_run_values(book):
                          "seed": 2}
     assert ch.profile == "smoke" and ch.experiments == ("X1",)
     assert ch.reported("X1", "bn", "test_acc") == 62.0
+
+
+def test_the_chapter_comes_from_the_notebook_the_kernel_runs(book):
+    namespace = {"profile": "cpu", "num_epochs": 3, "variants": "all", "seed": 0,
+                 "__session__": str(book / "chapters" / "X1_tiny.ipynb")}  # as Jupyter sets
+    assert Chapter(namespace).id == "X1"
+    del namespace["__session__"]
+    assert Chapter(namespace, notebook=book / "chapters" / "X1_tiny.ipynb").id == "X1"
+    with pytest.raises(ChapterError, match=r"cannot tell which notebook.*notebook="):
+        Chapter(namespace)
+    with pytest.raises(ChapterError, match="X9_gone.ipynb does not exist"):
+        Chapter(namespace, notebook=book / "chapters" / "X9_gone.ipynb")
+
+
+def test_on_colab_the_chapter_comes_from_the_open_notebooks_metadata(book, monkeypatch):
+    import sys
+    import types
+    message = types.ModuleType("google.colab._message")
+    message.blocking_request = lambda kind, timeout_sec: {
+        "ipynb": {"metadata": {"coursekit": {"id": "X1"}}}} if kind == "get_ipynb" else None
+    colab = types.ModuleType("google.colab")
+    colab._message = message
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab._message", message)
+    ch = Chapter({"profile": "cpu", "num_epochs": 3, "variants": "all", "seed": 0})
+    assert ch.id == "X1"
 
 
 def test_a_parameter_left_undefined_is_named(book):

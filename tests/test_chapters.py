@@ -47,9 +47,15 @@ def test_chapter_follows_the_book_shape(path: Path):
     head = " ".join(c.source for c in nb.cells[:6])
     assert "{admonition} Reproduces" in head, f"{path.name}: no 'Reproduces' box on top"
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert f'Chapter("{chapter.id}", globals())' in code, \
-        f"{path.name}: its bookkeeping belongs to coursekit.chapter.Chapter"
+    assert "ch = Chapter(globals())" in code and 'Chapter("' not in code, \
+        f"{path.name}: its bookkeeping belongs to coursekit.chapter.Chapter, which " \
+        "takes the chapter's id from the notebook, so a fork need not edit any cell"
     assert "plots.use_book_style()" in code, f"{path.name}: not in the book's style"
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    assert first.source == runner.colab_cell(), \
+        f"{path.name}: its first cell must be coursekit.runner.colab_cell() (copy it from " \
+        "another chapter): the book's repository URL lives in coursekit.REPOSITORY only"
+    assert {runner.COLAB_TAG, "remove-cell"} <= set(first.metadata.get("tags", []))
     for experiment in chapter.experiments:
         assert f'ch.claims("{experiment}"' in code, \
             f"{path.name}: shows no claims table for {experiment}"

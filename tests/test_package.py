@@ -16,7 +16,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
+import coursekit
 from coursekit import data
 from coursekit.cli import main
 
@@ -69,6 +71,17 @@ def test_the_wheel_ships_the_manifests_the_claims_and_its_metadata(wheel: Path) 
     for extra in ("book", "text", "dask", "track", "dev"):
         assert f"Provides-Extra: {extra}" in text
     assert "Requires-Dist: torchvision" not in text.split("Provides-Extra")[0]
+    # the one URL the package metadata cannot take from coursekit.REPOSITORY, checked
+    assert f"Project-URL: Source, {coursekit.REPOSITORY}" in text
+
+
+def test_the_book_takes_its_repository_url_from_coursekit(tmp_path: Path) -> None:
+    from coursekit.runner.book import book_config
+    config = yaml.safe_load(book_config(REPO / "_config.yml"))
+    assert config["repository"]["url"] == coursekit.REPOSITORY
+    assert config["parse"]["myst_substitutions"]["repository"] == coursekit.REPOSITORY
+    assert config["launch_buttons"]["colab_url"]  # the buttons that need the URL
+    assert coursekit.REPOSITORY not in (REPO / "_config.yml").read_text()
 
 
 @pytest.mark.slow
@@ -132,3 +145,13 @@ def test_a_broken_config_file_is_named(tmp_path: Path, monkeypatch: pytest.Monke
     assert main(["data", "config"]) == 2
     err = capsys.readouterr().err
     assert str(config) in err and "data_dir, mirror" in err
+
+
+def test_binder_builds_the_pinned_environment_with_cpu_torch_and_the_package() -> None:
+    binder = REPO / "binder"
+    assert (binder / "runtime.txt").read_text().strip() == "python-3.11"
+    lines = (binder / "requirements.txt").read_text().splitlines()
+    assert "-r ../requirements.txt" in lines
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    post = binder / "postBuild"
+    assert os.access(post, os.X_OK) and "pip install --quiet --no-deps -e ." in post.read_text()

@@ -1,6 +1,6 @@
 """One object that owns a chapter's bookkeeping, from its parameters to its run record.
 
-A chapter notebook opens with ``ch = Chapter("D1", globals())`` under its parameters
+A chapter notebook opens with ``ch = Chapter(globals())`` under its parameters
 cell and closes with ``ch.finish(...)``; in between it hands its results to
 ``ch.compare`` (the reported-vs-reproduced table) and ``ch.claims`` (the report's
 claims, checked by :mod:`coursekit.claims`). The object
@@ -30,23 +30,78 @@ from coursekit import report, train
 
 __all__ = ["Chapter"]
 
+# Where a kernel learns the path of its notebook: ipykernel sets __session__ from
+# the JPY_SESSION_NAME that Jupyter Server (and coursekit run) give the kernel;
+# VS Code sets __vsc_ipynb_file__; Colab sets neither (see _colab_notebook).
+_NOTEBOOK_NAMES = ("__session__", "__vsc_ipynb_file__")
+
+
+def _colab_notebook() -> Path | None:
+    """On Colab, which sets no session name: the chapter whose id the open notebook's
+    metadata holds, found in the book the chapter's first cell cloned (the current
+    folder). ``google.colab._message`` is Colab's own (private) channel to its front
+    end; None anywhere else, or if it does not answer."""
+    import sys
+    if "google.colab" not in sys.modules:
+        return None
+    try:
+        from google.colab import _message
+        opened = _message.blocking_request("get_ipynb", timeout_sec=10)["ipynb"]
+        chapter_id = opened["metadata"]["coursekit"]["id"]
+    except Exception:  # noqa: BLE001 (an old Colab, a timeout: fall back to notebook=)
+        return None
+    from coursekit import runner
+    return runner.find_chapter(runner.find_book_root(), str(chapter_id)).path
+
+
+def _this_notebook(namespace: Mapping[str, Any], notebook: str | Path | None) -> Path:
+    """The path of the notebook whose ``globals()`` are ``namespace``."""
+    from coursekit.runner import ChapterError
+    given = notebook or next((namespace[n] for n in _NOTEBOOK_NAMES
+                              if str(namespace.get(n, "")).endswith(".ipynb")), None)
+    given = given or _colab_notebook()
+    if given is None:
+        raise ChapterError(
+            "Chapter(globals()) cannot tell which notebook this is: this kernel was not "
+            "started by JupyterLab, Jupyter Notebook 7, VS Code or coursekit run. Name "
+            "it: Chapter(globals(), notebook='chapters/X1_my_fork.ipynb').")
+    path = Path(given).expanduser()
+    if not path.is_file():
+        raise ChapterError(f"Chapter(globals()): the notebook {path} does not exist; "
+                           "pass notebook='chapters/<ID>_<slug>.ipynb'.")
+    return path.resolve()
+
 
 class Chapter:
     """The bookkeeping of one chapter run.
 
+    ``Chapter(globals())`` takes the chapter from the notebook it runs in: its file
+    name and ``coursekit`` metadata give the id, title and profiles, so a fork needs
+    no id typed in a cell. The notebook is the one Jupyter tells the kernel about
+    (``__session__``, which JupyterLab, Notebook 7, VS Code's ``__vsc_ipynb_file__``
+    and ``coursekit run`` all provide; on Colab, the open notebook's metadata), or
+    ``notebook=`` where nothing does.
+    ``Chapter("D1", globals())`` (an id, then the namespace) still works.
+
     Args:
-        chapter_id: the chapter's id, e.g. ``"D1"`` (its notebook is
-            ``chapters/D1_*.ipynb``).
         namespace: the notebook's ``globals()``, where papermill has put the
             parameters this run uses.
+        notebook: the notebook's path, for a kernel that does not know it.
     Raises:
-        ChapterError: for an id the book does not have.
+        ChapterError: for an id the book does not have, or a notebook that cannot be
+            told (the message says how to name it).
         NameError: when a parameter of the ``parameters`` cell is not defined.
     """
 
-    def __init__(self, chapter_id: str, namespace: Mapping[str, Any]):
+    def __init__(self, namespace: Mapping[str, Any] | str, *args: Mapping[str, Any],
+                 notebook: str | Path | None = None):
         from coursekit import runner  # the runner reads notebooks; only it knows them
-        self._meta = runner.find_chapter(runner.find_book_root(), chapter_id)
+        if isinstance(namespace, str):  # the older form: Chapter("D1", globals())
+            (namespace,), chapter_id = args, namespace
+            self._meta = runner.find_chapter(runner.find_book_root(), chapter_id)
+        else:
+            path = _this_notebook(namespace, notebook)
+            self._meta = runner.find_chapter(runner.find_book_root(path.parent), path.name)
         self.id = self._meta.id
         names = runner.read_parameters(self._meta)
         missing = [n for n in names if n not in namespace]

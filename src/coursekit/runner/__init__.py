@@ -23,8 +23,10 @@ does not import it.
 from .book import BuildResult, build_book, build_html, plan_book, rerun_box, stage_book
 from .cache import cache_key, default_library_paths, library_digest, notebook_digest
 from .chapters import (
+    COLAB_TAG,
     PROFILES,
     Chapter,
+    colab_cell,
     find_book_root,
     find_chapter,
     list_chapters,
@@ -97,6 +99,8 @@ __all__ = [
     "parse_assignment",
     "parse_assignments",
     "read_chapter",
+    "COLAB_TAG",
+    "colab_cell",
     "read_parameters",
     "reproduce_command",
     "resolve_parameters",

@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import yaml
+
+import coursekit
 
 from . import store
 from .cache import default_library_paths, library_digest
@@ -87,6 +90,8 @@ def _source_files(root: Path) -> dict[str, Path | bytes]:
             skip = any(p.startswith(".") or p in _SKIPPED_DIRS for p in rel.parts)
             if file.is_file() and not skip and file.suffix not in _SKIPPED_SUFFIXES:
                 files[rel.as_posix()] = file
+    if "_config.yml" in files:
+        files["_config.yml"] = book_config(files["_config.yml"])
     files.update(_mathjax_files())
     chapters = list_chapters(root)
     runs = book_runs(root)
@@ -102,6 +107,26 @@ def _source_files(root: Path) -> dict[str, Path | bytes]:
         files[SCOREBOARD] = render_scoreboard(root, figure=svg is not None,
                                               records=records).encode()
     return files
+
+
+def book_config(path: Path) -> bytes:
+    """``_config.yml`` with the repository's URL filled in from ``coursekit.REPOSITORY``
+    (its one definition): the repository button, Binder and Colab launch buttons, and
+    the ``{{ repository }}`` substitution of the book's pages.
+
+    Raises:
+        BookBuildError: if the file is not a YAML mapping.
+    """
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise BookBuildError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(config, dict):
+        raise BookBuildError(f"{path} must be a YAML mapping")
+    config.setdefault("repository", {})["url"] = coursekit.REPOSITORY
+    parse = config.setdefault("parse", {})
+    parse.setdefault("myst_substitutions", {})["repository"] = coursekit.REPOSITORY
+    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
 
 
 def _mathjax_files() -> dict[str, Path]:

@@ -31,8 +31,10 @@ import coursekit
 from .errors import ChapterError, RunnerError
 
 __all__ = [
+    "COLAB_TAG",
     "PROFILES",
     "Chapter",
+    "colab_cell",
     "find_book_root",
     "list_chapters",
     "find_chapter",
@@ -140,6 +142,22 @@ def point_label(point: Mapping[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------- reading chapters
+
+
+COLAB_TAG = "coursekit-colab"  # the chapter's first cell: gets the book on Colab
+
+
+def colab_cell() -> str:
+    """The source of every chapter's first cell, generated from ``coursekit.REPOSITORY``
+    (tests check each chapter's copy): on Colab, where a chapter opens without the book
+    around it, it clones the book, installs its library and moves into ``chapters/``;
+    in any other kernel it does nothing. Hidden from the book's pages (``remove-cell``)."""
+    return (
+        "# On Colab: get the book and install its library (elsewhere this does nothing)\n"
+        'if "google.colab" in str(get_ipython()):\n'
+        f'    get_ipython().system("git clone -q --depth 1 {coursekit.REPOSITORY} '
+        '/content/coursekit; pip install -q -e /content/coursekit")\n'
+        '    __import__("os").chdir("/content/coursekit/chapters")')
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:

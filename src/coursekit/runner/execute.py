@@ -173,6 +173,9 @@ def _execute(root: Path, chapter: Chapter, params: Mapping[str, Any], staging: P
         "COURSEKIT_RUN_DIR": str(staging),
         "COURSEKIT_PROFILE": str(params["profile"]),
         "COURSEKIT_BOOK_ROOT": str(root),
+        # Jupyter's way of telling a kernel its notebook (ipykernel sets __session__
+        # from it): Chapter(globals()) reads the chapter's id from that notebook
+        "JPY_SESSION_NAME": str(chapter.path),
     }
     target = staging / f"{chapter.stem}.ipynb"
     error = None
