@@ -32,7 +32,7 @@ import coursekit
 
 from . import store
 from .cache import default_library_paths, library_digest
-from .chapters import Chapter, list_chapters
+from .chapters import Chapter, list_chapters, read_yaml_mapping
 from .errors import BookBuildError, ChapterError
 from .execute import RunResult, Task, book_runs, plan_chapters
 from .executors import Executor, LocalExecutor
@@ -117,12 +117,7 @@ def book_config(path: Path) -> bytes:
     Raises:
         BookBuildError: if the file is not a YAML mapping.
     """
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise BookBuildError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(config, dict):
-        raise BookBuildError(f"{path} must be a YAML mapping")
+    config = read_yaml_mapping(path, BookBuildError, "a mapping (Jupyter Book's settings)")
     config.setdefault("repository", {})["url"] = coursekit.REPOSITORY
     parse = config.setdefault("parse", {})
     parse.setdefault("myst_substitutions", {})["repository"] = coursekit.REPOSITORY

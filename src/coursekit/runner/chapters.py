@@ -160,6 +160,22 @@ def colab_cell() -> str:
         '    __import__("os").chdir("/content/coursekit/chapters")')
 
 
+def read_yaml_mapping(path: Path, error: type[RunnerError], what: str) -> dict:
+    """The YAML mapping in ``path`` ({} for an empty file).
+
+    Raises:
+        error: if the file is not valid YAML or not a mapping (``what`` says what it
+            must hold).
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise error(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise error(f"{path} must hold {what}")
+    return data
+
+
 def read_notebook(path: Path) -> nbformat.NotebookNode:
     """Read a notebook as nbformat v4.
 

@@ -28,7 +28,7 @@ import yaml
 
 from . import store
 from .cache import default_library_paths, library_digest
-from .chapters import Chapter, find_chapter, list_chapters, toc_parts
+from .chapters import Chapter, find_chapter, list_chapters, read_yaml_mapping, toc_parts
 from .errors import RunnerError
 from .execute import Task, book_runs, plan_run, run_key
 from .params import resolve_parameters, resolve_profile
@@ -60,13 +60,7 @@ def _config(root: Path) -> dict:
     path = root / CONFIG
     if not path.is_file():
         return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise RunnerError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise RunnerError(f"{path} must hold a mapping with `seeds` and `headline`")
-    return data
+    return read_yaml_mapping(path, RunnerError, "a mapping with `seeds` and `headline`")
 
 
 def read_headlines(root: Path) -> list[Headline]:
