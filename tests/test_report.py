@@ -81,3 +81,14 @@ def test_run_record_keeps_the_comparison_rows_for_the_scoreboard(tmp_path):
     assert row["reproduced"] == 60.0 and row["metric"] == "test accuracy (%)"
     missing = next(r for r in rows if r["reproduced"] is None)  # NaN is stored as null
     assert missing["difference"] is None
+
+
+def test_numbers_of_another_machine_are_shown_never_compared():
+    shown = report.shown_table("A3")
+    assert shown.loc["SuperResNet with Proper weight Initialization", "GPU time (s)"] == 13853.55
+    assert list(shown.columns) == ["GPU time (s)", "GPU utilization (%)", "GPU memory (GB)"]
+    ours = pd.DataFrame({"test_acc": [60.0], "gpu_time_s": [10.0]}, index=["lenet"])
+    table = report.comparison_table("A1", ours, profile="cpu")
+    assert set(table["metric"]) == {"test accuracy (%)"}  # GPU time is not compared
+    assert report.shown_table("C1") is None
+    assert "Base VGG 13" not in report.shown_table("B1").index  # no base test loss

@@ -151,7 +151,9 @@ class Chapter:
             results: results to add first (see :meth:`add_results`).
             metrics: metric keys to compare; default: every one both sides have.
         Returns:
-            A pandas Styler for the page.
+            A pandas Styler for the page. Where the report gives numbers that are shown
+            but never compared (``report.shown_table``: report A's GPU measurements),
+            the comparison is displayed and the Styler returned is theirs.
         """
         if results is not None:
             self.add_results(experiment, results)
@@ -159,7 +161,12 @@ class Chapter:
         table = report.comparison_table(experiment, frame, profile=self.profile,
                                         metrics=metrics)
         self._comparisons[experiment] = table  # a cell run twice replaces its rows
-        return report.style_comparison(table)
+        shown = report.shown_table(experiment)
+        if shown is None:
+            return report.style_comparison(table)
+        from IPython.display import display  # the comparison first, then what is not
+        display(report.style_comparison(table))
+        return report.style_shown(shown, report.experiment(experiment)["source"])
 
     def claims(self, experiment: str, results: pd.DataFrame | Mapping | None = None):
         """The report's claims on an experiment, checked against this run.

@@ -105,7 +105,8 @@ def comparison_table(experiment_id: str, reproduced: pd.DataFrame, *, profile: s
     """
     entry = experiment(experiment_id)
     theirs = reported(experiment_id)
-    keys = metrics or [m for m in entry["metrics"] if m in reproduced.columns]
+    keys = metrics or [m for m in entry["metrics"]
+                       if m in reproduced.columns and m not in entry.get("shown", ())]
     rows = []
     for variant in theirs.index:
         for key in keys:
@@ -121,6 +122,27 @@ def comparison_table(experiment_id: str, reproduced: pd.DataFrame, *, profile: s
     table["short"] = table["metric"].str.contains("accuracy") & (
         table["difference"] < -SHORTFALL_POINTS)
     return table
+
+
+def shown_table(experiment_id: str) -> pd.DataFrame | None:
+    """The numbers a report gives that are shown beside the comparison but never
+    compared (``shown:`` in ``reported.yaml``: report A's GPU time, utilisation and
+    memory, measured on its RTX A6000; report B's test losses): one row per variant
+    that has any, columns labelled as in ``metrics``; None when the experiment has none.
+    """
+    entry = experiment(experiment_id)
+    keys = [k for k in entry.get("shown", ()) if k in reported(experiment_id).columns]
+    if not keys:
+        return None
+    theirs = reported(experiment_id).set_index("name")[keys].dropna(how="all")
+    return theirs.rename(columns=entry["metrics"]).rename_axis(None)
+
+
+def style_shown(table: pd.DataFrame, source: str):
+    """A pandas Styler of ``shown_table`` with a caption saying why it is not compared."""
+    return (table.style.format(_number, na_rep="-")
+            .set_caption(f"Also reported by {source}, shown and not compared (another "
+                         "machine, or a number this run does not measure):"))
 
 
 def style_comparison(table: pd.DataFrame):
