@@ -8,8 +8,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
-from coursekit import runner
+from coursekit import models, report, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -106,3 +107,43 @@ def test_every_profile_passes_the_parameter_rules(path: Path):
     params = runner.read_parameters(chapter)
     missing = [n for n in RULED if n in params and not params[n].rule]
     assert not missing, f"{path.name}: give {missing} a [rule] in their comments"
+
+
+def _gpu_image_models(chapter_id: str, params: dict) -> list[tuple[str, dict, tuple]]:
+    """(model, build keywords, one image's shape) of every image network a chapter
+    builds under its gpu parameters (the text models are built in test_models)."""
+    width = {"width": params["width"]} if "width" in params else {}
+    tin = {"num_classes": 200, "image_size": 64}
+    a1 = list(report.reported("A1").index)
+    a3 = list(report.reported("A3").index)
+    return {
+        "A1": [(m, {"num_classes": 10}, (3, 32, 32)) for m in a1],
+        "A2": [(m, tin, (3, 64, 64)) for m in report.reported("A2").index],
+        "D1": [("compact_cnn", {}, (3, 32, 32))],
+        "B1": [(m, {"num_classes": 3, **width}, (3, 64, 64))
+               for m in ("vgg13", "vgg13_l2", "vgg13_dropout")],
+        "B2": [(m, {"num_classes": 3, **width}, (3, 64, 64))
+               for m in ("resnet18", "resnet18_dropout")],
+        "A3": [(m, {"num_classes": 10, **width}, (3, 32, 32)) for m in a3]
+              + [(m, {"num_classes": 200, **width}, (3, 64, 64)) for m in a3],
+        "A5": [(params.get("resnet", "super_resnet34"), {"num_classes": c, **width}, s)
+               for c, s in ((10, (3, 32, 32)), (200, (3, 64, 64)))],
+        "A6": [(params.get("model", ""), tin, (3, 64, 64))],
+        "C4": [(m, {"num_classes": 10, "embed_dim": 128, **width}, (3, 64, 64))
+               for m in ("resnet18_ce", "resnet18_triplet", "resnet18_center")],
+    }.get(chapter_id, [])
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_gpu_image_network_builds_and_runs_on_the_meta_device(path: Path):
+    """The reports' full-width networks under each chapter's gpu parameters, built and
+    run on the meta device (no memory, no arithmetic), so a gpu profile that names a
+    wrong model or width, or a network that cannot take 200 classes of 64 x 64 images,
+    fails here and not on someone's GPU."""
+    chapter = runner.read_chapter(path)
+    params = runner.resolve_parameters(chapter, "gpu")
+    for name, kwargs, shape in _gpu_image_models(chapter.id, params):
+        with torch.device("meta"):
+            model = models.build_model(name, **kwargs).eval()
+            logits = model(torch.empty(2, *shape))
+        assert logits.shape == (2, kwargs.get("num_classes", 10)), (chapter.id, name)
