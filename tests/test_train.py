@@ -223,3 +223,22 @@ def test_fit_and_evaluate_train_a_text_model_on_padded_ids():
     assert train.evaluate(model, data)["acc"] == 100.0
     with pytest.raises(ValueError, match="augment apply to images only"):
         train.fit(model, data, None, num_epochs=1, augment="flip", **FAST)
+
+
+def test_fit_variants_takes_weight_decay_and_augmentation_from_the_model(monkeypatch):
+    """A SuperResNet is report A's ResNet-34 with spatial dropout, weight decay 0.01 and
+    its augmentation: the last two travel with the name, and a Variant can override them."""
+    recipes = []
+
+    def fake_fit(model, train_data, val_data, config, **kwargs):
+        recipes.append((config.weight_decay, config.augment))
+        return train.History()
+    monkeypatch.setattr(train, "fit", fake_fit)
+    monkeypatch.setattr(train, "evaluate", lambda *args, **kwargs: {"acc": 0.0, "loss": 0.0})
+    data = SimpleNamespace(images=torch.zeros(4, 3, 32, 32, dtype=torch.uint8),
+                           labels=torch.tensor([0, 1, 0, 1]))
+    variants = ["resnet34", "super_resnet34",
+                train.Variant("bare", "super_resnet34", {"augment": "none"})]
+    train.fit_variants(variants, data, data, None, train.FitConfig(augment="flip", **FAST),
+                       num_classes=2, width=0.0625)
+    assert recipes == [(0.0, "flip"), (0.01, "flip_crop_jitter"), (0.01, "none")]

@@ -481,8 +481,8 @@ def fit_variants(variants: list[str | Variant], train_data: LabelledImages,
 
     A plain string is a model name trained with ``config`` as it is; a ``Variant``
     also changes some fields of it. Each variant starts from ``config.seed``, takes its
-    report's weight decay from its ``ModelSpec`` (e.g. "lenet_l2") unless it overrides
-    it, and is scored on train, validation and (unless ``test_data`` is None) test data
+    report's weight decay and augmentation from its ``ModelSpec`` (e.g. "lenet_l2",
+    "super_resnet34") unless it overrides them, and is scored on train, validation and (unless ``test_data`` is None) test data
     in eval mode. The results table, indexed by variant name, has train_acc, val_acc,
     test_acc (%), test_loss, initial_loss (first step's, before any update), epochs,
     best_epoch, time_s (training only), throughput (images/s), peak_memory_mb and
@@ -498,7 +498,7 @@ def fit_variants(variants: list[str | Variant], train_data: LabelledImages,
         spec = models.get_spec(variant.model)
         recipe = dataclasses.replace(
             config, **{"weight_decay": spec.weight_decay or config.weight_decay,
-                       **variant.overrides})
+                       "augment": spec.augment or config.augment, **variant.overrides})
         seed_everything(recipe.seed)
         model = models.build_model(variant.model, **{**model_kwargs, **variant.model_kwargs})
         print(f"--- {variant.name} ({spec.report_name})")

@@ -42,6 +42,8 @@ class ModelSpec:
         builder: returns an ``nn.Module`` given keyword arguments such as num_classes.
         init: initialisation scheme from ``coursekit.init`` applied after building.
         weight_decay: L2 penalty the variant adds through the optimizer (0 = none).
+        augment: augmentation that is part of the variant's definition (a name of
+            ``coursekit.augment.AUGMENTATIONS``; "" = the recipe's own).
         source: where the report defines it.
         inputs: what the model reads: "images" (N, C, H, W), "series" (N, T, 1) or
             "texts" (padded ids (N, T) and lengths (N,); build with ``vocab_size=``) or
@@ -56,6 +58,7 @@ class ModelSpec:
     builder: Callable[..., nn.Module]
     init: str = "default"
     weight_decay: float = 0.0
+    augment: str = ""
     source: str = ""
     inputs: str = "images"
 
@@ -84,6 +87,9 @@ _RESNET34 = dict(num_blocks=(3, 4, 6, 3), project_first_blocks=True)
 # Report A gives no dropout rate; 0.2 is the rate of SuperLeNet's dropout (report A,
 # Figure 6). Spatial dropout follows every batch norm of the main path.
 _SPATIAL = dict(spatial_dropout=0.2)
+# Report A, "Image Augmentation": RandomHorizontalFlip, RandomCrop and colour jitter are
+# part of what makes a SuperResNet (section 2.5.1), so they travel with its name.
+_SUPER_AUGMENT = "flip_crop_jitter"
 
 _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("lenet", "LeNet", _with(LeNet), source="report A, Figure 1"),
@@ -123,10 +129,11 @@ _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [
               source="report A, section 2.5.1 and Tables 3-4"),
     ModelSpec("super_resnet34", "SuperResNet with Proper weight Initialization",
               _with(ResNet, **_RESNET34, **_SPATIAL), init="kaiming", weight_decay=0.01,
-              source="report A, sections 2.5.1 and 4.5, Tables 3-4"),
+              augment=_SUPER_AUGMENT, source="report A, sections 2.5.1 and 4.5, Tables 3-4"),
     ModelSpec("super_resnet34_wrong_init", "SuperResNet with Improper Initialization",
               _with(ResNet, **_RESNET34, **_SPATIAL), init="large_gaussian",
-              weight_decay=0.01, source="report A, sections 2.5.1 and 4.5, Tables 3-4"),
+              weight_decay=0.01, augment=_SUPER_AUGMENT,
+              source="report A, sections 2.5.1 and 4.5, Tables 3-4"),
     # MLPs of report E (chapters E1-E3): flattened 32x32 grayscale inputs.
     ModelSpec("mlp", "MLP 1024-256-256-256-10", _with(MLP, num_hidden=3),
               source="report E, question 1 (activations, vanishing gradients)"),
