@@ -776,6 +776,17 @@ def test_train_val_test_of_named_classes_hold_out_validation_from_train(
                             mirror=str(TINY_IMAGENET_MIRROR))
 
 
+def test_no_validation_images_held_out_means_validating_on_the_test_split(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = _labelled_split()
+    test = ImageSplit(pool.images[:4], pool.labels[:4], pool.classes)
+    monkeypatch.setattr("coursekit.data.images.load_images",
+                        lambda name, **kwargs: {"train": pool, "test": test})
+    splits = data.train_val_test("any", num_val=0, seed=0)
+    assert splits["train"] is pool and splits["val"] is splits["test"] is test
+
+
 TINY_IMAGENET_FULL_MIRROR = _mirror_holding("tiny_imagenet/tiny_imagenet_val_jpeg.npz")
 
 

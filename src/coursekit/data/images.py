@@ -176,6 +176,9 @@ def train_val_test(dataset: str, *, num_val: int, seed: int, train_subset: int =
     """The three splits of most chapters: ``num_val`` stratified training images held
     out for validation, the dataset's ``test`` split for testing.
 
+    ``num_val=0`` holds nothing out: all training images train, and the validation
+    split is the test split, as in a report that watched its test set to pick an epoch
+    (report D); a chapter that does so says it on its page.
     ``train_subset`` and ``test_subset`` (0 = all) keep stratified samples, for the
     smaller profiles. ``classes`` (a list, or a comma-separated string) keeps only
     those classes, relabelled in that order (report B's three-class setting). Other
@@ -187,12 +190,12 @@ def train_val_test(dataset: str, *, num_val: int, seed: int, train_subset: int =
         names = ([c.strip() for c in classes.split(",")] if isinstance(classes, str)
                  else list(classes))
         pool, test_set = select_classes(pool, names), select_classes(test_set, names)
-    train_set, val_set = split_off(pool, num_val, seed=seed)
+    train_set, val_set = split_off(pool, num_val, seed=seed) if num_val else (pool, None)
     if train_subset:
         train_set = subset(train_set, train_subset, seed=seed)
     if test_subset:
         test_set = subset(test_set, test_subset, seed=seed)
-    return {"train": train_set, "val": val_set, "test": test_set}
+    return {"train": train_set, "val": val_set or test_set, "test": test_set}
 
 
 def to_grayscale(split: ImageSplit) -> ImageSplit:
