@@ -280,6 +280,10 @@ def test_report_c_keras_layer_sizes():
     assert models.count_parameters(lstm.rnn) == 82176 + 4 * 64
     assert models.count_parameters(models.build_model("text_bilstm", vocab_size=10)
                                    .forward_layers) == 82176 + 4 * 64
+    two = models.build_model("text_lstm_2layer", vocab_size=10)  # LSTM(64), then LSTM(32)
+    assert [models.count_parameters(layer) for layer in two.layers] == [
+        82176 + 4 * 64, 12416 + 4 * 32]
+    assert two(torch.randint(1, 10, (3, 5)), torch.tensor([5, 2, 1])).shape == (3, 2)
 
 
 def test_report_a_name_rnn_has_its_printed_layer_sizes():

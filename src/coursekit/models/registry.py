@@ -153,9 +153,10 @@ _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("text_lstm", "SingleLSTMLayer64",
               _with(TextRNN, embed_dim=256, hidden_size=64, head=64, dropout=0.5),
               source="report C, question 4b", inputs="texts"),
+    # Report C's summary: LSTM(64) returning sequences, LSTM(32), Dense(32), Dropout
+    # (its rate not given: 0.5 is ours), Dense(1).
     ModelSpec("text_lstm_2layer", "2-layer LSTM",
-              _with(TextRNN, embed_dim=256, hidden_size=64, num_layers=2, head=32,
-                    dropout=0.5),
+              _with(TextRNN, embed_dim=256, hidden_size=(64, 32), head=32, dropout=0.5),
               source="report C, question 4c", inputs="texts"),
     ModelSpec("text_bilstm", "SingleBiLSTMModel",
               _with(TextRNN, embed_dim=256, hidden_size=64, bidirectional=True, head=32,

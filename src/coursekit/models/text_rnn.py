@@ -45,7 +45,9 @@ class TextRNN(nn.Module):
     Args:
         vocab_size: rows of the embedding (id 0 is padding).
         embed_dim: size of a word vector.
-        hidden_size: units per direction and layer.
+        hidden_size: units per direction and layer; or one size per layer, e.g.
+            report C's 2-layer LSTM (64, 32) (one direction only; then it sets the
+            number of layers).
         num_layers: stacked recurrent layers.
         cell: "rnn", "lstm" or "gru".
         bidirectional: also read the text backwards; the two last states are joined.
@@ -62,7 +64,8 @@ class TextRNN(nn.Module):
         torch.Size([3, 2])
     """
 
-    def __init__(self, vocab_size: int, embed_dim: int = 64, hidden_size: int = 64,
+    def __init__(self, vocab_size: int, embed_dim: int = 64,
+                 hidden_size: int | tuple[int, ...] = 64,
                  num_layers: int = 1, cell: str = "lstm", bidirectional: bool = False,
                  dropout: float = 0.0, rnn_dropout: float = 0.0, head: int = 0,
                  num_classes: int = 2,
@@ -79,7 +82,17 @@ class TextRNN(nn.Module):
             self.embedding.weight.requires_grad_(not freeze_embedding)
         rnn = _CELLS[cell]
         self.bidirectional = bidirectional
-        if bidirectional:  # one module per layer and direction: each layer reads both
+        self.layers = None  # layers of different sizes, run one after another
+        if isinstance(hidden_size, (tuple, list)):
+            if bidirectional:
+                raise ValueError("hidden_size per layer is for one direction only; give "
+                                 "a bidirectional TextRNN one size and num_layers")
+            sizes = [embed_dim, *hidden_size]
+            self.layers = nn.ModuleList(rnn(a, b, batch_first=True)
+                                        for a, b in zip(sizes, sizes[1:]))
+            self.between = nn.Dropout(rnn_dropout)
+            hidden_size = sizes[-1]
+        elif bidirectional:  # one module per layer and direction: each layer reads both
             sizes = [embed_dim] + [2 * hidden_size] * (num_layers - 1)
             self.forward_layers = nn.ModuleList(rnn(n, hidden_size, batch_first=True)
                                                 for n in sizes)
@@ -98,7 +111,11 @@ class TextRNN(nn.Module):
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         x = self.embedding(ids)
         last = (lengths.to(ids.device) - 1).view(-1, 1, 1)
-        if not self.bidirectional:
+        if self.layers is not None:
+            for i, layer in enumerate(self.layers):
+                x, _ = layer(self.between(x) if i else x)
+            state = x.gather(1, last.expand(-1, 1, x.shape[2])).squeeze(1)
+        elif not self.bidirectional:
             outputs, _ = self.rnn(x)
             state = outputs.gather(1, last.expand(-1, 1, outputs.shape[2])).squeeze(1)
         else:
