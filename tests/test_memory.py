@@ -62,3 +62,14 @@ def test_with_probe_out_of_memory_is_infinite_only_on_a_card_as_large_as_the_rep
     small = memory.with_probe(empty, probe, capacity_gb=47.99, device_total_gb=24.0)
     assert big.loc["16384", "probe_peak_gb"] == math.inf
     assert math.isnan(small.loc["16384", "probe_peak_gb"])
+
+
+def test_training_plan_says_why_a_batch_size_is_not_trained():
+    probe = [{"batch_size": 128, "peak_mb": 10.0, "fits": True, "how": "measured"},
+             {"batch_size": 8192, "peak_mb": 90.0, "fits": True, "how": "extrapolated"},
+             {"batch_size": 16384, "peak_mb": float("nan"), "fits": False,
+              "how": "out of memory"}]
+    plan = memory.training_plan(probe, 5000)
+    assert plan["trained"].tolist() == [True, False, False]
+    assert plan["why not"].tolist() == ["", "larger than the 5,000 training images",
+                                        "out of memory"]

@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["LR_RULES", "PeakMemory", "probe_batch_sizes", "scale_lr", "with_probe"]
+__all__ = ["LR_RULES", "PeakMemory", "probe_batch_sizes", "scale_lr", "training_plan",
+           "with_probe"]
 
 
 class PeakMemory:
@@ -74,6 +75,22 @@ def probe_batch_sizes(make_model: Callable[[], nn.Module], sample: torch.Tensor,
         rows.append({"batch_size": batch_size, "peak_mb": float("nan"), "fits": False,
                      "how": "out of memory"})
     return rows
+
+
+def training_plan(probe: list[dict], num_examples: int) -> "pd.DataFrame":
+    """Which probed batch sizes a sweep trains, and why each other one is not: the rows
+    of :func:`probe_batch_sizes` with ``trained`` and ``why not`` ("out of memory", as
+    report A records its 16,384; "larger than the N training images", where a step
+    would see every image at once and an epoch would be a single step)."""
+    import pandas as pd
+    plan = pd.DataFrame(probe)
+    too_big = plan["batch_size"] > num_examples
+    plan["trained"] = plan["fits"] & ~too_big
+    plan["why not"] = ""
+    plan.loc[~plan["fits"], "why not"] = "out of memory"
+    plan.loc[plan["fits"] & too_big, "why not"] = (
+        f"larger than the {num_examples:,} training images")
+    return plan
 
 
 def _one_step_peak_mb(make_model: Callable[[], nn.Module], sample: torch.Tensor,
