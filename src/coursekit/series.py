@@ -23,7 +23,7 @@ from torch import nn
 
 from coursekit import optim
 from coursekit.loader import resolve_device
-from coursekit.train import log_epoch, run_name, time_left
+from coursekit.train import log_epoch, run_name, seed_everything, time_left
 
 __all__ = ["ForecastHistory", "chronological_bounds", "compare_forecasters", "fit_forecaster",
            "forecast", "forecast_errors", "same_period_before", "to_original", "windows"]
@@ -176,6 +176,7 @@ def compare_forecasters(variants: dict[str, tuple[int, str]],
     naive_val_mse = float(np.mean((naive["val"] - splits["val"][1]) ** 2))
     rows, histories, predictions = {}, {}, {}
     for name, (hidden, rule) in variants.items():
+        seed_everything(seed)  # before building: the seed sets the initial weights too
         net = models.build_model(model, hidden_size=hidden)
         with run_name(name):  # its curves in epochs.json
             history = fit_forecaster(net, splits["train"], splits["val"],
