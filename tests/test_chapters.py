@@ -134,6 +134,38 @@ def _gpu_image_models(chapter_id: str, params: dict) -> list[tuple[str, dict, tu
     }.get(chapter_id, [])
 
 
+def _gpu_sequence_models(chapter_id: str, params: dict) -> list[tuple[str, dict, tuple]]:
+    """(model, build keywords, inputs) of the recurrent networks whose size a chapter's
+    gpu parameters set (vocabulary sizes stand in for the data's)."""
+    texts = (torch.zeros(2, 7, dtype=torch.long), torch.tensor([7, 3]))
+    if chapter_id == "C2":
+        return [(m, {"vocab_size": 1000}, texts) for m in
+                ("text_rnn", "text_lstm", "text_lstm_2layer", "text_bilstm")] + [
+            ("sentiment_lstm", {"vocab_size": 1001, "hidden_size": params["report_a_hidden"]},
+             texts)]
+    if chapter_id == "A8":
+        words = (torch.zeros(2, params["window"], dtype=torch.long),)
+        return [(m, {"vocab_size": 1000, "embed_dim": w, "hidden_size": w}, words)
+                for m, w in (("word_lm_1", params["width_1"]), ("word_lm_2", params["width_2"]))]
+    if chapter_id == "A10":  # built only: decoding reads lengths, which meta tensors lack
+        return [(m, {"src_vocab": 100, "tgt_vocab": 90, "hidden_size": params["hidden_size"]},
+                 None) for m in ("seq2seq_gru", "seq2seq_lstm", "seq2seq_attention")]
+    return []
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_gpu_sequence_network_builds_and_runs_on_the_meta_device(path: Path):
+    """The recurrent networks at the widths of each chapter's gpu parameters (report A's
+    256 and 1,024 units, its 256-unit sentiment LSTM), built and run on the meta device."""
+    chapter = runner.read_chapter(path)
+    params = runner.resolve_parameters(chapter, "gpu")
+    for name, kwargs, inputs in _gpu_sequence_models(chapter.id, params):
+        with torch.device("meta"):
+            model = models.build_model(name, **kwargs).eval()
+            if inputs is not None:
+                assert model(*inputs).shape[0] == 2, (chapter.id, name)
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_every_gpu_image_network_builds_and_runs_on_the_meta_device(path: Path):
     """The reports' full-width networks under each chapter's gpu parameters, built and
