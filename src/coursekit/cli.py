@@ -35,8 +35,8 @@ __all__ = ["main", "build_parser"]
 
 _PROFILE_HELP = (
     "how big a run: smoke (seconds, proves the code runs), cpu (minutes on a "
-    "laptop), gpu (the reports' own settings), auto (gpu if CUDA is available, "
-    "else cpu; the default)"
+    "laptop), gpu (the reports' settings where they state them, full scale), auto "
+    "(gpu if CUDA is available, else cpu; the default)"
 )
 
 

@@ -164,7 +164,8 @@ def rerun_box(chapter: Chapter, params: dict, defaults: dict | None = None) -> s
         f"`coursekit sweep {chapter.id} --profile {profile} -p seed=0,1,2`; list them "
         f"all with `coursekit params {chapter.id}`. The other profiles: `smoke` "
         "(seconds, proves the code runs), `cpu` (what `make book` builds without a GPU) "
-        "and `gpu` (the report's own settings). {doc}`/book/fork` shows how to make the "
+        "and `gpu` (the report's settings where it states them, at full scale; the boxes at "
+        "the top say what still differs). {doc}`/book/fork` shows how to make the "
         "notebook your own.\n"
         ":::"
     )
