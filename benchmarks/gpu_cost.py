@@ -143,8 +143,9 @@ def main() -> None:
                         help="the share of that peak the training reaches (default 0.3)")
     args = parser.parse_args()
     root = runner.find_book_root()
-    print("| chapter | network (gpu) | forward / example | smoke: work, FLOPs | "
-          "cpu: work, FLOPs | gpu: work, FLOPs | report A's GPU time |")
+    print("| chapter | largest network (gpu) | its forward FLOPs / example | "
+          + " | ".join(f"{p}: examples seen, training FLOPs" for p in PROFILES)
+          + " | report A's GPU time |")
     print("|---|---|---:|---:|---:|---:|---:|")
     gpu_total, uncounted = 0.0, []
     for chapter in runner.list_chapters(root):
@@ -154,14 +155,14 @@ def main() -> None:
             if jobs is None:
                 cells = []
                 break
+            forward = [forward_flops(j) for j in jobs]  # counted once per job
             work = sum(j.examples * j.epochs * j.runs for j in jobs)
-            flops = sum(3 * forward_flops(j) * j.examples * j.epochs * j.runs for j in jobs)
-            cells.append(f"{_fmt(work)} ex, {_fmt(flops, 'FLOP')}")
+            flops = sum(3 * f * j.examples * j.epochs * j.runs for f, j in zip(forward, jobs))
+            cells.append(f"{_fmt(work)}, {_fmt(flops, 'FLOP')}")
             if profile == "gpu":
                 gpu_total += flops
-                biggest = max(jobs, key=forward_flops)
-                network = biggest.model
-                per_example = _fmt(forward_flops(biggest), "FLOP")
+                most, biggest = max(zip(forward, jobs), key=lambda pair: pair[0])
+                network, per_example = biggest.model, _fmt(most, "FLOP")
         if not cells:
             uncounted.append(chapter.id)
             continue

@@ -78,9 +78,8 @@ def read_zip_text_lines(path: Path, splits: Sequence[str], *,
                         f"describes.") from None
     except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError) as err:
         raise DataError(f"{path} is not a readable zip of UTF-8 text: {err}") from None
-    return {split: pd.DataFrame({"text": [line.rstrip("\r") for line in text.split("\n")
-                                          if line.strip()]})
-            for split, text in texts.items()}
+    from .formats import lines_table  # the mirror's text_lines reading, shared
+    return {split: lines_table(text.split("\n")) for split, text in texts.items()}
 
 
 def read_csv(path: Path, splits: Sequence[str]) -> dict[str, pd.DataFrame]:

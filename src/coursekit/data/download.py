@@ -157,12 +157,13 @@ def download_file(
     if (num_bytes is not None and received != num_bytes) or (
             checksum is not None and actual != expected.lower()):
         part.unlink(missing_ok=True)
+        wanted = [f"{algorithm} {expected}"] * (checksum is not None) + [
+            f"{num_bytes} bytes"] * (num_bytes is not None)
         raise ChecksumError(
             f"Checksum mismatch for {dest.name} downloaded from {url}: expected "
-            f"{algorithm + ' ' + expected if checksum else 'a size of'} ({num_bytes} "
-            f"bytes), got {algorithm} {actual} ({received} bytes). The download was "
-            f"deleted. Try again; if this "
-            f"persists, the file at that URL is not the one the manifest describes."
+            f"{', '.join(wanted)}; got {algorithm} {actual}, {received} bytes. The "
+            f"download was deleted. Try again; if this persists, the file at that URL "
+            f"is not the one the manifest describes."
         )
     os.replace(part, dest)  # atomic: `dest` is either absent or complete
     return dest

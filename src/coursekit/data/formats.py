@@ -38,7 +38,7 @@ import re
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -448,16 +448,22 @@ def read_csv_gz(path: Path, splits: Sequence[str]) -> dict[str, "pd.DataFrame"]:
 def read_text_lines(path: Path, splits: Sequence[str]) -> dict[str, "pd.DataFrame"]:
     """One example per line of a UTF-8 text file (blank lines skipped), column "text"."""
     import gzip
-    import pandas as pd
     if len(splits) != 1:
         raise DataError(f"{path.name}: a text_lines file holds one split, got {list(splits)}.")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as f:
-            lines = [line.rstrip("\r\n") for line in f]
+            return {splits[0]: lines_table(f)}
     except (OSError, UnicodeDecodeError, EOFError) as err:
         raise DataError(f"{path} is not a UTF-8 text file: {err}") from None
-    return {splits[0]: pd.DataFrame({"text": [line for line in lines if line.strip()]})}
+
+
+def lines_table(lines: Iterable[str]) -> "pd.DataFrame":
+    """One example per line, line endings dropped and blank lines skipped, as the
+    table ``text`` that every text_lines source gives."""
+    import pandas as pd
+    kept = (line.rstrip("\r\n") for line in lines)
+    return pd.DataFrame({"text": [line for line in kept if line.strip()]})
 
 
 def read_glove_txt_gz(path: Path, splits: Sequence[str]) -> dict[str, "pd.DataFrame"]:

@@ -195,7 +195,8 @@ def train_val_test(dataset: str, *, num_val: int, seed: int, train_subset: int =
         train_set = subset(train_set, train_subset, seed=seed)
     if test_subset:
         test_set = subset(test_set, test_subset, seed=seed)
-    return {"train": train_set, "val": val_set or test_set, "test": test_set}
+    return {"train": train_set, "val": test_set if val_set is None else val_set,
+            "test": test_set}
 
 
 def to_grayscale(split: ImageSplit) -> ImageSplit:

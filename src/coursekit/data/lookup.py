@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,7 +172,8 @@ def _from_data_dir(
     """Step 1: files already in the data dir; the official ones first (lossless)."""
     official = manifest.official
     if official is not None and _readable(official):
-        results = [_verify_official(item, root / item.path, tried, "data dir", remove=True)
+        results = [_verify(root / item.path, lambda p, i=item: _official_reason(i, p), tried,
+                           "data dir", remove=True)
                    for item in official.files]  # a list: check (and report) every file
         if all(results):
             return _official_found(manifest, root, f"data dir {root}")
@@ -239,8 +241,8 @@ def _from_official(
     downloaded = []
     for item in official.files:
         dest = root / item.path
-        if dest.is_file() and _matches(item, dest) is None:
-            continue  # one archive can serve several datasets (Tiny ImageNet)
+        if dest.is_file():  # step 1 checked it (and removed it had it been wrong)
+            continue
         try:
             download_file(item.url, dest, checksum=item.checksum, num_bytes=item.bytes)
         except DownloadError as err:
@@ -265,30 +267,24 @@ def _from_official(
 # ---------------------------------------------------------------------------
 
 
-def _verify(
-    path: Path,
-    checksum: tuple[str, str],
-    num_bytes: int,
-    tried: list[str],
-    label: str,
-    *,
-    remove: bool,
-) -> bool:
-    """True if `path` exists and matches; else record why (and remove it if asked)."""
+def _verify(path: Path, reason: Callable[[Path], str | None], tried: list[str],
+            label: str, *, remove: bool) -> bool:
+    """True if `path` exists and `reason(path)` finds nothing wrong with it; else record
+    why (and remove the file if asked)."""
     if not path.is_file():
         tried.append(f"{label} {path}: missing")
         return False
-    reason = check_file(path, checksum, num_bytes)
-    if reason is None:
+    wrong = reason(path)
+    if wrong is None:
         return True
     if not remove:
-        tried.append(f"{label} {path}: wrong checksum ({reason}); not used")
+        tried.append(f"{label} {path}: wrong checksum ({wrong}); not used")
         return False
     try:
         path.unlink()
-        tried.append(f"{label} {path}: wrong checksum ({reason}); removed")
+        tried.append(f"{label} {path}: wrong checksum ({wrong}); removed")
     except OSError as err:
-        tried.append(f"{label} {path}: wrong checksum ({reason}); cannot remove: {err}")
+        tried.append(f"{label} {path}: wrong checksum ({wrong}); cannot remove: {err}")
     return False
 
 
@@ -296,7 +292,8 @@ def _verify_mirror_files(
     manifest: Manifest, paths: list[Path], tried: list[str], label: str, remove: bool
 ) -> bool:
     results = [  # a list, not all(...): check (and report) every file
-        _verify(path, ("sha256", item.sha256), item.bytes, tried, label, remove=remove)
+        _verify(path, lambda p, i=item: check_file(p, ("sha256", i.sha256), i.bytes),
+                tried, label, remove=remove)
         for path, item in zip(paths, manifest.mirror.files)
     ]
     return all(results)
@@ -323,24 +320,9 @@ def _readable(official: OfficialSource) -> bool:
     return all(formats.can_read(official.format_of(item)) for item in official.files)
 
 
-def _matches(item: OfficialFile, path: Path) -> str | None:
-    """None if a present official file has its size, checksum and pinned members."""
+def _official_reason(item: OfficialFile, path: Path) -> str | None:
+    """What is wrong with a present official file: its size, checksum or pinned members."""
     return check_file(path, item.checksum, item.bytes) or check_members(path, item.member_sha256)
-
-
-def _verify_official(item: OfficialFile, path: Path, tried: list[str], label: str,
-                     *, remove: bool) -> bool:
-    if not path.is_file():
-        tried.append(f"{label} {path}: missing")
-        return False
-    reason = _matches(item, path)
-    if reason is None:
-        return True
-    if remove:
-        path.unlink(missing_ok=True)
-    tried.append(f"{label} {path}: wrong checksum ({reason}); "
-                 f"{'removed' if remove else 'not used'}")
-    return False
 
 
 def _check_decoded(manifest: Manifest, arrays: dict[str, formats.Arrays],

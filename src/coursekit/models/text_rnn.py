@@ -83,6 +83,8 @@ class TextRNN(nn.Module):
         rnn = _CELLS[cell]
         self.bidirectional = bidirectional
         self.layers = None  # layers of different sizes, run one after another
+        if isinstance(hidden_size, (tuple, list)) and len(set(hidden_size)) == 1:
+            hidden_size, num_layers = hidden_size[0], len(hidden_size)  # the fused module
         if isinstance(hidden_size, (tuple, list)):
             if bidirectional:
                 raise ValueError("hidden_size per layer is for one direction only; give "
