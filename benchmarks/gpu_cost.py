@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from coursekit import models, report, runner
+from coursekit import models, runner
+from coursekit.book import report
 
 PROFILES = ("smoke", "cpu", "gpu")
 UNCOUNTED = ("recurrent networks in C2, B3, B4, A7, A8 and A10, whose fused kernels the "

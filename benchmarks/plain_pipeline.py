@@ -1,4 +1,4 @@
-"""The tutorial pipeline the benchmarks time ``coursekit.train.fit`` against.
+"""The tutorial pipeline the benchmarks time ``coursekit.training.fit`` against.
 
 A Dataset of PIL images transformed one at a time with torchvision transforms v2, fed
 by a DataLoader: what a PyTorch tutorial trains CIFAR-10 with. Shared by

@@ -1,4 +1,4 @@
-"""Training throughput of ``coursekit.train.fit`` against a plain PyTorch loop.
+"""Training throughput of ``coursekit.training.fit`` against a plain PyTorch loop.
 
 Same model, batch size, optimizer (Adam 1e-3) and augmentation (random crop with
 reflection padding 4 + horizontal flip) on the same CIFAR-10 training images; the two
@@ -24,8 +24,8 @@ from plain_pipeline import PILImages, plain_transform, sync
 from torch import nn
 from torch.utils.data import DataLoader
 
-from coursekit import data, models, train
-from coursekit.loader import channel_stats, resolve_device
+from coursekit import data, models, training
+from coursekit.training.loader import channel_stats, resolve_device
 
 MODELS = ["lenet", "super_lenet"]
 WARMUP_STEPS = 5
@@ -58,12 +58,12 @@ def plain_throughput(model: nn.Module, dataset: PILImages, batch_size: int,
 
 
 def coursekit_throughput(model: nn.Module, split: data.ImageSplit, batch_size: int) -> float:
-    """Images per second of ``train.fit`` over the same images (one epoch after warm-up)."""
+    """Images per second of ``training.fit`` over the same images (one epoch after warm-up)."""
     warmup = data.subset(split, WARMUP_STEPS * batch_size, seed=1)
-    config = train.FitConfig(num_epochs=1, batch_size=batch_size, augment="flip_crop",
-                             verbose=False, progress=False)
-    train.fit(model, warmup, config=config)
-    return train.fit(model, split, config=config).throughput
+    config = training.FitConfig(num_epochs=1, batch_size=batch_size, augment="flip_crop",
+                                verbose=False, progress=False)
+    training.fit(model, warmup, config=config)
+    return training.fit(model, split, config=config).throughput
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Time to a report's test accuracy: ``coursekit.train.fit`` against a plain PyTorch loop.
+"""Time to a report's test accuracy: ``coursekit.training.fit`` against a plain PyTorch loop.
 
 For each model, a fixed recipe (epochs, batch size, optimizer, schedule, label smoothing
 and augmentation decided in advance, as airbench does; no early stopping, no peeking
@@ -13,7 +13,7 @@ the 10,000 test images. Targets, from the project's issue:
 The same recipe is then run through the tutorial pipeline of ``plain_pipeline.py``
 (shared with ``throughput.py``): a Dataset of PIL images, torchvision transforms v2, a
 DataLoader, and a textbook loop with the same model, initialisation, optimizer
-(``train.optimizer_for``), learning-rate schedule (``train.lr_factor``, stepped per
+(``training.optimizer_for``), learning-rate schedule (``training.lr_factor``, stepped per
 batch), label smoothing, normalisation, batch size, epochs, augmentation and memory
 format. Its DataLoader uses
 0 or 2 worker processes, whichever trains faster in a short probe run first. Both
@@ -51,8 +51,9 @@ from plain_pipeline import PILImages, plain_transform, sync
 from torch import nn
 from torch.utils.data import DataLoader
 
-from coursekit import data, metrics, models, train
-from coursekit.loader import channel_stats, resolve_device
+from coursekit import data, models, training
+from coursekit.training import metrics
+from coursekit.training.loader import channel_stats, resolve_device
 
 PROBE_STEPS = 20  # batches of the untimed warm-up runs (and of the plain worker probe)
 
@@ -65,20 +66,20 @@ class Recipe:
     target_acc: float      # % test accuracy
     time_limit_s: float    # seconds of training allowed on this project's 2 CPU cores
     source: str            # where the target comes from
-    config: train.FitConfig
+    config: training.FitConfig
 
 
 RECIPES = {
     "super_lenet": Recipe(
         "super_lenet", 66.0, 40.0, "report A, SuperLeNet with proper init, 200 epochs",
-        train.FitConfig(num_epochs=6, batch_size=256, optimizer="sgd", lr=0.3,
-                        momentum=0.9, weight_decay=5e-4, lr_schedule="onecycle",
-                        label_smoothing=0.1, augment="none", channels_last=False)),
+        training.FitConfig(num_epochs=6, batch_size=256, optimizer="sgd", lr=0.3,
+                           momentum=0.9, weight_decay=5e-4, lr_schedule="onecycle",
+                           label_smoothing=0.1, augment="none", channels_last=False)),
     "compact_cnn": Recipe(
         "compact_cnn", 81.1, 600.0, "report D, Q1 (81.14 %), 90 epochs",
-        train.FitConfig(num_epochs=38, batch_size=128, optimizer="sgd", lr=0.1,
-                        momentum=0.9, weight_decay=5e-4, lr_schedule="onecycle",
-                        label_smoothing=0.1, augment="flip_crop", channels_last=True)),
+        training.FitConfig(num_epochs=38, batch_size=128, optimizer="sgd", lr=0.1,
+                           momentum=0.9, weight_decay=5e-4, lr_schedule="onecycle",
+                           label_smoothing=0.1, augment="flip_crop", channels_last=True)),
 }
 
 
@@ -94,8 +95,8 @@ def evaluate_with_flip(model: nn.Module, split: data.ImageSplit, *,
     image and of its left-right mirror image (airbench's evaluation). ``mean``/``std``
     default to the statistics ``fit`` stored on the model.
     """
-    logits = train.predict(model, split, mean=mean, std=std)
-    both = train.predict_flip_averaged(model, split, mean=mean, std=std)
+    logits = training.predict(model, split, mean=mean, std=std)
+    both = training.predict_flip_averaged(model, split, mean=mean, std=std)
     return {"acc": metrics.topk_accuracy(logits, split.labels),
             "acc_flip": metrics.topk_accuracy(both, split.labels)}
 
@@ -103,7 +104,7 @@ def evaluate_with_flip(model: nn.Module, split: data.ImageSplit, *,
 # ---------------------------------------------------------------------------------
 # the plain PyTorch pipeline
 
-def plain_fit(model: nn.Module, dataset: PILImages, config: train.FitConfig,
+def plain_fit(model: nn.Module, dataset: PILImages, config: training.FitConfig,
               num_workers: int, device: torch.device, max_steps: int | None = None,
               untimed_steps: int = 0) -> float:
     """Train ``model`` with a textbook DataLoader loop; returns the seconds it took.
@@ -118,10 +119,10 @@ def plain_fit(model: nn.Module, dataset: PILImages, config: train.FitConfig,
     loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True,
                         drop_last=True, num_workers=num_workers,
                         persistent_workers=num_workers > 0)
-    optimizer = train.optimizer_for(model, config)
+    optimizer = training.optimizer_for(model, config)
     total_steps = config.num_epochs * len(loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: train.lr_factor(config.lr_schedule, step, total_steps))
+        optimizer, lambda step: training.lr_factor(config.lr_schedule, step, total_steps))
     step = 0
     sync(device)
     start = time.perf_counter()
@@ -185,15 +186,15 @@ def warm_up_fit(recipe: Recipe, split: data.ImageSplit) -> None:
     images = data.subset(split, PROBE_STEPS * recipe.config.batch_size, seed=1)
     config = dataclasses.replace(recipe.config, num_epochs=1, verbose=False,
                                  progress=False)
-    train.fit(models.build_model(recipe.model), images, config=config)
+    training.fit(models.build_model(recipe.model), images, config=config)
 
 
 def run_fit(recipe: Recipe, split: data.ImageSplit, test: data.ImageSplit,
             seed: int) -> dict[str, float]:
     config = dataclasses.replace(recipe.config, seed=seed, verbose=False, progress=False)
-    train.seed_everything(seed)
+    training.seed_everything(seed)
     model = models.build_model(recipe.model)
-    history = train.fit(model, split, config=config)
+    history = training.fit(model, split, config=config)
     return {"seconds": history.train_time_s, **evaluate_with_flip(model, test)}
 
 
@@ -201,7 +202,7 @@ def run_plain(recipe: Recipe, dataset: PILImages, test: data.ImageSplit, seed: i
               workers: int, mean: torch.Tensor, std: torch.Tensor,
               device: torch.device) -> dict[str, float]:
     config = dataclasses.replace(recipe.config, seed=seed)
-    train.seed_everything(seed)
+    training.seed_everything(seed)
     model = models.build_model(recipe.model)  # same initialisation as fit's for this seed
     seconds = plain_fit(model, dataset, config, workers, device)
     return {"seconds": seconds, **evaluate_with_flip(model, test, mean=mean, std=std)}
@@ -274,7 +275,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=[*RECIPES, "all"], default="all")
     parser.add_argument("--skip-plain", action="store_true",
-                        help="time train.fit only")
+                        help="time training.fit only")
     parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--runs", type=int, default=1,
                         help="seeds to train (seed, seed + 1, ...); default 1")

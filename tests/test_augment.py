@@ -6,7 +6,7 @@ import torchvision.transforms.v2.functional as TF
 from torch import nn
 from torchvision.transforms import InterpolationMode
 
-from coursekit import augment
+from coursekit.training import augment
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

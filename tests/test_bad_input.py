@@ -113,7 +113,7 @@ def test_corrupt_dataset_file_is_refused_by_its_checksum(tmp_path: Path) -> None
 KILLED_RUN = """\
 import os, signal, sys, torch
 from torch import nn
-from coursekit import train
+from coursekit import training
 from types import SimpleNamespace
 
 generator = torch.Generator().manual_seed(0)
@@ -128,9 +128,9 @@ def maybe_die(model, history):
     if history.epoch[-1] == kill_after:
         os.kill(os.getpid(), signal.SIGKILL)  # no clean-up, no exception handler
 
-history = train.fit(model, data, data, num_epochs=5, batch_size=32, lr=0.01,
-                    checkpoint_path=sys.argv[1], on_epoch_end=maybe_die, verbose=False,
-                    device="cpu")
+history = training.fit(model, data, data, num_epochs=5, batch_size=32, lr=0.01,
+                       checkpoint_path=sys.argv[1], on_epoch_end=maybe_die, verbose=False,
+                       device="cpu")
 print(history.val_loss[-1], history.epoch)
 """
 
@@ -160,7 +160,7 @@ def test_the_same_seed_gives_the_same_numbers_twice(smoke_book) -> None:
     root, _ = smoke_book
     chapter = runner.find_chapter(root, "A1")
     first = runner.book_run(root, chapter).record()
-    again = runner.run_chapter(root, chapter, profile="smoke", force=True)
+    again = runner.run_chapter(root, chapter, profile="smoke", options=runner.RunOptions(force=True))
     assert again.ok, again.error
     second = json.loads((again.run_dir / "record.json").read_text())
     assert stable(second["results"]) == stable(first["results"])

@@ -73,7 +73,7 @@ def test_second_build_executes_nothing(smoke_book):
 
 
 def test_every_record_carries_its_comparison_and_claim_rows(smoke_book):
-    from coursekit import claims, report
+    from coursekit.book import claims, report
     root, _ = smoke_book
     for chapter in runner.list_chapters(root):
         record = runner.book_run(root, chapter).record()

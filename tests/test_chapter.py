@@ -6,8 +6,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit import report
+from coursekit.book import report
 from coursekit.chapter import Chapter
+from coursekit.training.callbacks import progress_bar, show_progress
 from coursekit.runner import ChapterError
 
 PARAMETERS = 'profile = "cpu"\nnum_epochs = 3\nvariants = "all"\nseed = 0\n'
@@ -47,7 +48,6 @@ def book(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.setattr(report, "experiment",
                         lambda i: EXPERIMENT if i == "X1" else real(i))
     monkeypatch.setenv("COURSEKIT_BOOK_ROOT", str(root))
-    monkeypatch.setenv("COURSEKIT_RUN_DIR", str(tmp_path / "run"))
     return root
 
 
@@ -94,7 +94,10 @@ def test_a_parameter_left_undefined_is_named(book):
 
 
 def test_finish_writes_one_complete_record(book, tmp_path):
-    ch = Chapter("X1", {"profile": "cpu", "num_epochs": 3, "variants": "all", "seed": 0})
+    ch = Chapter("X1", {"profile": "cpu", "num_epochs": 3, "variants": "all", "seed": 0,
+                        "coursekit_run_dir": str(tmp_path / "run")})  # as the runner injects
+    assert progress_bar(range(2), None) == range(2)  # a batch run: rows, not bars
+    show_progress(True)
     ch.compare("X1", {"plain": {"test_acc": 58.0}, "bn": {"test_acc": 61.5}})
     ch.compare("X1")  # a cell run again replaces the experiment's rows
     ch.claims("X1")

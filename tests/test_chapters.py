@@ -10,7 +10,8 @@ import nbformat
 import pytest
 import torch
 
-from coursekit import models, report, runner
+from coursekit import models, runner
+from coursekit.book import report
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -82,7 +83,7 @@ def test_chapter_defines_no_functions_and_no_verdicts(path: Path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_untested_claims_name_real_claims_and_say_why(path: Path):
-    from coursekit import claims
+    from coursekit.book import claims
     chapter = runner.read_chapter(path)
     for profile, entries in chapter.untested.items():
         for key, why in entries.items():

@@ -4,7 +4,7 @@ every claim in reported.yaml is well formed."""
 import pandas as pd
 import pytest
 
-from coursekit import claims, report
+from coursekit.book import claims, report
 
 RESULTS = {"bn": {"acc": 61.0, "loss": 0.9, "answer": "28 x 24 x 10"},
            "plain": {"acc": 59.5, "loss": 1.1},

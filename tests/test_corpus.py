@@ -6,9 +6,10 @@ import math
 import pytest
 import torch
 
-from coursekit import corpus, lm
+from coursekit import training
 from coursekit.models import build_model
-from coursekit.text import Vocabulary
+from coursekit.tasks import corpus, lm
+from coursekit.tasks.text import Vocabulary
 
 LINES = ["the cat sat on the mat", "the dog sat on the log"] * 40
 
@@ -69,11 +70,11 @@ def test_training_learns_the_corpus_and_continuations_are_seeded():
     train_set, val_set = corpus.windows(ids["train"], 8), corpus.windows(ids["valid"], 8)
     model = build_model("word_lm_1", vocab_size=len(vocab), embed_dim=16, hidden_size=16)
     before = lm.nll(model, val_set)
-    history = lm.fit_lm(model, train_set, val_set, num_epochs=15, batch_size=8, lr=0.02,
-                        clip=1.0, verbose=False)
-    assert len(history.step_nll) == 15 * math.ceil(len(train_set) / 8)
+    history = training.fit(model, train_set, val_set, objective=training.NextToken(), optimizer="adam", lr_schedule="linear", progress=False, num_epochs=15, batch_size=8, lr=0.02,
+                        clip_grad_norm=1.0, verbose=False)
+    assert len(history.step_loss) == 15 * math.ceil(len(train_set) / 8)
     # After "sat" always comes "on the"; after "the", one of four nouns: about ln 4 / 7.
-    assert history.val_nll[-1] < 0.5 * before
+    assert history.val_loss[-1] < 0.5 * before
     assert lm.continue_words(model, vocab, ["cat", "sat"], num_words=2,
                              temperature=0) == ["cat", "sat", "on", "the"]
     first = lm.continue_words(model, vocab, ["the"], num_words=12, generator=lm.seeded(3))

@@ -1,9 +1,9 @@
-"""coursekit.diagnostics."""
+"""coursekit.training.diagnostics."""
 
 import pytest
 import torch
 
-from coursekit import diagnostics
+from coursekit.training import diagnostics
 
 
 def test_first_layer_grad_ratio_reads_one_epoch_of_a_recorder():

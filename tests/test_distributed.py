@@ -19,7 +19,10 @@ import pytest
 import torch
 from torch import nn
 
-from coursekit import distributed, report, train, train_script
+from coursekit import train_script, training
+from coursekit.training.callbacks import Checkpoint
+from coursekit.book import report
+from coursekit.training import distributed
 from coursekit.data import ImageSplit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,23 +111,23 @@ def _worker(rank: int, world: int, port: int, folder: str) -> None:
     context = distributed.init_from_env("cpu", timeout_s=60)
     try:
         saves = []
-        save = train._save_checkpoint
-        train._save_checkpoint = lambda *a, **k: (saves.append(rank), save(*a, **k))
+        write = Checkpoint._write  # count which ranks write a checkpoint
+        Checkpoint._write = lambda self, state: (saves.append(rank), write(self, state))
         data, val = separable(TRAIN), separable(VAL, seed=1)
 
         torch.manual_seed(rank)  # different initial weights: DDP must use rank 0's
         straight = bn_model()
-        h = train.fit(straight, data, val, num_epochs=3, **FAST)
+        h = training.fit(straight, data, val, num_epochs=3, **FAST)
 
         ckpt = str(folder / "run.ckpt")
         torch.manual_seed(rank)  # as the straight run: rank 0's weights are the start
-        train.fit(bn_model(), data, val, num_epochs=2, checkpoint_path=ckpt, **FAST)
+        training.fit(bn_model(), data, val, num_epochs=2, checkpoint_path=ckpt, **FAST)
         torch.manual_seed(20 + rank)  # a "new process" that resumes from epoch 2
         resumed = bn_model()
-        r = train.fit(resumed, data, val, num_epochs=3, checkpoint_path=ckpt, **FAST)
+        r = training.fit(resumed, data, val, num_epochs=3, checkpoint_path=ckpt, **FAST)
 
         try:
-            train.fit(bn_model(), data, val, num_epochs=1, **{**FAST, "batch_size": 33})
+            training.fit(bn_model(), data, val, num_epochs=1, **{**FAST, "batch_size": 33})
             batch_error = ""
         except ValueError as err:
             batch_error = str(err)
@@ -141,7 +144,7 @@ def _worker(rank: int, world: int, port: int, folder: str) -> None:
                                     results={"rank": rank}, run_dir=folder)
         torch.save({"context": (context.rank, context.world_size, context.backend),
                     "history": h, "state": straight.state_dict(),
-                    "full_val": train.evaluate(straight, val),
+                    "full_val": training.evaluate(straight, val),
                     "resumed_history": r, "resumed_state": resumed.state_dict(),
                     "saves": saves, "batch_error": batch_error,
                     "record_by_rank1": record}, folder / f"rank{rank}.pt")
@@ -202,8 +205,8 @@ def test_only_rank_0_writes_and_every_rank_resumes(two_ranks):
 def test_a_two_process_checkpoint_is_not_resumed_by_one_process(two_ranks):
     folder, _ = two_ranks
     with pytest.raises(ValueError, match="written by 2 process"):
-        train.fit(bn_model(), separable(TRAIN), None, num_epochs=4,
-                  checkpoint_path=str(folder / "run.ckpt"), **FAST)
+        training.fit(bn_model(), separable(TRAIN), None, num_epochs=4,
+                     checkpoint_path=str(folder / "run.ckpt"), **FAST)
 
 
 # ------------------------------------------------------------ torchrun, real data

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from coursekit import embeddings, text
+from coursekit.tasks import embeddings, text
 
 
 def test_word2vec_learns_shared_contexts_and_repeats_for_a_seed():

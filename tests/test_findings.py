@@ -1,16 +1,17 @@
-"""coursekit.findings: the derived quantities several chapters' claims read."""
+"""coursekit.tasks.findings: the derived quantities several chapters' claims read."""
 
 import math
 
 import pandas as pd
 import pytest
 
-from coursekit import findings, train
+from coursekit import training
+from coursekit.tasks import findings
 
 
 def history(train_loss, val_loss, step_loss):
-    h = train.History(epoch=list(range(1, len(train_loss) + 1)), train_loss=train_loss,
-                      val_loss=val_loss, step_loss=step_loss)
+    h = training.History(epoch=list(range(1, len(train_loss) + 1)), train_loss=train_loss,
+                         val_loss=val_loss, step_loss=step_loss)
     h.best_epoch = 1 + val_loss.index(min(val_loss))
     return h
 

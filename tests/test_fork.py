@@ -37,7 +37,7 @@ def test_a_renamed_copy_of_a_chapter_runs_outside_the_runner(tmp_path: Path) -> 
     path = _fork(tmp_path)
     nb = nbformat.read(path, as_version=4)
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("COURSEKIT_RUN_DIR", "COURSEKIT_BOOK_ROOT"))}
+           if not k.startswith("COURSEKIT_BOOK_ROOT")}
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute(env={**env, "JPY_SESSION_NAME": str(path)})  # what JupyterLab sets

@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
-from coursekit import chars, lm
+from coursekit import training
 from coursekit.models import Bigram, build_model
+from coursekit.tasks import chars, lm
 
 
 def toy_names():
@@ -35,11 +36,11 @@ def test_training_beats_the_bigram_and_language_conditioning_is_used():
     model = build_model("char_gru", vocab_size=len(vocab), num_categories=2)
     untrained = lm.nll(model, data)
     assert untrained == pytest.approx(math.log(len(vocab)), rel=0.15)
-    history = lm.fit_lm(model, data, data, num_epochs=15, batch_size=32, lr=0.01,
+    history = training.fit(model, data, data, objective=training.NextToken(), optimizer="adam", lr_schedule="linear", progress=False, num_epochs=15, batch_size=32, lr=0.01,
                         verbose=False)
-    assert history.val_nll[-1] < lm.nll(bigram, data) < untrained
+    assert history.val_loss[-1] < lm.nll(bigram, data) < untrained
     swapped = chars.EncodedNames(data.inputs, data.targets, 1 - data.categories)
-    assert lm.nll(model, swapped) > history.val_nll[-1] + 0.3
+    assert lm.nll(model, swapped) > history.val_loss[-1] + 0.3
 
 
 def test_sampling_is_seeded_respects_the_start_and_the_temperature():
@@ -48,7 +49,7 @@ def test_sampling_is_seeded_respects_the_start_and_the_temperature():
     data = chars.encode_names(names, vocab, langs)
     model = build_model("tutorial_rnn", vocab_size=len(vocab), hidden_size=16,
                         num_categories=2)
-    lm.fit_lm(model, data, data, num_epochs=20, batch_size=16, lr=0.01, verbose=False)
+    training.fit(model, data, data, objective=training.NextToken(), optimizer="adam", lr_schedule="linear", progress=False, num_epochs=20, batch_size=16, lr=0.01, verbose=False)
 
     def draw(**kwargs):
         return lm.sample(model, vocab, num=20, generator=torch.Generator().manual_seed(1),
@@ -121,7 +122,7 @@ def test_scoreboard_rows_for_trained_and_counted_models():
     data = chars.encode_names(names, vocab, langs)
     bigram = _fitted_bigram(names, vocab, langs, num_categories=2)
     rnn = build_model("tutorial_rnn", vocab_size=len(vocab), hidden_size=8, num_categories=2)
-    history = lm.fit_lm(rnn, data, data, num_epochs=2, batch_size=32, verbose=False)
+    history = training.fit(rnn, data, data, objective=training.NextToken(), optimizer="adam", lr_schedule="linear", progress=False, num_epochs=2, batch_size=32, verbose=False)
     assert len(history.epoch_time_s) == 2
     assert sum(history.epoch_time_s) == pytest.approx(history.train_time_s)
     board = lm.scoreboard({"bigram": bigram, "rnn": rnn}, data, histories={"rnn": history})

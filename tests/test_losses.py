@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from coursekit import losses, train
+from coursekit import training
 from coursekit.models import EmbeddingNet, EncoderClassifier, MLPAutoencoder
+from coursekit.training import losses
 
 
 def brute_force_batch_hard(embeddings, labels, margin):
@@ -102,13 +103,13 @@ def test_triplet_and_center_objectives_train_through_fit():
     data = Toy()
     recipe = dict(num_epochs=15, batch_size=16, lr=0.01, verbose=False)
     triplet = small_net("centres")
-    history = train.fit(triplet, data, data, loss_fn=losses.triplet_objective(margin=0.5),
-                        **recipe)
+    history = training.fit(triplet, data, data, loss_fn=losses.triplet_objective(margin=0.5),
+                           **recipe)
     assert history.train_acc[-1] > 90 and history.val_acc[-1] > 90
     centred = small_net("linear")
     centred.center_loss = losses.CenterLoss(2, 4)
     before = centred.center_loss.centers.detach().clone()
-    history = train.fit(centred, data, data, loss_fn=losses.center_objective(0.1), **recipe)
+    history = training.fit(centred, data, data, loss_fn=losses.center_objective(0.1), **recipe)
     assert history.val_acc[-1] > 90
     assert not torch.equal(before, centred.center_loss.centers)  # the optimizer moved them
 
@@ -116,9 +117,9 @@ def test_triplet_and_center_objectives_train_through_fit():
 def test_autoencoder_learns_to_reconstruct_and_its_classifier_can_end_in_a_relu():
     data = Toy()
     model = MLPAutoencoder(64, hidden=(32,), code_dim=8)
-    history = train.fit(model, data, None, loss_fn=losses.reconstruction_objective(),
-                        num_epochs=30, batch_size=16, lr=3e-3, normalize=False,
-                        verbose=False)
+    history = training.fit(model, data, None, loss_fn=losses.reconstruction_objective(),
+                           num_epochs=30, batch_size=16, lr=3e-3, normalize=False,
+                           verbose=False)
     assert math.isnan(history.train_acc[-1])
     assert history.train_loss[-1] < 0.5 * history.train_loss[0]
     assert str(model.encoder).count("Linear") == 2 and str(model.decoder).endswith(

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from coursekit import memory
+from coursekit.training import memory
 
 
 def test_cpu_probe_measures_two_sizes_and_extrapolates_the_rest():

@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from coursekit import metrics
+from coursekit.training import metrics
 
 
 @pytest.fixture

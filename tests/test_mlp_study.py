@@ -1,4 +1,4 @@
-"""coursekit.mlp_study: the quantities report E's claims (E1-E3) are checked on."""
+"""coursekit.tasks.mlp_study: the quantities report E's claims (E1-E3) are checked on."""
 
 import math
 from types import SimpleNamespace
@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from coursekit import claims, diagnostics, mlp_study, models
-from coursekit.train import History
+from coursekit import models
+from coursekit.book import claims
+from coursekit.tasks import mlp_study
+from coursekit.training import diagnostics, History
 
 
 def _history(losses, epoch_times=None):

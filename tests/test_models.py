@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from coursekit import init, models
+from coursekit import models
+from coursekit.models import init
 
 A1_COUNTS = {"lenet": 62006, "lenet_bn": 62458, "lenet_dp": 62006, "lenet_l2": 62006,
              "lenet_bn_dp": 62458, "super_lenet": 62458, "super_lenet_wrong_init": 62458}
@@ -327,15 +328,15 @@ def test_regularisation_measures_of_report_b_chapters():
 
     import pandas as pd
 
-    from coursekit import train
-    from coursekit.findings import regularisation_measures
+    from coursekit import training
+    from coursekit.tasks.findings import regularisation_measures
     g = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 2, (64,), generator=g)
     images = torch.randint(0, 255, (64, 3, 8, 8), generator=g, dtype=torch.uint8)
     val = SimpleNamespace(images=images, labels=labels)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2))
-    model.coursekit_norm = (torch.full((3,), 0.5), torch.full((3,), 0.25))  # as fit stores
-    history = train.History(val_loss=[0.9, 0.7, 0.8], stopped_early=True)
+    models.set_input_norm(model, torch.full((3,), 0.5), torch.full((3,), 0.25))  # as fit does
+    history = training.History(val_loss=[0.9, 0.7, 0.8], stopped_early=True)
     runs = SimpleNamespace(
         results=pd.DataFrame({"train_acc": [90.0], "val_acc": [80.0], "test_acc": [75.0]},
                              index=["early_stopping"]),
@@ -343,4 +344,4 @@ def test_regularisation_measures_of_report_b_chapters():
     out = regularisation_measures(runs.results, runs, val).loc["early_stopping"]
     assert out["train_val_gap"] == 10.0 and out["train_test_gap"] == 15.0
     assert out["val_loss_drop"] == pytest.approx(0.1) and out["stopped_early"] == 1
-    assert out["val_loss"] == pytest.approx(train.evaluate(model, val)["loss"])
+    assert out["val_loss"] == pytest.approx(training.evaluate(model, val)["loss"])

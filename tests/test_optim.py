@@ -1,11 +1,11 @@
-"""SPSA and the optimizer factory of coursekit.optim on tiny deterministic problems."""
+"""SPSA and the optimizer factory of coursekit.training.optim on tiny deterministic problems."""
 
 import math
 
 import pytest
 import torch
 
-from coursekit import optim
+from coursekit.training import optim
 
 
 def test_spsa_minimises_a_quadratic_without_gradients():

@@ -64,7 +64,7 @@ def test_the_wheel_ships_the_manifests_the_claims_and_its_metadata(wheel: Path) 
     names = zipfile.ZipFile(wheel).namelist()
     manifests = sorted(n for n in names if n.startswith("coursekit/data/manifests/"))
     assert len(manifests) == len(data.list_datasets()) >= 12
-    assert "coursekit/reported.yaml" in names
+    assert "coursekit/book/reported.yaml" in names
     [meta] = [n for n in names if n.endswith(".dist-info/METADATA")]
     text = zipfile.ZipFile(wheel).read(meta).decode()
     assert "Requires-Python: >=3.11" in text and "License-Expression: MIT" in text
@@ -155,3 +155,58 @@ def test_binder_builds_the_pinned_environment_with_cpu_torch_and_the_package() -
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
     post = binder / "postBuild"
     assert os.access(post, os.X_OK) and "pip install --quiet --no-deps -e ." in post.read_text()
+
+
+# ------------------------------------------------------------ layers
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "coursekit"
+# each layer may import from the layers before it (and from itself), never after
+LAYERS = [{"_atomic", "_suggest", "_moved"}, {"data"}, {"models"}, {"training"}, {"tasks"},
+          {"book"}, {"runner"}, {"chapter", "cli", "train_script", "__init__"}]
+
+
+def _layer(part: str) -> int:
+    return next(i for i, names in enumerate(LAYERS) if part in names)
+
+
+def _imported(path: Path) -> set[str]:
+    """The coursekit parts (first name after ``coursekit.``) that a module imports,
+    lazily inside functions too."""
+    import ast
+    package = path.relative_to(SRC.parent).with_suffix("").parts[:-1]
+    parts = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the module's own package
+                base = ".".join(package[:len(package) - node.level + 1] + ((base,) if base else ()))
+            names = [base] if base != "coursekit" else [f"coursekit.{a.name}" for a in node.names]
+        else:
+            continue
+        parts |= {n.split(".")[1] for n in names if n.startswith("coursekit.")}
+    return parts
+
+
+def test_imports_go_one_way_between_layers() -> None:
+    wrong = []
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).with_suffix("").parts
+        own = _layer(rel[0])
+        for part in _imported(path) - {rel[0]}:
+            if _layer(part) > own:
+                wrong.append(f"{'/'.join(rel)} imports coursekit.{part}")
+    assert not wrong, "imports against the layers: " + "; ".join(sorted(wrong))
+
+
+def test_the_paths_of_0_1_still_import_with_a_warning() -> None:
+    import importlib
+    import sys
+    from coursekit import training
+    from coursekit.book import report
+    for old, new in [("coursekit.train", training), ("coursekit.report", report)]:
+        sys.modules.pop(old, None)
+        with pytest.warns(FutureWarning, match=f"{old} moved to {new.__name__}"):
+            module = importlib.import_module(old)
+        assert module is new and module.__spec__.name == new.__name__

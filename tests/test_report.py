@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from coursekit import report
+from coursekit.book import report
 
 
 def test_report_a_table_1_is_on_file():
@@ -53,10 +53,10 @@ def test_select_variants():
         report.select_variants("A1", "lenet,resnet")
 
 
-def test_run_record_goes_to_the_run_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSEKIT_RUN_DIR", str(tmp_path / "runs" / "A1"))
+def test_run_record_goes_to_the_run_dir(tmp_path):
     path = report.write_run_record("A1", profile="smoke", params={"seed": 0},
-                                   results={"lenet": {"test_acc": 50.0}})
+                                   results={"lenet": {"test_acc": 50.0}},
+                                   run_dir=tmp_path / "runs" / "A1")
     record = json.loads(path.read_text())
     assert path == tmp_path / "runs" / "A1" / "record.json"
     assert set(record) >= {"chapter", "profile", "params", "results", "environment",

@@ -5,8 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from coursekit import representations
+from coursekit import models
 from coursekit.models import EmbeddingNet
+from coursekit.tasks import representations
 
 
 class Split:
@@ -17,7 +18,7 @@ class Split:
 def test_embed_runs_the_named_part_in_eval_mode_with_the_fit_statistics():
     net = EmbeddingNet(nn.Sequential(nn.Flatten(), nn.Dropout(0.9)), 4, embed_dim=2,
                        num_classes=2)
-    net.coursekit_norm = (torch.zeros(1), torch.ones(1))
+    models.set_input_norm(net, torch.zeros(1), torch.ones(1))
     images = torch.full((3, 1, 2, 2), 255, dtype=torch.uint8)
     first = representations.embed(net, Split(images, torch.zeros(3, dtype=torch.long)))
     again = representations.embed(net, Split(images, torch.zeros(3, dtype=torch.long)))

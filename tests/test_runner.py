@@ -1,7 +1,7 @@
 """Tests of coursekit.runner and coursekit.cli on a tiny generated book.
 
 The book in ``tmp_path`` has two chapters built with nbformat: A1 writes its parameters
-to ``$COURSEKIT_RUN_DIR/record.json``; B2 raises. ``_toc.yml`` lists B2 before A1. The
+to ``record.json`` in the run folder the runner injects (``coursekit_run_dir``); B2 raises. ``_toc.yml`` lists B2 before A1. The
 cache tests hash a small fake library folder instead of src/coursekit, so they do not
 depend on the library's files. Notebooks really run (papermill, python3 kernel).
 """
@@ -37,8 +37,8 @@ A1_BODY = """\
 import json, os, pathlib
 record = dict(profile=profile, num_epochs=num_epochs, lr=lr, names=names,
               use_bn=use_bn, tag=tag, cwd=pathlib.Path.cwd().name,
-              env_profile=os.environ["COURSEKIT_PROFILE"])
-run_dir = pathlib.Path(os.environ["COURSEKIT_RUN_DIR"])
+              run_dir_injected="coursekit_run_dir" in globals())
+run_dir = pathlib.Path(coursekit_run_dir)
 (run_dir / "record.json").write_text(json.dumps(record))
 """
 
@@ -281,7 +281,7 @@ def test_run_writes_the_record_with_resolved_parameters(
     assert result.run_id == result.run_dir.name and "-smoke-" in result.run_id
     assert record_of(book) == {
         "profile": "smoke", "num_epochs": 1, "lr": 1.0, "names": ["a", "b"],
-        "use_bn": True, "tag": "base", "cwd": "chapters", "env_profile": "smoke",
+        "use_bn": True, "tag": "base", "cwd": "chapters", "run_dir_injected": True,
     }
     executed = nbformat.read(str(result.executed), as_version=4)
     tags = [c.metadata.get("tags", []) for c in executed.cells]
@@ -319,7 +319,7 @@ def test_cache_reuses_until_params_notebook_or_library_change(
     (lib[0] / "core.py").write_text("x = 2\n")
     assert run(overrides={"num_epochs": 2}) == "ok"
     assert run(overrides={"num_epochs": 2}) == "cached"
-    assert run(overrides={"num_epochs": 2}, force=True) == "ok"
+    assert run(overrides={"num_epochs": 2}, options=runner.RunOptions(force=True)) == "ok"
 
 
 @pytest.mark.slow

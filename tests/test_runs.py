@@ -39,7 +39,7 @@ fail = False        # raise instead of finishing
 
 BODY = """\
 import json, os, pathlib, time
-run_dir = pathlib.Path(os.environ["COURSEKIT_RUN_DIR"])
+run_dir = pathlib.Path(coursekit_run_dir)  # injected by the runner
 epochs = []
 for epoch in range(1, num_epochs + 1):
     time.sleep(sleep)

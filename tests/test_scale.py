@@ -52,7 +52,7 @@ record = {"profile": profile, "results": {"net": {"test_acc": acc}},
                "we measured": "n/a", "verdict": "not tested at this profile"},
               {"experiment": "B1", "the report says": "dropout best", "where": "p1",
                "we measured": "", "verdict": "contradicted by the report"}]}
-run_dir = pathlib.Path(os.environ["COURSEKIT_RUN_DIR"])
+run_dir = pathlib.Path(coursekit_run_dir)  # injected by the runner
 (run_dir / "record.json").write_text(json.dumps(record))
 """
 

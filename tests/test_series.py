@@ -4,7 +4,8 @@ import numpy as np
 import torch
 import pytest
 
-from coursekit import models, series
+from coursekit import models, training
+from coursekit.tasks import series
 
 
 def test_windows_reach_back_across_split_bounds_but_never_forward():
@@ -24,10 +25,11 @@ def test_forecaster_learns_a_sine_wave():
     train, val = (series.windows(wave, window=24, start=a, stop=b)
                   for a, b in [(0, 500), (500, 600)])
     model = models.build_model("series_rnn", hidden_size=16, num_layers=1)
-    history = series.fit_forecaster(model, train, val, num_epochs=15, lr=0.01)
-    assert history.val_mse[-1] < 0.01 < history.train_mse[0]
+    history = training.fit(model, train, val, objective=training.Regression(), num_epochs=15,
+                           batch_size=32, lr=0.01, progress=False)
+    assert history.val_loss[-1] < 0.01 < history.train_loss[0]
     assert series.forecast(model, val[0]).shape == (100,)
-    assert list(history.to_frame().columns) == ["train_mse", "val_mse", "epoch_time_s"]
+    assert {"train_loss", "val_loss"} <= set(history.to_frame().columns)
 
 
 def test_same_period_before_is_the_naive_forecast():
@@ -65,7 +67,7 @@ def test_compare_forecasters_adds_the_claims_ratios_and_a_naive_row():
     assert row["val_mse_vs_naive"] == pytest.approx(row["val_mse"] / results.loc["naive", "val_mse"])
     assert results.loc["naive", "test_mse"] < 1e-12   # a 24-step wave repeats (to rounding)
     assert results.loc["rmsprop", "s_per_epoch_vs_sgd"] > 0
-    assert len(histories["sgd"].train_mse) == 1
+    assert len(histories["sgd"].train_loss) == 1
 
 
 def test_compare_forecasters_seed_sets_the_initial_weights():

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coursekit import classic, data, findings, text
+from coursekit import data
+from coursekit.tasks import classic, findings, text
 
 
 def test_report_c_pipeline_matches_the_reports_example():
@@ -106,7 +107,7 @@ def test_reverse_within_keeps_padding_in_place():
 def test_token_loader_batches_similar_lengths_and_visits_every_text_once():
     import torch
     from types import SimpleNamespace
-    from coursekit.loader import TokenLoader
+    from coursekit.training.loader import TokenLoader
     lengths = torch.randint(1, 200, (1000,), generator=torch.Generator().manual_seed(0))
     ids = (torch.arange(200) < lengths[:, None]).long()
     data = SimpleNamespace(ids=ids, lengths=lengths, labels=torch.arange(1000))
@@ -134,7 +135,7 @@ def test_report_b_cleaning_drops_handles_emojis_symbols_and_stop_words():
 
 def test_label_share_is_a_percentage_of_one_label():
     import math
-    from coursekit import text
+    from coursekit.tasks import text
     assert text.label_share([1, 0, 0, 0]) == 25.0
     assert text.label_share([0, 0, 2], label=2) == 100 / 3
     assert math.isnan(text.label_share([]))

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from coursekit import theory
+from coursekit.tasks import theory
 
 
 @pytest.mark.parametrize("size,kernel,stride,padding",

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from coursekit import train
-from coursekit.loader import DeviceLoader, channel_stats
+from coursekit import models, training
+from coursekit.training.loader import DeviceLoader, channel_stats
 
 
 def separable(n: int = 256, seed: int = 0) -> SimpleNamespace:
@@ -33,7 +33,7 @@ FAST = dict(batch_size=32, lr=3e-3, verbose=False, progress=False)
 def test_fit_learns_a_separable_problem():
     data = separable()
     torch.manual_seed(0)
-    history = train.fit(tiny_model(), data, separable(seed=1), num_epochs=4, **FAST)
+    history = training.fit(tiny_model(), data, separable(seed=1), num_epochs=4, **FAST)
     assert history.train_loss[-1] < history.train_loss[0]
     assert history.val_acc[-1] > 95
     assert history.epoch == [1, 2, 3, 4]
@@ -45,8 +45,8 @@ def test_same_seed_same_numbers():
     runs = []
     for _ in range(2):
         torch.manual_seed(0)
-        h = train.fit(tiny_model(), separable(), separable(seed=1), num_epochs=2,
-                      augment="flip_crop", **FAST)
+        h = training.fit(tiny_model(), separable(), separable(seed=1), num_epochs=2,
+                         augment="flip_crop", **FAST)
         runs.append((h.train_loss, h.val_loss))
     assert runs[0] == runs[1]
 
@@ -54,27 +54,27 @@ def test_same_seed_same_numbers():
 def test_early_stopping_restores_the_best_epoch():
     model = tiny_model()
     # a learning rate far too high makes the validation loss rise after epoch 1
-    history = train.fit(model, separable(), separable(seed=1), num_epochs=20,
-                        early_stopping_patience=2, **{**FAST, "lr": 5.0})
+    history = training.fit(model, separable(), separable(seed=1), num_epochs=20,
+                           early_stopping_patience=2, **{**FAST, "lr": 5.0})
     assert history.stopped_early
     assert len(history.epoch) == history.best_epoch + 2
     best = min(history.val_loss)
-    assert train.evaluate(model, separable(seed=1))["loss"] == pytest.approx(best, rel=1e-5)
+    assert training.evaluate(model, separable(seed=1))["loss"] == pytest.approx(best, rel=1e-5)
 
 
 def test_checkpoint_resume_gives_the_same_result_as_one_run(tmp_path):
     data, val = separable(), separable(seed=1)
     torch.manual_seed(0)
-    straight = train.fit(tiny_model(), data, val, num_epochs=3, **FAST)
+    straight = training.fit(tiny_model(), data, val, num_epochs=3, **FAST)
 
     ckpt = tmp_path / "run.ckpt"
     torch.manual_seed(0)
     model = tiny_model()
-    train.fit(model, data, val, num_epochs=2, checkpoint_path=str(ckpt), **FAST)
+    training.fit(model, data, val, num_epochs=2, checkpoint_path=str(ckpt), **FAST)
     torch.manual_seed(123)  # a "new process": the checkpoint must restore every RNG
     resumed_model = tiny_model()
-    resumed = train.fit(resumed_model, data, val, num_epochs=3,
-                        checkpoint_path=str(ckpt), **FAST)
+    resumed = training.fit(resumed_model, data, val, num_epochs=3,
+                           checkpoint_path=str(ckpt), **FAST)
     assert resumed.epoch == [1, 2, 3]
     assert resumed.train_loss == pytest.approx(straight.train_loss)
     assert resumed.val_loss == pytest.approx(straight.val_loss)
@@ -82,35 +82,35 @@ def test_checkpoint_resume_gives_the_same_result_as_one_run(tmp_path):
 
 def test_checkpoint_from_another_configuration_is_refused(tmp_path):
     ckpt = tmp_path / "run.ckpt"
-    train.fit(tiny_model(), separable(), num_epochs=1, checkpoint_path=str(ckpt), **FAST)
+    training.fit(tiny_model(), separable(), num_epochs=1, checkpoint_path=str(ckpt), **FAST)
     with pytest.raises(ValueError, match="another configuration"):
-        train.fit(tiny_model(), separable(), num_epochs=2, checkpoint_path=str(ckpt),
-                  **{**FAST, "lr": 0.1})
+        training.fit(tiny_model(), separable(), num_epochs=2, checkpoint_path=str(ckpt),
+                     **{**FAST, "lr": 0.1})
 
 
 def test_unknown_config_key_and_optimizer_are_refused():
     with pytest.raises(TypeError, match="num_epoch"):
-        train.fit(tiny_model(), separable(), num_epoch=1)
+        training.fit(tiny_model(), separable(), num_epoch=1)
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
-        train.fit(tiny_model(), separable(), optimizer="lbfgs", **FAST)
+        training.fit(tiny_model(), separable(), optimizer="lbfgs", **FAST)
 
 
 def test_evaluate_counts_over_the_whole_split():
     data = separable(n=100)
     model = tiny_model()
-    model.coursekit_norm = channel_stats(data.images)
-    full = train.evaluate(model, data, batch_size=100)
-    chunked = train.evaluate(model, data, batch_size=7)  # uneven last batch
+    models.set_input_norm(model, *channel_stats(data.images))
+    full = training.evaluate(model, data, batch_size=100)
+    chunked = training.evaluate(model, data, batch_size=7)  # uneven last batch
     assert chunked["acc"] == pytest.approx(full["acc"])
     assert chunked["loss"] == pytest.approx(full["loss"], rel=1e-5)
     assert model.training  # evaluate restores the mode
 
 
 def test_cosine_schedule_ends_at_zero():
-    assert train.lr_factor("cosine", 0, 100) == 1.0
-    assert train.lr_factor("cosine", 100, 100) == pytest.approx(0.0)
+    assert training.lr_factor("cosine", 0, 100) == 1.0
+    assert training.lr_factor("cosine", 100, 100) == pytest.approx(0.0)
     with pytest.raises(ValueError, match="lr_schedule 'step'"):
-        train.lr_factor("step", 0, 10)
+        training.lr_factor("step", 0, 10)
 
 
 def test_loader_normalises_and_covers_every_image_once():
@@ -137,10 +137,10 @@ def test_fit_variants_applies_each_variants_recipe():
     data = SimpleNamespace(images=torch.randint(0, 255, (64, 3, 32, 32), generator=g,
                                                 dtype=torch.uint8),
                            labels=torch.randint(0, 3, (64,), generator=g))
-    variants = ["lenet", train.Variant("short", "lenet", {"num_epochs": 1}),
-                train.Variant("l2", "lenet_l2")]
-    runs = train.fit_variants(variants, data, data, None,
-                              train.FitConfig(num_epochs=2, **FAST), num_classes=3)
+    variants = ["lenet", training.Variant("short", "lenet", {"num_epochs": 1}),
+                training.Variant("l2", "lenet_l2")]
+    runs = training.fit_variants(variants, data, data, None,
+                                 training.FitConfig(num_epochs=2, **FAST), num_classes=3)
     assert list(runs.results.index) == ["lenet", "short", "l2"]
     assert runs.results.loc["short", "epochs"] == 1
     assert runs.results.loc["lenet", "epochs"] == 2
@@ -149,16 +149,16 @@ def test_fit_variants_applies_each_variants_recipe():
 
 
 def test_batch_larger_than_the_data_trains_on_the_full_batch():
-    history = train.fit(tiny_model(), separable(64), None, num_epochs=3,
-                        **{**FAST, "batch_size": 1000})
+    history = training.fit(tiny_model(), separable(64), None, num_epochs=3,
+                           **{**FAST, "batch_size": 1000})
     assert len(history.step_loss) == 3           # one step per epoch
     assert history.step_loss[0] == pytest.approx(history.train_loss[0])
 
 
 def test_step_losses_and_the_epoch_callback():
     seen = []
-    history = train.fit(tiny_model(), separable(), None, num_epochs=2,
-                        on_epoch_end=lambda model, h: seen.append(len(h.epoch)), **FAST)
+    history = training.fit(tiny_model(), separable(), None, num_epochs=2,
+                           on_epoch_end=lambda model, h: seen.append(len(h.epoch)), **FAST)
     assert seen == [1, 2]
     assert len(history.step_loss) == 2 * (256 // 32)
 
@@ -168,7 +168,7 @@ def test_l1_penalty_shrinks_the_weights():
     for l1 in (0.0, 0.01):
         torch.manual_seed(0)
         model = tiny_model()
-        train.fit(model, separable(), None, num_epochs=3, l1=l1, **FAST)
+        training.fit(model, separable(), None, num_epochs=3, l1=l1, **FAST)
         sizes[l1] = sum(p.abs().sum().item() for p in model.parameters() if p.ndim > 1)
     assert sizes[0.01] < 0.8 * sizes[0.0]
 
@@ -177,28 +177,28 @@ def test_normalize_false_feeds_pixels_scaled_to_one():
     inputs = []
     probe = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2))
     probe.register_forward_pre_hook(lambda m, args: inputs.append(args[0].detach()))
-    train.fit(probe, separable(), None, num_epochs=1, normalize=False, **FAST)
+    training.fit(probe, separable(), None, num_epochs=1, normalize=False, **FAST)
     assert inputs[0].min() >= 0 and inputs[0].max() <= 1 and inputs[0].max() > 0.5
 
 
 def test_new_optimizers_by_name():
     for name in ("rmsprop", "adagrad", "gd"):
-        history = train.fit(tiny_model(), separable(), None, num_epochs=1,
-                            optimizer=name, **{**FAST, "lr": 1e-3})
+        history = training.fit(tiny_model(), separable(), None, num_epochs=1,
+                               optimizer=name, **{**FAST, "lr": 1e-3})
         assert history.train_loss[0] > 0
 
 
 def test_fit_variants_model_kwargs_watchers_and_initial_loss():
-    from coursekit import diagnostics
+    from coursekit.training import diagnostics
     g = torch.Generator().manual_seed(0)
     data = SimpleNamespace(images=torch.randint(0, 255, (64, 1, 32, 32), generator=g,
                                                 dtype=torch.uint8),
                            labels=torch.randint(0, 10, (64,), generator=g))
-    variants = [train.Variant("sigmoid", "mlp", model_kwargs={"activation": "sigmoid"}),
-                train.Variant("deep", "mlp", model_kwargs={"num_hidden": 5})]
-    runs = train.fit_variants(variants, data, data, None,
-                              train.FitConfig(num_epochs=2, **FAST),
-                              watch=diagnostics.GradientRecorder)
+    variants = [training.Variant("sigmoid", "mlp", model_kwargs={"activation": "sigmoid"}),
+                training.Variant("deep", "mlp", model_kwargs={"num_hidden": 5})]
+    runs = training.fit_variants(variants, data, data, None,
+                                 training.FitConfig(num_epochs=2, **FAST),
+                                 watch=diagnostics.GradientRecorder)
     assert isinstance(runs.trained["sigmoid"].layers[2], nn.Sigmoid)
     layers = runs.watchers["deep"].to_frame()
     assert sorted(layers["layer"].unique()) == [1, 2, 3, 4, 5, 6]
@@ -207,7 +207,7 @@ def test_fit_variants_model_kwargs_watchers_and_initial_loss():
 
 
 def test_fit_and_evaluate_train_a_text_model_on_padded_ids():
-    from coursekit import text
+    from coursekit.tasks import text
     from coursekit.models.text_rnn import TextRNN
     g = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 2, (200,), generator=g)
@@ -218,27 +218,21 @@ def test_fit_and_evaluate_train_a_text_model_on_padded_ids():
     data = SimpleNamespace(ids=ids, lengths=lengths, labels=labels)
     torch.manual_seed(0)
     model = TextRNN(len(vocab), embed_dim=8, hidden_size=8, cell="gru")
-    history = train.fit(model, data, data, num_epochs=8, **FAST)
+    history = training.fit(model, data, data, num_epochs=8, **FAST)
     assert history.val_acc[-1] == 100.0
-    assert train.evaluate(model, data)["acc"] == 100.0
+    assert training.evaluate(model, data)["acc"] == 100.0
     with pytest.raises(ValueError, match="augment apply to images only"):
-        train.fit(model, data, None, num_epochs=1, augment="flip", **FAST)
+        training.fit(model, data, None, num_epochs=1, augment="flip", **FAST)
 
 
-def test_fit_variants_takes_weight_decay_and_augmentation_from_the_model(monkeypatch):
+def test_a_variant_takes_weight_decay_and_augmentation_from_the_model():
     """A SuperResNet is report A's ResNet-34 with spatial dropout, weight decay 0.01 and
     its augmentation: the last two travel with the name, and a Variant can override them."""
-    recipes = []
-
-    def fake_fit(model, train_data, val_data, config, **kwargs):
-        recipes.append((config.weight_decay, config.augment))
-        return train.History()
-    monkeypatch.setattr(train, "fit", fake_fit)
-    monkeypatch.setattr(train, "evaluate", lambda *args, **kwargs: {"acc": 0.0, "loss": 0.0})
-    data = SimpleNamespace(images=torch.zeros(4, 3, 32, 32, dtype=torch.uint8),
-                           labels=torch.tensor([0, 1, 0, 1]))
-    variants = ["resnet34", "super_resnet34",
-                train.Variant("bare", "super_resnet34", {"augment": "none"})]
-    train.fit_variants(variants, data, data, None, train.FitConfig(augment="flip", **FAST),
-                       num_classes=2, width=0.0625)
-    assert recipes == [(0.0, "flip"), (0.01, "flip_crop_jitter"), (0.01, "none")]
+    config = training.FitConfig(augment="flip", **FAST)
+    variants = [training.Variant("resnet34", "resnet34"),
+                training.Variant("super", "super_resnet34"),
+                training.Variant("bare", "super_resnet34", {"augment": "none"}),
+                training.Variant("built", lambda: tiny_model(), {"lr": 0.5})]
+    recipes = [(v.recipe(config).weight_decay, v.recipe(config).augment) for v in variants]
+    assert recipes == [(0.0, "flip"), (0.01, "flip_crop_jitter"), (0.01, "none"), (0.0, "flip")]
+    assert variants[3].recipe(config).lr == 0.5 and variants[3].title == "built"

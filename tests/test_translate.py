@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from coursekit import lm, translate
-from coursekit.models import Seq2Seq, build_model
+from coursekit import training
+from coursekit.models import build_model, Seq2Seq
+from coursekit.tasks import translate
 
 
 def test_tutorial_normalisation_and_filter():
@@ -49,7 +50,7 @@ def test_an_attention_model_learns_to_copy_and_bleu_sees_it():
     pairs = translate.encode_pairs(sentences, sentences, vocab, vocab)
     torch.manual_seed(0)
     model = Seq2Seq(len(vocab), len(vocab), hidden_size=32, attention=True)
-    lm.fit_lm(model, pairs, pairs, num_epochs=12, batch_size=32, lr=0.01, verbose=False)
+    training.fit(model, pairs, pairs, objective=training.NextToken(), optimizer="adam", lr_schedule="linear", progress=False, num_epochs=12, batch_size=32, lr=0.01, verbose=False)
     said, weights = translate.translate(model, pairs, vocab, max_len=6)
     assert translate.bleu(said, sentences) > 90
     assert weights[0].shape == (5, 5)  # four words and <eos>, over four words and <eos>

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from coursekit import corpus, wordlm
+from coursekit.book import plots
+from coursekit.tasks import corpus, lm, wordlm
 
 LINES = ["the cat sat on the mat .", "the dog sat on the log ."] * 60
 
@@ -35,11 +36,13 @@ def test_bigram_baseline_picks_the_best_weight_on_validation():
 
 def test_training_scoreboard_and_continuations():
     _, vocab, ids = toy()
-    pair = wordlm.build_pair(len(vocab), width_1=16, width_2=24, seed=0)
-    again = wordlm.build_pair(len(vocab), width_1=16, width_2=24, seed=0)
-    assert torch.equal(pair["wordmodel1"].embedding.weight, again["wordmodel1"].embedding.weight)
-    histories = wordlm.train_models(pair, ids, window=8, num_epochs=3, batch_size=4,
-                                    lr=0.02, verbose=False)
+    variants = list(wordlm.pair_variants(len(vocab), width_1=16, width_2=24).values())
+    runs = wordlm.train_models(variants, ids, window=8, num_epochs=3, batch_size=4,
+                               lr=0.02, verbose=False)
+    again = wordlm.train_models(variants[1:], ids, window=8, num_epochs=3, batch_size=4,
+                                lr=0.02, verbose=False)  # seeded alike, alone or second
+    assert again.histories["wordmodel2"].val_loss == runs.histories["wordmodel2"].val_loss
+    pair, histories = runs.trained, runs.histories
     base = wordlm.bigram_baseline(ids, len(vocab))
     board = wordlm.scoreboard(pair, histories, ids, base, window=8)
     assert list(board.index) == ["bigram", "wordmodel1", "wordmodel2"]
@@ -57,7 +60,7 @@ def test_training_scoreboard_and_continuations():
     assert "wordmodel1_toy" in flat.index and "greedy_distinct_pct" in flat
     wordlm.style_board(board).to_html()
     wordlm.show_text(text).to_html()
-    fig = wordlm.plot_training(histories, base, "toy")
+    fig = plots.plot_perplexity(histories, title="toy", reference=math.exp(base.val_nll))
     assert fig.axes
 
 
@@ -72,8 +75,8 @@ def test_continuation_measures():
 
 def test_bits_per_char_scales_nats_per_token_to_the_text():
     splits, vocab, ids = toy()
-    model = wordlm.build_pair(len(vocab), width_1=8, width_2=8)["wordmodel1"]
-    per_token = __import__("coursekit").lm.nll(model, corpus.windows(ids["test"], 5))
+    model = wordlm.pair_variants(len(vocab), width_1=8, width_2=8)["wordmodel1"].build()
+    per_token = lm.nll(model, corpus.windows(ids["test"], 5))
     chars = sum(len(line) + 1 for line in splits["test"])
     assert wordlm.bits_per_char(model, ids["test"], splits["test"], window=5) == \
         pytest.approx(per_token * (len(ids["test"]) - 1) / (chars * math.log(2)))
@@ -81,10 +84,11 @@ def test_bits_per_char_scales_nats_per_token_to_the_text():
 
 def test_unigram_bias_makes_the_untrained_model_predict_word_frequencies():
     _, vocab, ids = toy()
-    plain = wordlm.build_pair(len(vocab), width_1=8, width_2=8)["wordmodel1"]
-    primed = wordlm.build_pair(len(vocab), width_1=8, width_2=8, unigram=ids["train"])
+    plain = wordlm.pair_variants(len(vocab), width_1=8, width_2=8)["wordmodel1"].build()
+    primed = {name: variant.build() for name, variant in wordlm.pair_variants(
+        len(vocab), width_1=8, width_2=8, unigram=ids["train"]).items()}
     data = corpus.windows(ids["valid"], 5)
-    from coursekit import lm
+    from coursekit.tasks import lm
     assert lm.nll(primed["wordmodel1"], data) < lm.nll(plain, data) - 0.1
     assert lm.nll(primed["wordmodel2"], data) < math.log(len(vocab))
 

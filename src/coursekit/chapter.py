@@ -11,7 +11,7 @@ claims, checked by :mod:`coursekit.claims`). The object
 - knows the profile, and which claims that profile cannot test (the notebook
   metadata's ``coursekit.untested``);
 - writes one complete run record, and glues the facts the chapter's closing text cites;
-- saves the epochs the chapter trained (:func:`coursekit.train.epoch_log`) as
+- saves the epochs the chapter trained (:func:`coursekit.training.epoch_log`) as
   ``epochs.json`` beside the record, so a tracker can draw every curve.
 """
 
@@ -25,8 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from coursekit import claims as claims_
-from coursekit import report, train
+from coursekit import training
+from coursekit.book import claims as claims_, report
 
 __all__ = ["Chapter"]
 
@@ -103,6 +103,11 @@ class Chapter:
             path = _this_notebook(namespace, notebook)
             self._meta = runner.find_chapter(runner.find_book_root(path.parent), path.name)
         self.id = self._meta.id
+        # coursekit run injects the run's folder as one more parameter: the record goes
+        # there, and epochs print as rows instead of progress bars
+        self.run_dir = namespace.get(runner.RUN_DIR_PARAMETER)
+        if self.run_dir is not None:
+            training.show_progress(False)
         names = runner.read_parameters(self._meta)
         missing = [n for n in names if n not in namespace]
         if missing:
@@ -114,7 +119,7 @@ class Chapter:
         self._comparisons: dict[str, pd.DataFrame] = {}  # experiment -> rows, like _claims
         self._claims: dict[str, pd.DataFrame] = {}
         self._started = time.perf_counter()
-        self._first_epoch = len(train.epoch_log())
+        self._first_epoch = len(training.epoch_log())
         self.record_path: Path | None = None  # set by finish
 
     # ------------------------------------------------------------ the report's side
@@ -172,7 +177,7 @@ class Chapter:
         """The report's claims on an experiment, checked against this run.
 
         Returns:
-            A pandas Styler of :func:`coursekit.claims.evaluate`'s rows.
+            A pandas Styler of :func:`coursekit.book.claims.evaluate`'s rows.
         """
         if results is not None:
             self.add_results(experiment, results)
@@ -244,8 +249,9 @@ class Chapter:
         claim_rows = pd.concat(self._claims.values()) if self._claims else None
         path = report.write_run_record(self.id, profile=self.profile, params=self.params,
                                        results=self.results, comparison=comparison,
-                                       claims=claim_rows, timings=timings)
-        epochs = train.epoch_log()[self._first_epoch:]
+                                       claims=claim_rows, timings=timings,
+                                       run_dir=self.run_dir)
+        epochs = training.epoch_log()[self._first_epoch:]
         (path.parent / "epochs.json").write_text(json.dumps(epochs), encoding="utf-8")
         for experiment, rows in self._claims.items():
             for claim_id, verdict in zip(rows["claim"], rows["verdict"]):

@@ -162,14 +162,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.executor == "local" and not args.scheduler:
             result = runner.run_chapter(
                 root, chapter, profile=args.profile, overrides=overrides,
-                force=args.force, output=args.output, progress_bar=False,
-                stream=not args.quiet)
+                options=runner.RunOptions(force=args.force, stream=not args.quiet),
+                output=args.output)
         else:
             if args.output is not None:
                 raise RunnerError("--output works with the local executor only")
             library = runner.library_digest(runner.default_library_paths(root))
             task = runner.plan_run(root, chapter, args.profile, overrides, library,
-                                   force=args.force)
+                                   runner.RunOptions(force=args.force))
             executor = _executor(args)
             try:
                 [result] = executor.run([task])

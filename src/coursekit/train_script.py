@@ -11,7 +11,7 @@ One machine with N GPUs (one process per GPU; the global batch stays --batch-siz
 
 The script joins the process group (``distributed.init_from_env``), loads the data
 through ``coursekit.data`` (``data.train_val_test``: a stratified validation set held
-out of train, the dataset's test split), trains with ``train.fit``, evaluates on the
+out of train, the dataset's test split), trains with ``training.fit``, evaluates on the
 test split, and rank 0 writes ``OUT/record.json`` (``report.write_run_record``) and
 keeps the checkpoint ``OUT/checkpoint.pt``; running the same command again resumes
 from it (with the same number of processes). Across several machines, OUT must be on a
@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     before any process group is joined, with the known names."""
     p = argparse.ArgumentParser(
         prog="coursekit.train_script",
-        description="Train a coursekit model with train.fit, in one process or under "
+        description="Train a coursekit model with training.fit, in one process or under "
                     "torchrun (one process per GPU, or several on the CPU).")
     p.add_argument("--model", required=True, help="a registry name, e.g. lenet, resnet18")
     p.add_argument("--dataset", default="cifar10",
@@ -81,7 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weight-decay", type=float, default=None,
                    help="default: the model's report value (its ModelSpec), else 0")
     p.add_argument("--lr-schedule", default="constant", help="constant | cosine | onecycle")
-    p.add_argument("--augment", default="none", help="e.g. flip_crop (coursekit.augment)")
+    p.add_argument("--augment", default="none", help="e.g. flip_crop (coursekit.training.augment)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-val", type=int, default=5000,
                    help="training images held out for validation (stratified)")
@@ -126,7 +126,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     import torch
 
-    from coursekit import data, distributed, models, report, train
+    from coursekit import data, models, training
+    from coursekit.book import report
+    from coursekit.training import distributed
 
     context = distributed.init_from_env(args.device)
     start = time.perf_counter()
@@ -142,21 +144,21 @@ def main(argv: list[str] | None = None) -> dict:
         if first:
             distributed.barrier()
 
-        train.seed_everything(args.seed)  # the same initial weights on every rank
+        training.seed_everything(args.seed)  # the same initial weights on every rank
         model = _build_model(args.model, splits, dict(args.model_arg))
         spec = models.get_spec(args.model)
         weight_decay = (args.weight_decay if args.weight_decay is not None
                         else spec.weight_decay)
         out = args.out
-        config = train.FitConfig(
+        config = training.FitConfig(
             num_epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             optimizer=args.optimizer, weight_decay=weight_decay,
             lr_schedule=args.lr_schedule, augment=args.augment, seed=args.seed,
             early_stopping_patience=args.early_stopping_patience,
             device=str(context.device), verbose=not args.quiet, progress=False,
             checkpoint_path=None if args.no_checkpoint else str(out / CHECKPOINT))
-        history = train.fit(model, splits["train"], splits["val"], config)
-        test = train.evaluate(model, splits["test"], device=context.device, sharded=True)
+        history = training.fit(model, splits["train"], splits["val"], config)
+        test = training.evaluate(model, splits["test"], device=context.device, sharded=True)
         results = {"test_acc": test["acc"], "test_loss": test["loss"],
                    "best_epoch": history.best_epoch,
                    "world_size": context.world_size, "global_batch": args.batch_size,

@@ -2,7 +2,7 @@
 that turns embeddings into class scores.
 
 ``EmbeddingNet.embed`` gives the embedding a metric loss works on; ``forward`` gives
-class scores, so ``train.fit`` and ``train.evaluate`` work unchanged. The head is a
+class scores, so ``training.fit`` and ``training.evaluate`` work unchanged. The head is a
 linear classifier (cross-entropy, center loss) or ``NearestCentre``: scores are minus
 the squared distance to each class's mean embedding, which is how a network trained
 with the triplet loss alone classifies.
@@ -13,11 +13,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from coursekit.losses import CenterLoss
-
 from .resnet import BasicBlock, ResNet
 
-__all__ = ["EmbeddingNet", "NearestCentre", "class_means", "resnet18_backbone",
+__all__ = ["CenterLoss", "EmbeddingNet", "NearestCentre", "class_means", "resnet18_backbone",
            "resnet18_embedding", "without_shortcuts"]
 
 
@@ -30,6 +28,27 @@ def class_means(embeddings: Tensor, labels: Tensor, num_classes: int
     sums.index_add_(0, labels, embeddings)
     counts = torch.bincount(labels, minlength=num_classes)
     return sums / counts.clamp_min(1)[:, None], counts > 0
+
+
+class CenterLoss(nn.Module):
+    """1/2 mean ||x_i - c_(y_i)||^2 over a batch, with one learned centre per class.
+
+    The centres are parameters: give them to the optimizer with the model's, and they
+    follow their class's embeddings (the original paper moves them with a separate rate).
+
+    >>> loss = CenterLoss(num_classes=2, dim=2)
+    >>> with torch.no_grad():
+    ...     _ = loss.centers.copy_(torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
+    >>> loss(torch.tensor([[0.0, 2.0], [1.0, 1.0]]), torch.tensor([0, 1]))
+    tensor(1., grad_fn=<MulBackward0>)
+    """
+
+    def __init__(self, num_classes: int, dim: int) -> None:
+        super().__init__()
+        self.centers = nn.Parameter(torch.randn(num_classes, dim) * 0.1)
+
+    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        return 0.5 * (embeddings - self.centers[labels]).pow(2).sum(dim=1).mean()
 
 
 class NearestCentre(nn.Module):

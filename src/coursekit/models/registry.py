@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from coursekit._suggest import did_you_mean
-from coursekit.init import apply_init
+from coursekit.models.init import apply_init
 
 from .autoencoder import MLPAutoencoder
 from .compact import CompactCNN
@@ -43,7 +43,7 @@ class ModelSpec:
         init: initialisation scheme from ``coursekit.init`` applied after building.
         weight_decay: L2 penalty the variant adds through the optimizer (0 = none).
         augment: augmentation that is part of the variant's definition (a name of
-            ``coursekit.augment.AUGMENTATIONS``; "" = the recipe's own).
+            ``coursekit.training.augment.AUGMENTATIONS``; "" = the recipe's own).
         source: where the report defines it.
         inputs: what the model reads: "images" (N, C, H, W), "series" (N, T, 1) or
             "texts" (padded ids (N, T) and lengths (N,); build with ``vocab_size=``) or

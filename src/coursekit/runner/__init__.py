@@ -34,7 +34,7 @@ from .chapters import (
     read_chapter,
 )
 from .errors import BookBuildError, ChapterError, ParameterError, RunnerError
-from .execute import (RunResult, Task, book_run, plan_chapters, plan_run,
+from .execute import (RUN_DIR_PARAMETER, RunOptions, RunResult, Task, book_run, plan_chapters, plan_run,
                       reproduce_command, run_chapter, run_key)
 from .lock import book_lock
 from .store import StoredRun
@@ -66,6 +66,8 @@ __all__ = [
     "Task",
     "Parameter",
     "ParameterError",
+    "RUN_DIR_PARAMETER",
+    "RunOptions",
     "RunResult",
     "RunnerError",
     "StoredRun",

@@ -34,7 +34,7 @@ from . import store
 from .cache import default_library_paths, library_digest
 from .chapters import Chapter, list_chapters, read_yaml_mapping
 from .errors import BookBuildError, ChapterError
-from .execute import RunResult, Task, book_runs, plan_chapters
+from .execute import RUN_DIR_PARAMETER, RunOptions, RunResult, Task, book_runs, plan_chapters
 from .executors import Executor, LocalExecutor
 from .params import format_assignment, read_parameters, resolve_profile
 from .scoreboard import FIGURE, agreement_figure, plan_headline_runs, render_scoreboard
@@ -187,6 +187,7 @@ def _with_rerun_box(chapter: Chapter, executed: Path) -> bytes:
     parameters left out (the box says what it changed) and the box above the cell."""
     nb = nbformat.read(str(executed), as_version=4)
     params = dict(nb.metadata.get("papermill", {}).get("parameters", {}))
+    params.pop(RUN_DIR_PARAMETER, None)  # where the record went, not a choice of the run
     nb.cells = [c for c in nb.cells
                 if "injected-parameters" not in c.metadata.get("tags", [])]
     try:
@@ -280,7 +281,8 @@ def plan_book(root: Path, *, profile: str = "auto", force: bool = False,
     """
     paths = default_library_paths(root) if library_paths is None else library_paths
     library = library_digest(paths)
-    return plan_chapters(root, profile, library, force=force, progress_bar=progress_bar) \
+    options = RunOptions(force=force, progress_bar=progress_bar)
+    return plan_chapters(root, profile, library, options) \
         + (plan_headline_runs(root, profile, library, force=force) if seeds else [])
 
 

@@ -3,9 +3,10 @@
 ``run_chapter`` checks the parameters, then either reuses the newest successful run
 with the same cache key (:func:`.cache.cache_key`) or runs the notebook with papermill
 (kernel ``python3``, working directory ``chapters/``) into a new run folder of
-:mod:`.store`. The kernel sees ``COURSEKIT_RUN_DIR`` (the run folder, where the run
-record goes), ``COURSEKIT_PROFILE`` and ``COURSEKIT_BOOK_ROOT``. Every run, failed or
-not, gets its own folder: no run ever changes another. Every run is planned as a
+:mod:`.store`. The notebook learns where its run record goes from one more parameter
+papermill injects, ``coursekit_run_dir`` (:data:`RUN_DIR_PARAMETER`, which
+``Chapter(globals())`` reads), and which notebook it is from ``JPY_SESSION_NAME``, as
+Jupyter Server tells its kernels. Every run, failed or not, gets its own folder: no run ever changes another. Every run is planned as a
 :class:`Task`, so an executor (:mod:`.executors`) can run it here or on a Dask worker.
 
 A chapter that raises keeps its partial executed copy, with a MyST ``{error}``
@@ -18,9 +19,11 @@ from __future__ import annotations
 import functools
 import shutil
 import sys
+import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,13 +39,32 @@ from .errors import ChapterError
 from .executors import environment
 from .params import format_assignment, resolve_parameters
 
-__all__ = ["RunResult", "Task", "plan_run", "plan_chapters", "run_chapter",
+__all__ = ["RUN_DIR_PARAMETER", "RunOptions", "RunResult", "Task", "plan_run", "plan_chapters", "run_chapter",
            "reproduce_command", "run_key", "book_run", "book_runs"]
 
 KERNEL_NAME = "python3"
+# the parameter papermill injects besides the chapter's own: the run's folder, where
+# Chapter.finish writes the run record (Chapter(globals()) reads and removes it)
+RUN_DIR_PARAMETER = "coursekit_run_dir"
 ERROR_TAG = "coursekit-error"  # tag of the admonition cell added to a failed chapter
 # The kernel inherits os.environ when it starts: one run at a time per process.
 _KERNEL_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How runs are carried out, the same for every run of one command.
+
+    Attributes:
+        force: execute even if a successful run with the same key exists.
+        progress_bar: show papermill's per-cell progress bar.
+        stream: echo what the chapter prints (one row per epoch, with the time left)
+            to this process's standard output while it runs.
+    """
+
+    force: bool = False
+    progress_bar: bool = False
+    stream: bool = False
 
 
 @dataclass
@@ -58,7 +80,7 @@ class RunResult:
         error: when the chapter failed, the exception as its traceback's last
             line shows it (``"ValueError: boom"``, the message may span lines);
             else None.
-        run_dir: the run's folder in the store (``COURSEKIT_RUN_DIR`` while it ran).
+        run_dir: the run's folder in the store.
         command: the command line that reproduces this run.
         overrides: the parameters given on top of the profile (a sweep's point).
     """
@@ -144,44 +166,55 @@ def _last_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[-1] if lines else ''}".rstrip(": ")
 
 
-def _papermill(source: Path, target: Path, params: Mapping[str, Any], progress: bool,
-              stream: bool = False) -> None:
-    """Execute ``source`` into ``target``; ``stream`` echoes what the chapter prints
-    (its epoch rows) to this process's standard output as it runs."""
+@contextmanager
+def _quiet_about(message: str) -> Iterator[None]:
+    """Drop papermill's log line ``message`` (it warns of every injected parameter the
+    parameters cell lacks, and the run folder is one on purpose)."""
+    def keep(record: logging.LogRecord) -> bool:
+        return record.getMessage() != message
+    log = logging.getLogger("papermill")
+    log.addFilter(keep)
+    try:
+        yield
+    finally:
+        log.removeFilter(keep)
+
+
+def _papermill(source: Path, target: Path, params: Mapping[str, Any], run_dir: Path,
+              options: RunOptions) -> None:
+    """Execute ``source`` into ``target`` with ``params`` and the run folder injected;
+    ``options.stream`` echoes what the chapter prints (its epoch rows) to this
+    process's standard output as it runs."""
     import papermill  # lazily: papermill is slow to import
 
-    papermill.execute_notebook(
-        str(source),
-        str(target),
-        parameters=dict(params),
-        kernel_name=KERNEL_NAME,
-        language="python",
-        cwd=str(source.parent),
-        progress_bar=progress and not stream,
-        stdout_file=sys.stdout if stream else None,
-    )
+    with _quiet_about(f"Passed unknown parameter: {RUN_DIR_PARAMETER}"):
+        papermill.execute_notebook(
+            str(source),
+            str(target),
+            parameters={**params, RUN_DIR_PARAMETER: str(run_dir)},
+            kernel_name=KERNEL_NAME,
+            language="python",
+            cwd=str(source.parent),
+            progress_bar=options.progress_bar and not options.stream,
+            stdout_file=sys.stdout if options.stream else None,
+        )
 
 
-def _execute(root: Path, chapter: Chapter, params: Mapping[str, Any], staging: Path,
-             command: str, progress_bar: bool, stream: bool) -> str | None:
+def _execute(chapter: Chapter, params: Mapping[str, Any], staging: Path,
+             command: str, options: RunOptions) -> str | None:
     """Run papermill into ``staging`` (the run's hidden folder); mark a failure.
 
     Returns:
         None on success, else the exception's last line.
     """
-    env = {
-        "COURSEKIT_RUN_DIR": str(staging),
-        "COURSEKIT_PROFILE": str(params["profile"]),
-        "COURSEKIT_BOOK_ROOT": str(root),
-        # Jupyter's way of telling a kernel its notebook (ipykernel sets __session__
-        # from it): Chapter(globals()) reads the chapter's id from that notebook
-        "JPY_SESSION_NAME": str(chapter.path),
-    }
+    # Jupyter's way of telling a kernel its notebook (ipykernel sets __session__
+    # from it): Chapter(globals()) reads the chapter's id from that notebook
+    env = {"JPY_SESSION_NAME": str(chapter.path)}
     target = staging / f"{chapter.stem}.ipynb"
     error = None
     with _KERNEL_LOCK, environment(env):
         try:
-            _papermill(chapter.path, target, params, progress_bar, stream)
+            _papermill(chapter.path, target, params, staging, options)
         except Exception as exc:  # the chapter failed, not the runner: go on
             error = _last_line(exc)
     if error is not None:
@@ -225,15 +258,14 @@ def book_runs(root: Path) -> dict[str, store.StoredRun | None]:
 
 def _run_resolved(
     root: Path, chapter: Chapter, params: dict[str, Any], user: Mapping[str, Any],
-    library: str, *, force: bool = False, progress_bar: bool = False,
-    stream: bool = False,
+    library: str, options: RunOptions,
 ) -> RunResult:
     """Run a chapter whose parameters are already resolved and checked, or reuse the
-    newest successful run with the same key."""
+    newest successful run with the same key (unless ``options.force``)."""
     start = time.perf_counter()
     key = run_key(root, chapter, params, library)
     command = reproduce_command(chapter, str(params["profile"]), user)
-    previous = None if force else store.latest_run(root, chapter.id, key)
+    previous = None if options.force else store.latest_run(root, chapter.id, key)
     if previous is not None:
         return RunResult(chapter.id, "cached", previous.notebook,
                          time.perf_counter() - start, params, None, previous.folder,
@@ -241,7 +273,7 @@ def _run_resolved(
     staging = store.begin_run(root, chapter.id)
     started = time.time()
     try:
-        error = _execute(root, chapter, params, staging, command, progress_bar, stream)
+        error = _execute(chapter, params, staging, command, options)
         seconds = time.perf_counter() - start
         run = store.commit_run(staging, {
             "chapter": chapter.id, "notebook": f"{chapter.stem}.ipynb",
@@ -283,13 +315,10 @@ class Task:
 
 def plan_run(
     root: Path, chapter: Chapter, profile: str, overrides: Mapping[str, Any],
-    library: str, *, force: bool = False, progress_bar: bool = False,
-    stream: bool = False,
+    library: str, options: RunOptions = RunOptions(),
 ) -> Task:
-    """Check a run's parameters now and return it as a :class:`Task` to run later.
-
-    ``stream`` echoes what the chapter prints (one row per epoch, with the time left)
-    to this process's standard output while it runs.
+    """Check a run's parameters now and return it as a :class:`Task` to run later,
+    carried out as ``options`` say.
 
     Raises:
         ParameterError: for a bad profile or override; nothing is planned.
@@ -297,10 +326,9 @@ def plan_run(
     params = resolve_parameters(chapter, profile, overrides)
     user = {key: params[key] for key in overrides}
     label = _label(chapter.id, user)
-    call = functools.partial(_run_resolved, root, chapter, params, user, library,
-                             force=force, progress_bar=progress_bar, stream=stream)
+    call = functools.partial(_run_resolved, root, chapter, params, user, library, options)
     return Task(label, call, chapter.id, str(params["profile"]), user,
-                run_key(root, chapter, params, library), force)
+                run_key(root, chapter, params, library), options.force)
 
 
 def run_chapter(
@@ -309,11 +337,9 @@ def run_chapter(
     *,
     profile: str = "auto",
     overrides: Mapping[str, Any] | None = None,
-    force: bool = False,
+    options: RunOptions = RunOptions(),
     output: Path | None = None,
     library_paths: Sequence[Path] | None = None,
-    progress_bar: bool = False,
-    stream: bool = False,
 ) -> RunResult:
     """Execute one chapter into a new run of the store, or reuse the newest successful
     run with the same key.
@@ -323,12 +349,10 @@ def run_chapter(
         chapter: a :class:`Chapter`, or an id (``"a1"``) or file stem.
         profile: ``smoke``, ``cpu``, ``gpu`` or ``auto``.
         overrides: the user's parameter values, checked against the parameters cell.
-        force: execute even if a successful run with the same key exists.
+        options: force, progress bar, streaming (:class:`RunOptions`).
         output: also copy the executed notebook here.
         library_paths: folders whose content enters the cache key (default: the
             coursekit package).
-        progress_bar: show papermill's per-cell progress bar.
-        stream: echo what the chapter prints while it runs (see :func:`plan_run`).
     Returns:
         The :class:`RunResult`; a chapter that raised has status ``"failed"``.
     Raises:
@@ -338,8 +362,7 @@ def run_chapter(
     if not isinstance(chapter, Chapter):
         chapter = find_chapter(root, chapter)
     paths = default_library_paths(root) if library_paths is None else library_paths
-    task = plan_run(root, chapter, profile, overrides or {}, library_digest(paths),
-                    force=force, progress_bar=progress_bar, stream=stream)
+    task = plan_run(root, chapter, profile, overrides or {}, library_digest(paths), options)
     result = task.call()
     if output is not None:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
@@ -348,12 +371,11 @@ def run_chapter(
     return result
 
 
-def plan_chapters(root: Path, profile: str, library: str, *, force: bool = False,
-                  progress_bar: bool = False) -> list[Task]:
+def plan_chapters(root: Path, profile: str, library: str,
+                  options: RunOptions = RunOptions()) -> list[Task]:
     """One task per chapter, in book order, each with the chapter's own parameters.
 
     Raises:
         ChapterError, ParameterError: for any chapter, before anything runs.
     """
-    return [plan_run(root, ch, profile, {}, library, force=force,
-                     progress_bar=progress_bar) for ch in list_chapters(root)]
+    return [plan_run(root, ch, profile, {}, library, options) for ch in list_chapters(root)]

@@ -366,7 +366,7 @@ def _reported_variants(experiment: str) -> list[str]:
     Raises:
         ValueError: for an experiment the file does not have.
     """
-    path = Path(coursekit.__file__).resolve().parent / "reported.yaml"
+    path = Path(coursekit.__file__).resolve().parent / "book" / "reported.yaml"
     variants = _variants_in(str(path), path.stat().st_mtime_ns)
     if experiment not in variants:
         raise ValueError(experiment)

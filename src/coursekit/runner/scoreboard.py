@@ -30,7 +30,7 @@ from . import store
 from .cache import default_library_paths, library_digest
 from .chapters import Chapter, find_chapter, list_chapters, read_yaml_mapping, toc_parts
 from .errors import RunnerError
-from .execute import Task, book_runs, plan_run, run_key
+from .execute import RunOptions, Task, book_runs, plan_run, run_key
 from .params import resolve_parameters, resolve_profile
 
 __all__ = ["CONFIG", "FIGURE", "Headline", "agreement_figure", "book_records", "claim_rows",
@@ -39,8 +39,8 @@ __all__ = ["CONFIG", "FIGURE", "Headline", "agreement_figure", "book_records", "
 
 CONFIG = Path("book") / "scoreboard.yml"
 FIGURE = "scoreboard_agreement.svg"  # staged beside book/scoreboard.md
-FAILS = "does not hold"  # as coursekit.claims.FAILS (no pandas import to read a page)
-SHORTFALL_POINTS = 1.5  # as coursekit.report.SHORTFALL_POINTS
+FAILS = "does not hold"  # as coursekit.book.claims.FAILS (no pandas import to read a page)
+SHORTFALL_POINTS = 1.5  # as coursekit.book.report.SHORTFALL_POINTS
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ def plan_headline_runs(root: Path, profile: str, library: str, *,
         for point in _points(root, row, profile):
             if not _stands_in(chapter, profile, point, row):
                 tasks.append(plan_run(root, chapter, profile, point, library,
-                                      force=force))
+                                      RunOptions(force=force)))
     return tasks
 
 
@@ -237,7 +237,7 @@ def _reported_value(row: Headline) -> tuple[float | None, str]:
     if "text" in spec:
         return None, _cell(spec["text"])
     try:
-        from coursekit import report
+        from coursekit.book import report
         value = report.experiment(spec["experiment"])["variants"][spec["variant"]][
             spec["metric"]]
     except (KeyError, TypeError):
@@ -319,7 +319,7 @@ def _report_of(experiment: str) -> str:
     """The report an experiment comes from: ``report`` in reported.yaml, else its
     id's letter (A1 -> A)."""
     try:
-        from coursekit import report
+        from coursekit.book import report
         return str(report.experiment(experiment).get("report", experiment[:1]))
     except KeyError:
         return experiment[:1]
@@ -343,7 +343,7 @@ def claim_rows(root: Path, records: Mapping[str, dict | None] | None = None
 
 def _count(rows: Sequence[Mapping], key: str) -> dict[str, dict[str, int]]:
     """Verdict counts (``claims.tally``) of the rows grouped by ``row[key]``."""
-    from coursekit import claims
+    from coursekit.book import claims
     groups: dict[str, list[Mapping]] = {}
     for row in rows:
         groups.setdefault(str(row[key]), []).append(row)
@@ -352,13 +352,13 @@ def _count(rows: Sequence[Mapping], key: str) -> dict[str, dict[str, int]]:
 
 def _share_text(counts: Mapping[str, int]) -> tuple[str, str]:
     """("**N of M**", "P %") of ``claims.share``."""
-    from coursekit import claims
+    from coursekit.book import claims
     held, counted = claims.share(counts)
     return f"**{held} of {counted}**", f"{100 * held / counted:.0f} %" if counted else "n/a"
 
 
 def _totals_table(groups: Mapping[str, Mapping[str, int]], name: str) -> list[str]:
-    from coursekit import claims
+    from coursekit.book import claims
     table = [[_cell(group), *_share_text(counts), str(counts[claims.FAILS]),
               str(counts[claims.UNTESTED]), str(counts[claims.CONTRADICTED])]
              for group, counts in groups.items()]
@@ -368,7 +368,7 @@ def _totals_table(groups: Mapping[str, Mapping[str, int]], name: str) -> list[st
 
 def _totals_section(root: Path, numbers: Sequence[Mapping[str, Any]],
                     figure: bool, records: Mapping[str, dict | None]) -> list[str]:
-    from coursekit import claims
+    from coursekit.book import claims
     rows = claim_rows(root, records)
     total = claims.tally(rows)
     held, share = _share_text(total)
@@ -425,7 +425,7 @@ def agreement_figure(root: Path, records: Mapping[str, dict | None] | None = Non
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from coursekit import plots
+    from coursekit.book import plots
     plots.use_book_style()
     fig = plots.plot_agreement(pd.DataFrame(points), band=SHORTFALL_POINTS)
     buffer = io.BytesIO()

@@ -18,7 +18,7 @@ from typing import Any
 
 from .chapters import Chapter, point_label
 from .errors import ParameterError
-from .execute import RunResult, Task, plan_run
+from .execute import RunOptions, RunResult, Task, plan_run
 from .params import parse_assignment
 
 __all__ = ["Sweep", "parse_sweep", "sweep_points", "plan_sweep", "gather", "save_sweep"]
@@ -93,7 +93,7 @@ def plan_sweep(root: Path, chapter: Chapter, profile: str,
     points = sweep_points(sweep)
     if not points or any(not values for values in sweep.values()):
         raise ParameterError("a sweep needs at least one value for each -p KEY=V1,V2")
-    tasks = [plan_run(root, chapter, profile, point, library, force=force)
+    tasks = [plan_run(root, chapter, profile, point, library, RunOptions(force=force))
              for point in points]  # plan_run checks each point first
     return Sweep(chapter, profile, points, tasks)
 
@@ -165,7 +165,7 @@ def save_sweep(table, folder: Path, name: str, x: str, *, title: str = "",
 
     import matplotlib
     matplotlib.use("Agg")
-    from coursekit import plots
+    from coursekit.book import plots
 
     plots.use_book_style()
     figure = plots.plot_sweep(frame, x=x, y="reproduced", hue="variant",

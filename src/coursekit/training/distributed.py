@@ -7,9 +7,10 @@ one GPU per process (``cuda:LOCAL_RANK``) when CUDA is present, gloo on the CPU.
 process not started by ``torchrun`` it does nothing and the helpers below fall back to
 one process (rank 0 of 1), so library code can call them unconditionally.
 
-``train.fit`` uses this module: each rank trains on ``shard(train_data, ...)``, sums of
-losses and correct counts are added up across ranks with ``all_reduce_sum``, and only
-``is_main()`` writes files and prints.
+``training.fit`` runs through a ``Strategy`` (``strategy()``): in one process every
+step of it does nothing; in a process group (``ProcessGroup``) each rank trains on
+``shard(train_data, ...)``, sums of losses and correct counts are added up across
+ranks with ``all_reduce_sum``, and only ``is_main()`` writes files and prints.
 
 >>> context = init_from_env()   # not launched by torchrun: one process, nothing joined
 >>> (context.rank, context.world_size, context.distributed, is_main())
@@ -28,9 +29,9 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from coursekit.loader import resolve_device
+from coursekit.training.devices import resolve_device
 
-__all__ = ["Context", "all_reduce_max", "all_reduce_sum", "barrier", "broadcast",
+__all__ = ["Context", "ProcessGroup", "Strategy", "strategy", "all_reduce_max", "all_reduce_sum", "barrier", "broadcast",
            "destroy", "gather_objects", "init_from_env", "is_distributed", "is_main",
            "launched_by_torchrun", "rank", "shard", "world_size"]
 
@@ -218,3 +219,140 @@ def destroy() -> None:
     """Leave the process group (at the end of a script, so the process exits cleanly)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+# ---------------------------------------------------------------- how fit runs
+
+
+class Strategy:
+    """How ``training.fit`` runs, in one process: every method here does nothing
+    (the data stays whole, the step calls the objective, sums stay as they are).
+    ``ProcessGroup`` overrides them for several processes."""
+
+    rank, world, is_main = 0, 1, True
+    sharded_evaluation = False  # whether to score validation data in shards
+
+    def check_batch_size(self, batch_size: int) -> None:
+        """Raise when the processes cannot share ``batch_size`` evenly."""
+
+    def device(self, device: torch.device) -> torch.device:
+        return device
+
+    def shard(self, data, seed: int):
+        """This process's share of the training data."""
+        return data
+
+    def step_function(self, model, objective, device: torch.device):
+        """What a training step calls with a batch: ``objective.loss(model, batch)``."""
+        return lambda batch: objective.loss(model, batch)
+
+    def reduce_epoch(self, model, totals):
+        """One epoch's training figures over every process (here: as they are)."""
+        return totals
+
+    def agree_exists(self, path) -> bool:
+        """Whether the checkpoint at ``path`` exists, as every process sees it."""
+        return path.exists()
+
+    def rng_states(self, generator):
+        """Every process's random states, for a checkpoint; None in one process."""
+        return None
+
+    def barrier(self) -> None:
+        """Wait for every process."""
+
+
+class _StepModule(torch.nn.Module):
+    """The model and its objective as one module, for DistributedDataParallel.
+
+    DDP averages gradients only for computations inside its ``forward``; an objective
+    such as ``losses.center_objective`` calls ``model.embed`` and ``model.head`` rather
+    than ``model(inputs)``, so the whole objective runs inside this module's forward.
+    """
+
+    def __init__(self, model, objective) -> None:
+        super().__init__()
+        self.model, self.objective = model, objective
+
+    def forward(self, batch):
+        return tuple(self.objective.loss(self.model, batch))  # DDP walks tuples
+
+
+class ProcessGroup(Strategy):
+    """Several processes (``is_distributed()`` with world size > 1), each training a
+    ``DistributedDataParallel`` copy of the model on its shard of the data.
+
+    The global batch stays ``batch_size`` (each rank takes ``batch_size // world``);
+    training sums and counts are all-reduced and validation is scored in shards, so
+    every rank's ``History`` and early-stopping decision agree; batch-norm buffers are
+    copied from rank 0 after every epoch; only rank 0 prints and writes.
+    """
+
+    sharded_evaluation = True
+
+    def __init__(self) -> None:
+        self.rank, self.world = rank(), world_size()
+        self.is_main = self.rank == 0
+
+    def check_batch_size(self, batch_size: int) -> None:
+        if batch_size % self.world:
+            raise ValueError(f"batch_size {batch_size} cannot be shared evenly by "
+                             f"{self.world} processes; choose a multiple of {self.world} "
+                             "(it is the global batch, split across the processes)")
+
+    def device(self, device: torch.device) -> torch.device:
+        if device.type == "cuda" and device.index is None:
+            return torch.device("cuda", torch.cuda.current_device())  # set by init_from_env
+        return device
+
+    def shard(self, data, seed: int):
+        return shard(data, self.rank, self.world, seed=seed)
+
+    def step_function(self, model, objective, device: torch.device):
+        from coursekit.training.objectives import Step
+        wrapped = torch.nn.parallel.DistributedDataParallel(
+            _StepModule(model, objective),
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=objective.may_leave_parameters_unused)
+        return lambda batch: Step(*wrapped(batch))
+
+    def reduce_epoch(self, model, totals):
+        """Every rank's sums added up, each step's loss averaged over the ranks (the
+        loss of the global batch, as every rank's batch has the same size), the
+        slowest rank's seconds, and rank 0's batch-norm buffers on every rank."""
+        for buffer in model.buffers():  # running statistics saw only each rank's batches
+            broadcast(buffer, src=0)
+        count = torch.tensor(float(totals.seen), dtype=torch.float64,
+                             device=totals.loss_sum.device)
+        correct = (totals.correct if totals.correct is not None
+                   else torch.zeros((), device=totals.loss_sum.device))
+        sums = torch.stack([totals.loss_sum.double(), correct.double(), count])
+        loss_sum, correct_sum, seen = all_reduce_sum(sums)
+        step_loss = all_reduce_sum(totals.step_loss.double()) / self.world
+        slowest = all_reduce_max(torch.tensor([totals.seconds], dtype=torch.float64))
+        return dataclasses.replace(
+            totals, seconds=slowest.item(), seen=int(seen.item()), loss_sum=loss_sum,
+            correct=None if totals.correct is None else correct_sum, step_loss=step_loss)
+
+    def agree_exists(self, path) -> bool:
+        """With several processes every rank must see the same answer, else some would
+        resume and others start afresh, and the run would hang."""
+        seen = gather_objects(path.exists())
+        if len(set(seen)) > 1:
+            raise ValueError(f"checkpoint {path} exists for ranks "
+                             f"{[r for r, s in enumerate(seen) if s]} only; with several "
+                             "machines put checkpoint_path on a file system they share")
+        return seen[0]
+
+    def rng_states(self, generator):
+        """Every rank's (loader generator, torch RNG) state, in rank order, so rank 0's
+        checkpoint lets each rank resume its own random streams."""
+        return gather_objects((generator.get_state(), torch.get_rng_state()))
+
+    def barrier(self) -> None:
+        barrier()
+
+
+def strategy() -> Strategy:
+    """``ProcessGroup()`` inside a process group of several processes, else ``Strategy()``."""
+    return ProcessGroup() if world_size() > 1 else Strategy()

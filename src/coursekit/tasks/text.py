@@ -178,7 +178,7 @@ def encode(token_lists: Sequence[list[str]], vocab: Vocabulary, *, max_len: int,
 
 @dataclass
 class LabelledTexts:
-    """One split of a text dataset, ready for ``train.fit``: padded ``ids`` (N, T),
+    """One split of a text dataset, ready for ``training.fit``: padded ``ids`` (N, T),
     true ``lengths`` (N,) and ``labels`` (N,), plus the ``tokens`` they came from."""
 
     ids: torch.Tensor
@@ -220,13 +220,13 @@ def label_share(labels: Iterable[int], label: int = 1) -> float:
 def sentiment_measures(results, histories: dict, recalls) -> "pd.DataFrame":
     """``results`` (indexed by variant) with what report B's tweet claims read:
     ``train_val_gap`` and ``train_test_gap`` (points), ``recall_<class>`` for every
-    column of ``recalls`` (see :func:`coursekit.findings.class_recalls`),
+    column of ``recalls`` (see :func:`coursekit.tasks.findings.class_recalls`),
     ``best_recall_class`` (the class name with the highest recall), ``train_acc_gain``
     (last epoch's running training accuracy minus the first's) and ``val_acc_spread``
     (max - min of the per-epoch validation accuracy) from each variant's ``History``."""
     import pandas as pd
 
-    from coursekit import findings
+    from coursekit.tasks import findings
     out = findings.add_gaps(results)
     for name in recalls.columns:
         out[f"recall_{name}"] = recalls[name]

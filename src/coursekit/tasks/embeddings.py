@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-from coursekit.text import Vocabulary
+from coursekit.tasks.text import Vocabulary
 
 __all__ = ["embedding_matrix", "keyed_vectors", "train_word2vec"]
 

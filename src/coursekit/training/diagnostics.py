@@ -2,7 +2,7 @@
 
 ``GradientRecorder`` watches every linear and convolution layer of a model. Hooks
 add each step's mean |gradient| of the layer's weight to a running sum on the device
-(no synchronisation per step); at the end of each epoch, passed to ``train.fit`` as
+(no synchronisation per step); at the end of each epoch, passed to ``training.fit`` as
 ``on_epoch_end``, it stores that epoch's mean over steps and the mean |weight|.
 Report E plots both per layer to show gradients vanishing in deep sigmoid networks.
 ``layer_gradients`` and ``first_layer_grad_ratio`` read one epoch of a recorder (chapters

@@ -14,19 +14,12 @@ target's window may reach back into the previous split (the past is known).
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-
 import numpy as np
-import torch
-from torch import nn
 
-from coursekit import optim
-from coursekit.loader import resolve_device
-from coursekit.train import log_epoch, run_name, seed_everything, time_left
+from coursekit.training.evaluation import predict_values as forecast
 
-__all__ = ["ForecastHistory", "chronological_bounds", "compare_forecasters", "fit_forecaster",
-           "forecast", "forecast_errors", "same_period_before", "to_original", "windows"]
+
+__all__ = ["chronological_bounds", "compare_forecasters", "forecast", "forecast_errors", "same_period_before", "to_original", "windows"]
 
 
 def chronological_bounds(length: int, fractions: dict[str, float]) -> dict[str, tuple[int, int]]:
@@ -58,72 +51,6 @@ def windows(series: np.ndarray, *, window: int, start: int, stop: int
     inputs = view[first - window:stop - window]
     return np.ascontiguousarray(inputs[:, :, None], dtype=np.float32), \
         series[first:stop].astype(np.float32)
-
-
-@dataclass
-class ForecastHistory:
-    """Mean squared error per epoch on the training and validation windows."""
-
-    train_mse: list[float] = field(default_factory=list)
-    val_mse: list[float] = field(default_factory=list)
-    epoch_time_s: list[float] = field(default_factory=list)
-
-    def to_frame(self):
-        import pandas as pd
-        return pd.DataFrame({"train_mse": self.train_mse, "val_mse": self.val_mse,
-                             "epoch_time_s": self.epoch_time_s},
-                            index=pd.RangeIndex(1, len(self.train_mse) + 1, name="epoch"))
-
-
-def fit_forecaster(model: nn.Module, train: tuple[np.ndarray, np.ndarray],
-                   val: tuple[np.ndarray, np.ndarray], *, num_epochs: int = 5,
-                   batch_size: int = 32, optimizer: str = "adam", lr: float = 1e-3,
-                   seed: int = 0, device: str = "auto", verbose: bool = True
-                   ) -> ForecastHistory:
-    """Train ``model(windows) -> next value`` with MSE and mini-batches in shuffled order;
-    ``verbose`` prints one row per epoch with the time left.
-
-    ``optimizer`` is a name of ``coursekit.optim.make_optimizer`` (not "spsa").
-    """
-    device = resolve_device(device)
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    inputs, targets = (torch.from_numpy(a).to(device) for a in train)
-    model.to(device)
-    rule = optim.make_optimizer(optimizer, model.parameters(), lr)
-    history = ForecastHistory()
-    for _ in range(num_epochs):
-        model.train()
-        start, total = time.perf_counter(), torch.zeros((), device=device)
-        order = torch.randperm(len(targets), generator=generator).to(device)
-        for batch in order.split(batch_size):
-            loss = nn.functional.mse_loss(model(inputs[batch]), targets[batch])
-            rule.zero_grad(set_to_none=True)
-            loss.backward()
-            rule.step()
-            total += loss.detach() * len(batch)
-        history.train_mse.append(total.item() / len(targets))
-        history.epoch_time_s.append(time.perf_counter() - start)
-        history.val_mse.append(float(np.mean((forecast(model, val[0]) - val[1]) ** 2)))
-        epoch = len(history.train_mse)
-        log_epoch(epoch=epoch, train_mse=history.train_mse[-1],
-                  val_mse=history.val_mse[-1], seconds=history.epoch_time_s[-1])
-        if verbose:
-            print(f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}  train MSE "
-                  f"{history.train_mse[-1]:.5f}  val MSE {history.val_mse[-1]:.5f}  "
-                  f"{history.epoch_time_s[-1]:5.1f} s  |  "
-                  f"{time_left(history.epoch_time_s, num_epochs)}", flush=True)
-    return history
-
-
-@torch.no_grad()
-def forecast(model: nn.Module, inputs: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """The model's next-value prediction for every window, as a NumPy array."""
-    model.eval()
-    device = next(model.parameters()).device
-    chunks = [model(torch.from_numpy(chunk).to(device)).cpu()
-              for chunk in np.array_split(inputs, max(1, -(-len(inputs) // batch_size)))]
-    return torch.cat(chunks).numpy()
 
 
 def same_period_before(series: np.ndarray, *, start: int, stop: int, window: int,
@@ -160,8 +87,10 @@ def compare_forecasters(variants: dict[str, tuple[int, str]],
                         naive: dict[str, np.ndarray], scaler, *, num_epochs: int,
                         batch_size: int, learning_rates: dict[str, float], seed: int = 0,
                         model: str = "series_rnn"):
-    """Train one forecaster per variant (name -> (hidden units, optimizer)) and score
-    it beside the naive forecast ``naive`` (split -> predictions).
+    """Train one forecaster per variant (name -> (hidden units, optimizer)) with
+    ``training.fit_variants`` and the ``Regression`` objective (MSE, mini-batches in
+    shuffled order, no learning-rate schedule; "sgd" is plain SGD), and score it beside
+    the naive forecast ``naive`` (split -> predictions).
 
     Returns ``(results, histories, predictions)``; ``results`` is indexed by variant,
     with a ``naive`` row, and has hidden, optimizer, train_mse and val_mse (last
@@ -172,23 +101,25 @@ def compare_forecasters(variants: dict[str, tuple[int, str]],
     """
     import pandas as pd
 
-    from coursekit import models
+    from coursekit import training
+    recipe = training.FitConfig(num_epochs=num_epochs, batch_size=batch_size, momentum=0.0,
+                                seed=seed)
+    arms = [training.Variant(name, model, {"optimizer": rule, "lr": learning_rates[rule]},
+                             {"hidden_size": hidden})
+            for name, (hidden, rule) in variants.items()]
+    runs = training.fit_variants(arms, splits["train"], splits["val"], None, recipe,
+                                 objective=training.Regression())
     naive_val_mse = float(np.mean((naive["val"] - splits["val"][1]) ** 2))
-    rows, histories, predictions = {}, {}, {}
+    rows, predictions = {}, {}
     for name, (hidden, rule) in variants.items():
-        seed_everything(seed)  # before building: the seed sets the initial weights too
-        net = models.build_model(model, hidden_size=hidden)
-        with run_name(name):  # its curves in epochs.json
-            history = fit_forecaster(net, splits["train"], splits["val"],
-                                     num_epochs=num_epochs, batch_size=batch_size,
-                                     optimizer=rule, lr=learning_rates[rule], seed=seed)
-        predictions[name], histories[name] = forecast(net, splits["test"][0]), history
-        train_mse, val_mse = history.train_mse[-1], history.val_mse[-1]
+        history, net = runs.histories[name], runs.trained[name]
+        predictions[name] = forecast(net, splits["test"][0])
+        train_mse, val_mse = history.train_loss[-1], history.val_loss[-1]
         rows[name] = {"hidden": hidden, "optimizer": rule, "train_mse": train_mse,
                       "val_mse": val_mse,
                       **forecast_errors(predictions[name], splits["test"][1], scaler),
                       "s_per_epoch": float(np.mean(history.epoch_time_s)),
-                      "parameters": models.count_parameters(net),
+                      "parameters": runs.results.loc[name, "num_parameters"],
                       "val_train_ratio": val_mse / train_mse,
                       "val_mse_vs_naive": val_mse / naive_val_mse}
     if {"sgd", "rmsprop"} <= set(rows):
@@ -196,4 +127,4 @@ def compare_forecasters(variants: dict[str, tuple[int, str]],
                                                  / rows["sgd"]["s_per_epoch"])
     rows["naive"] = {"hidden": 0, "optimizer": "none", "val_mse": naive_val_mse,
                      **forecast_errors(naive["test"], splits["test"][1], scaler)}
-    return pd.DataFrame.from_dict(rows, orient="index"), histories, predictions
+    return pd.DataFrame.from_dict(rows, orient="index"), runs.histories, predictions

@@ -14,17 +14,11 @@ convolution and linear layer in place. Normalisation layers keep PyTorch's defau
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from torch import nn
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-__all__ = ["INIT_SCHEMES", "apply_init", "hockey_steps", "kaiming_init", "large_gaussian_init",
-           "start_measures", "start_table", "xavier_init"]
+__all__ = ["INIT_SCHEMES", "apply_init", "kaiming_init", "large_gaussian_init", "xavier_init"]
 
 _WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Linear)
 
@@ -90,57 +84,3 @@ def apply_init(model: nn.Module, scheme: str) -> nn.Module:
 
 
 # ---------------------------------------------------------------- the first steps
-
-
-def hockey_steps(step_losses: list[float], num_classes: int) -> int:
-    """Steps before the per-step training loss first falls below ln C.
-
-    ``step_losses`` is ``History.step_loss`` (each batch's loss before its update);
-    ln C is the cross-entropy of a uniform guess over ``num_classes`` classes. A run
-    that starts below ln C scores 0; one that never gets there scores its number of
-    steps. This is the length of the "hockey stick" of report A, section 4.5.
-
-    Example:
-        >>> hockey_steps([40.1, 12.0, 3.1, 2.2, 2.1], 10)  # ln 10 = 2.303
-        3
-    """
-    limit = math.log(num_classes)
-    return next((i for i, loss in enumerate(step_losses) if loss < limit),
-                len(step_losses))
-
-
-def start_measures(history, num_classes: int) -> dict[str, float]:
-    """How a run started, from its ``train.History``.
-
-    - ``excess_initial_loss``: the first step's loss minus ln C (0 for a uniform
-      guess; report A's Kaiming runs start about 0.02 above, its N(0, 1) runs 16-51);
-    - ``hockey_steps``: see :func:`hockey_steps`;
-    - ``time_to_chance_loss_s``: ``hockey_steps`` x the run's training seconds per
-      step, the training time spent before the loss reaches ln C (all of it if it
-      never does).
-
-    NaN throughout for a history without steps.
-    """
-    losses = list(history.step_loss)
-    if not losses:
-        return {"excess_initial_loss": math.nan, "hockey_steps": math.nan,
-                "time_to_chance_loss_s": math.nan}
-    steps = hockey_steps(losses, num_classes)
-    return {"excess_initial_loss": losses[0] - math.log(num_classes),
-            "hockey_steps": steps,
-            "time_to_chance_loss_s": steps * history.train_time_s / len(losses)}
-
-
-def start_table(runs, num_classes: int) -> "pd.DataFrame":
-    """A ``train.VariantRuns``'s results with :func:`start_measures` of every
-    variant and its accuracies as multiples of chance
-    (``findings.add_chance_ratios``): one row per variant, for chapter A5's
-    claims on initial losses and hockey sticks."""
-    import pandas as pd
-
-    from coursekit import findings
-    starts = pd.DataFrame({name: start_measures(h, num_classes)
-                           for name, h in runs.histories.items()}).T
-    table = runs.results.join(starts.drop(columns=[c for c in starts
-                                                   if c in runs.results]))
-    return findings.add_chance_ratios(table, num_classes)

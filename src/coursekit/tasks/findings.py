@@ -13,9 +13,10 @@ import statistics
 
 import pandas as pd
 
-__all__ = ["add_chance_ratios", "add_gaps", "class_recalls", "history_measures", "loss_volatility",
-           "measures", "min_recall_gain", "regularisation_measures",
-           "smoothed_target_entropy"]
+__all__ = ["add_chance_ratios", "add_gaps", "class_recalls", "history_measures",
+           "hockey_steps", "loss_volatility", "measures", "min_recall_gain",
+           "regularisation_measures", "smoothed_target_entropy", "start_measures",
+           "start_table"]
 
 
 def add_gaps(results: pd.DataFrame) -> pd.DataFrame:
@@ -88,7 +89,7 @@ def smoothed_target_entropy(label_smoothing: float, num_classes: int) -> float:
 
 def history_measures(history, *, label_smoothing: float = 0.0,
                      num_classes: int = 10) -> dict[str, float]:
-    """Per-run quantities of a ``train.History``: ``final_train_loss`` (mean training
+    """Per-run quantities of a ``training.History``: ``final_train_loss`` (mean training
     loss of the last epoch), ``first_train_loss``, ``best_epoch`` (lowest validation
     loss, 1-based), ``epochs_after_best`` and ``loss_volatility`` of the last epoch's
     steps (see :func:`loss_volatility`; its floor accounts for label smoothing)."""
@@ -120,7 +121,7 @@ def class_recalls(predictions: dict, labels, classes: list[str]):
     >>> class_recalls({"a": [0, 1, 1]}, [0, 1, 0], ["x", "y"]).loc["a"].tolist()
     [50.0, 100.0]
     """
-    from coursekit import metrics
+    from coursekit.training import metrics
     return pd.DataFrame({name: metrics.classwise_accuracy(labels, predicted, classes)
                          for name, predicted in predictions.items()}).T
 
@@ -150,15 +151,71 @@ def regularisation_measures(results, runs, val_data) -> "pd.DataFrame":
 
     Args:
         results: the runs' results table, train_acc, val_acc and test_acc in %.
-        runs: the ``train.VariantRuns`` that produced it (models and histories).
+        runs: the ``training.VariantRuns`` that produced it (models and histories).
         val_data: the validation split the runs watched.
     """
-    from coursekit import train
+    from coursekit import training
     out = add_gaps(results)
-    out["val_loss"] = pd.Series({n: train.evaluate(m, val_data)["loss"]
+    out["val_loss"] = pd.Series({n: training.evaluate(m, val_data)["loss"]
                                  for n, m in runs.trained.items()})
     out["val_loss_drop"] = pd.Series({n: h.val_loss[0] - h.val_loss[-1]
                                       for n, h in runs.histories.items()})
     out["stopped_early"] = pd.Series({n: int(h.stopped_early)
                                       for n, h in runs.histories.items()})
     return out
+
+
+# ---------------------------------------------------------------- how runs start (A5)
+
+
+def hockey_steps(step_losses: list[float], num_classes: int) -> int:
+    """Steps before the per-step training loss first falls below ln C.
+
+    ``step_losses`` is ``History.step_loss`` (each batch's loss before its update);
+    ln C is the cross-entropy of a uniform guess over ``num_classes`` classes. A run
+    that starts below ln C scores 0; one that never gets there scores its number of
+    steps. This is the length of the "hockey stick" of report A, section 4.5.
+
+    Example:
+        >>> hockey_steps([40.1, 12.0, 3.1, 2.2, 2.1], 10)  # ln 10 = 2.303
+        3
+    """
+    limit = math.log(num_classes)
+    return next((i for i, loss in enumerate(step_losses) if loss < limit),
+                len(step_losses))
+
+
+def start_measures(history, num_classes: int) -> dict[str, float]:
+    """How a run started, from its ``training.History``.
+
+    - ``excess_initial_loss``: the first step's loss minus ln C (0 for a uniform
+      guess; report A's Kaiming runs start about 0.02 above, its N(0, 1) runs 16-51);
+    - ``hockey_steps``: see :func:`hockey_steps`;
+    - ``time_to_chance_loss_s``: ``hockey_steps`` x the run's training seconds per
+      step, the training time spent before the loss reaches ln C (all of it if it
+      never does).
+
+    NaN throughout for a history without steps.
+    """
+    losses = list(history.step_loss)
+    if not losses:
+        return {"excess_initial_loss": math.nan, "hockey_steps": math.nan,
+                "time_to_chance_loss_s": math.nan}
+    steps = hockey_steps(losses, num_classes)
+    return {"excess_initial_loss": losses[0] - math.log(num_classes),
+            "hockey_steps": steps,
+            "time_to_chance_loss_s": steps * history.train_time_s / len(losses)}
+
+
+def start_table(runs, num_classes: int) -> "pd.DataFrame":
+    """A ``training.VariantRuns``'s results with :func:`start_measures` of every
+    variant and its accuracies as multiples of chance
+    (:func:`add_chance_ratios`): one row per variant, for chapter A5's
+    claims on initial losses and hockey sticks."""
+    import pandas as pd
+
+    starts = pd.DataFrame({name: start_measures(h, num_classes)
+                           for name, h in runs.histories.items()}).T
+    table = runs.results.join(starts.drop(columns=[c for c in starts
+                                                   if c in runs.results]))
+    return add_chance_ratios(table, num_classes)

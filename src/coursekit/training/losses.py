@@ -8,7 +8,7 @@ batch as an anchor, with the *farthest* example of its class as the positive and
 instead; from random weights it trains where batch-hard mining collapses (chapter C4).
 ``CenterLoss`` (Wen et al., 2016) pulls each embedding towards a learned centre of its
 class, 1/2 ||x - c_y||^2, and is added to cross-entropy with a weight lambda.
-``triplet_objective`` and ``center_objective`` are ``train.fit``'s ``loss_fn`` for a
+``triplet_objective`` and ``center_objective`` are ``training.fit``'s ``loss_fn`` for a
 ``models.EmbeddingNet``; ``reconstruction_objective`` trains an autoencoder with it.
 """
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+from coursekit.models.embedding import CenterLoss  # a part of the model: its centres train with it
 
 __all__ = ["CenterLoss", "batch_all_triplet_loss", "batch_hard_triplet_loss",
            "center_objective", "pairwise_distances", "reconstruction_objective",
@@ -57,27 +59,6 @@ def batch_hard_triplet_loss(embeddings: Tensor, labels: Tensor,
     gap = hardest_positive - hardest_negative
     losses = nn.functional.softplus(gap) if margin is None else (gap + margin).clamp_min(0)
     return losses[usable].mean()
-
-
-class CenterLoss(nn.Module):
-    """1/2 mean ||x_i - c_(y_i)||^2 over a batch, with one learned centre per class.
-
-    The centres are parameters: give them to the optimizer with the model's, and they
-    follow their class's embeddings (the original paper moves them with a separate rate).
-
-    >>> loss = CenterLoss(num_classes=2, dim=2)
-    >>> with torch.no_grad():
-    ...     _ = loss.centers.copy_(torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
-    >>> loss(torch.tensor([[0.0, 2.0], [1.0, 1.0]]), torch.tensor([0, 1]))
-    tensor(1., grad_fn=<MulBackward0>)
-    """
-
-    def __init__(self, num_classes: int, dim: int) -> None:
-        super().__init__()
-        self.centers = nn.Parameter(torch.randn(num_classes, dim) * 0.1)
-
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        return 0.5 * (embeddings - self.centers[labels]).pow(2).sum(dim=1).mean()
 
 
 def batch_all_triplet_loss(embeddings: Tensor, labels: Tensor, margin: float = 0.2

@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 __all__ = ["color_for", "colors_for", "plot_attention", "plot_confusion_matrices",
            "plot_confusion_matrix", "plot_curves", "plot_image_grid", "plot_image_rows",
            "plot_agreement", "plot_lr_schedule", "plot_map_2d", "plot_panels",
-           "plot_per_seed", "plot_reported_vs_reproduced", "plot_sweep", "plot_traces",
+           "plot_per_seed", "plot_perplexity", "plot_reported_vs_reproduced", "plot_sweep",
+           "plot_traces",
            "use_book_style"]
 
 FIGSIZE = (6.0, 3.5)        # inches: the book column
@@ -143,6 +144,30 @@ def plot_curves(histories: dict[str, pd.DataFrame], *, labels: dict[str, str] | 
     fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center",
                ncol=min(3, len(histories)), bbox_to_anchor=(0.5, 0.0),
                title="solid: validation, dashed: training", title_fontsize="small")
+    return fig
+
+
+def plot_perplexity(histories: dict, *, title: str, reference: float | None = None,
+                    reference_label: str = "", labels: dict[str, str] | None = None
+                    ) -> Figure:
+    """Training perplexity of next-token models per step (smoothed over 50 steps, lines),
+    validation perplexity after each epoch (dots) and a ``reference`` perplexity, from
+    each model's ``training.History`` (losses in nats per token)."""
+    labels = {name: (labels or {}).get(name, name) for name in histories}
+    steps = {labels[name]: pd.DataFrame({
+        "step": range(1, len(h.step_loss) + 1),
+        "perplexity": pd.Series(h.step_loss).rolling(50, min_periods=1).mean().map(np.exp)})
+        for name, h in histories.items()}
+    fig = plot_traces(steps, x="step", y="perplexity", logy=True,
+                      title=f"{title}: lines training (smoothed), dots validation",
+                      reference=reference, reference_label=reference_label)
+    colors = colors_for(list(steps))
+    for name, h in histories.items():
+        per_epoch = len(h.step_loss) / len(h.val_loss)
+        fig.axes[0].plot([per_epoch * (e + 1) for e in range(len(h.val_loss))],
+                         np.exp(h.val_loss), "o", color=colors[labels[name]],
+                         label=f"{labels[name]}, validation")
+    fig.axes[0].legend(fontsize="small")
     return fig
 
 

@@ -12,16 +12,18 @@ k-NN vote; ``tsne_2d`` is scikit-learn's t-SNE.
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from coursekit.loader import LabelledImages
+from coursekit.training.loader import LabelledImages
 from coursekit.models.embedding import NearestCentre
-from coursekit.train import predict
+from coursekit.models import input_norm
+from coursekit.training import predict
 
 __all__ = ["accuracy_gain", "centre_scores", "classes_at_zero", "embed", "knn_predict",
            "mean_image_mse", "reconstruct", "reconstruction_mse",
@@ -44,7 +46,7 @@ def embed(model: nn.Module, data: LabelledImages, *, part: str = "embed",
     if not hasattr(model, part):
         raise ValueError(f"{type(model).__name__} has no {part!r} to embed with")
     wrapper = _Embedder(model, part).train(model.training)  # predict restores this mode
-    norm = getattr(model, "coursekit_norm", (None, None))
+    norm = input_norm(model)
     return predict(wrapper, data, mean=norm[0] if mean is None else mean,
                    std=norm[1] if std is None else std)
 
@@ -147,3 +149,27 @@ def mean_image_mse(train: LabelledImages, test: LabelledImages) -> float:
     mean = train.images.float().mean(0) / 255
     return ((test.images.float() / 255 - mean) ** 2).mean().item()
 
+
+
+def encoder_classifiers(autoencoder: nn.Module, *, image_size: int, code_dim: int,
+                        num_classes: int) -> dict[str, "Callable[[], nn.Module]"]:
+    """Chapter C3's four classifiers of codes, as functions that build each afresh
+    (for ``training.Variant``): a linear layer on a copy of the trained ``autoencoder``'s
+    encoder, the same with report C's ReLU on the scores, a linear layer on an
+    untrained encoder of the same shape, and on a small convolutional encoder."""
+    from coursekit import models
+    head = dict(code_dim=code_dim, num_classes=num_classes)
+    pixels = image_size * image_size
+
+    def fresh_encoder() -> nn.Module:
+        return models.build_model("mlp_autoencoder", input_dim=pixels,
+                                  code_dim=code_dim).encoder
+    return {
+        "encoder + linear": lambda: models.EncoderClassifier(
+            copy.deepcopy(autoencoder.encoder), **head),
+        "encoder + linear + ReLU (report C)": lambda: models.EncoderClassifier(
+            copy.deepcopy(autoencoder.encoder), final_relu=True, **head),
+        "untrained encoder + linear": lambda: models.EncoderClassifier(fresh_encoder(),
+                                                                       **head),
+        "conv encoder + linear": lambda: models.EncoderClassifier(
+            models.conv_encoder(image_size, code_dim), **head)}

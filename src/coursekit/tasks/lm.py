@@ -1,11 +1,11 @@
-"""Training and using next-token models: fit, held-out loss per token, sampling.
+"""Using next-token models: held-out loss per token, sampling, names.
 
-``fit_lm`` trains a model on data that knows how to batch itself and score the model:
-``chars.EncodedNames`` (next character of a name) or ``translate.Pairs`` (next word of a
-translation), each with ``batch(index, device)`` and ``loss(model) -> (summed
-cross-entropy, tokens)`` over the real, not padded, positions. It records the training
-and validation loss per token after every epoch. ``nll`` is that loss on any split, in
-nats per token (``exp`` of it is the perplexity).
+The models train with ``training.fit`` and the ``training.NextToken`` objective, on
+data that knows how to batch itself and score the model: ``chars.EncodedNames`` (next
+character of a name), ``translate.Pairs`` (next word of a translation) or
+``corpus.TokenWindows``, each with ``batch(index, device)`` and ``loss(model) ->
+(summed cross-entropy, tokens)`` over the real, not padded, positions. ``nll`` is that
+loss on any split, in nats per token (``exp`` of it is the perplexity).
 ``sample`` draws names one token at a time, with a temperature and a seeded generator
 so a chapter's samples are the same at every run; ``continue_words`` does the same for
 a word-level model given the first words of a sentence, or decodes greedily.
@@ -20,105 +20,24 @@ and ``language_agreement`` say whether names are of the language asked for, and
 from __future__ import annotations
 
 import math
-import sys
-import time
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from coursekit.chars import CharVocab, encode_names
-from coursekit.text import Vocabulary
-from coursekit.loader import resolve_device
+from coursekit.tasks.chars import CharVocab, encode_names
+from coursekit.tasks.text import Vocabulary
+from coursekit.training.evaluation import nll
 from coursekit.models import count_parameters
-from coursekit.train import log_epoch, seed_everything, time_left
 
-__all__ = ["LMHistory", "continue_words", "fit_lm", "greedy_names", "judge_language",
+if TYPE_CHECKING:
+    from coursekit import training
+
+__all__ = ["continue_words", "greedy_names", "judge_language",
            "language_agreement", "name_nll", "names_measures", "nll", "sample",
            "scoreboard", "seeded"]
-
-
-@dataclass
-class LMHistory:
-    """Loss per token (nats) after each epoch and at every training step, and the
-    training time (in all, and per epoch: the first epoch of a process also pays
-    one-off warm-up, so the median epoch compares models fairly)."""
-
-    train_nll: list[float] = field(default_factory=list)
-    step_nll: list[float] = field(default_factory=list)
-    val_nll: list[float] = field(default_factory=list)
-    train_time_s: float = 0.0
-    epoch_time_s: list[float] = field(default_factory=list)
-
-
-def _batches(data, batch_size: int, generator: torch.Generator | None,
-             device: torch.device):
-    order = (torch.randperm(len(data), generator=generator) if generator is not None
-             else torch.arange(len(data)))
-    for start in range(0, len(data), batch_size):
-        yield data.batch(order[start:start + batch_size], device)
-
-
-@torch.inference_mode()
-def nll(model: nn.Module, data, *, batch_size: int = 1024,
-        device: str | torch.device = "auto") -> float:
-    """Mean negative log-likelihood per predicted token (nats), in eval mode."""
-    device = resolve_device(device) if isinstance(device, str) else device
-    was_training = model.training
-    model.to(device).eval()
-    total, count = torch.zeros((), device=device), 0
-    for batch in _batches(data, batch_size, None, device):
-        loss, tokens = batch.loss(model)
-        total, count = total + loss.float(), count + tokens  # stays on the device
-    model.train(was_training)
-    return float(total) / count
-
-
-def fit_lm(model: nn.Module, train, val, *, num_epochs: int = 10,
-           batch_size: int = 128, lr: float = 3e-3, clip: float | None = None,
-           eval_batch_size: int = 1024, seed: int = 0, device: str = "auto",
-           verbose: bool = True) -> LMHistory:
-    """Train with Adam on next-token cross-entropy; the learning rate decays linearly
-    to zero over the run, and ``clip`` caps the gradient norm (recurrent models' gradients
-    can explode). Returns the per-epoch losses per token."""
-    device = resolve_device(device)
-    seed_everything(seed)
-    generator = torch.Generator().manual_seed(seed)
-    model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = num_epochs * math.ceil(len(train) / batch_size)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 - s / max(steps, 1))
-    history = LMHistory()
-    for epoch in range(1, num_epochs + 1):
-        start = time.perf_counter()
-        sums, tokens_seen = [], []  # losses stay on the device: one sync per epoch
-        for batch in _batches(train, batch_size, generator, device):
-            loss, tokens = batch.loss(model)
-            optimizer.zero_grad(set_to_none=True)
-            (loss / tokens).backward()
-            if clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
-            schedule.step()
-            sums.append(loss.detach().float())
-            tokens_seen.append(tokens)
-        history.epoch_time_s.append(time.perf_counter() - start)
-        history.train_time_s += history.epoch_time_s[-1]
-        summed = torch.stack(sums).cpu()
-        history.step_nll.extend((summed / torch.tensor(tokens_seen)).tolist())
-        history.train_nll.append(float(summed.sum()) / sum(tokens_seen))
-        history.val_nll.append(nll(model, val, batch_size=eval_batch_size, device=device))
-        log_epoch(epoch=epoch, train_nll=history.train_nll[-1], val_nll=history.val_nll[-1],
-                  seconds=history.epoch_time_s[-1])
-        if verbose:
-            print(f"epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}  train "
-                  f"{history.train_nll[-1]:.4f}  val {history.val_nll[-1]:.4f} nats/token  "
-                  f"{time.perf_counter() - start:5.1f} s  |  "
-                  f"{time_left(history.epoch_time_s, num_epochs)}",
-                  file=sys.stdout, flush=True)
-    return history
 
 
 def _next_token(logits: Tensor, temperature: float, generator: torch.Generator | None
@@ -313,7 +232,7 @@ def language_agreement(judge: nn.Module, names_by_language: dict[int, list[str]]
 
 
 def scoreboard(models: dict[str, nn.Module], data, *,
-               histories: dict[str, LMHistory] | None = None) -> pd.DataFrame:
+               histories: dict[str, "training.History"] | None = None) -> pd.DataFrame:
     """One row per model: held-out loss ``val_nll`` (nats per token) on ``data``, its
     ``perplexity``, ``num_parameters`` (a count model's counts when it has no
     parameters) and ``time_s`` (training time; 0 for a model without a history)."""

@@ -233,7 +233,7 @@ def claims(experiment_id: str) -> list[Claim]:
         KeyError: for an unknown experiment id.
         ValueError: for a claim without ``id``/``says``/``where`` or with a bad check.
     """
-    from coursekit.report import experiment
+    from coursekit.book.report import experiment
     found, seen = [], set()
     for i, raw in enumerate(experiment(experiment_id).get("claims", []), 1):
         where = f"reported.yaml, {experiment_id} claim {i}"

@@ -5,7 +5,7 @@ Treebank convention), so the whole corpus becomes one stream of ids. ``windows``
 that stream into non-overlapping windows of ``length + 1`` ids, the way Hugging Face's
 language-modelling recipe groups texts into blocks (report A's data came from there):
 a model reads a window's first ``length`` ids and is scored on each next one.
-``TokenWindows`` has the ``batch``/``loss`` pair that ``lm.fit_lm`` and ``lm.nll`` use.
+``TokenWindows`` has the ``batch``/``loss`` pair that ``training.NextToken`` and ``lm.nll`` use.
 ``bigram_nll`` is the count-based baseline: word pairs, interpolated with single words.
 It counts only the pairs that occur; ``models.Bigram``'s dense table suits 27 letters
 but would need 100 million cells for PTB's 10,000 words.
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from coursekit.text import UNK, Vocabulary
+from coursekit.tasks.text import UNK, Vocabulary
 
 __all__ = ["EOS", "TokenWindows", "bigram_nll", "build_vocab", "encode_corpus", "shakespeare_tokens",
            "report_a_tokens", "stream", "whitespace_tokens", "windows"]

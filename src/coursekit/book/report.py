@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
 import platform
 from functools import cache
 from pathlib import Path
@@ -61,7 +60,7 @@ def reported(experiment_id: str) -> pd.DataFrame:
     entry = experiment(experiment_id)
     if "variants" not in entry:
         raise KeyError(f"{experiment_id} reports no numbers, only claims: "
-                       "see coursekit.claims")
+                       "see coursekit.book.claims")
     frame = pd.DataFrame.from_dict(entry["variants"], orient="index")
     frame.index.name = "variant"
     return frame
@@ -188,7 +187,7 @@ def style_results(results: pd.DataFrame, names: dict[str, str] | None = None):
     Args:
         results: one row per variant, columns among ``RESULT_COLUMNS`` (others are kept
             as they are; columns with no value at all are dropped), e.g.
-            ``train.fit_variants(...).results``.
+            ``training.fit_variants(...).results``.
         names: display names for the variants (the index).
     """
     shown = results.rename(index=names or {}).dropna(axis="columns", how="all")
@@ -234,13 +233,13 @@ def write_run_record(chapter: str, *, profile: str, params: dict, results: dict,
     The record holds chapter, profile, params, results, the chapter's reported-vs-
     reproduced rows (``comparison_table``) and claim rows (``claims.evaluate``), from
     which the book's scoreboard is built, timings, environment and the UTC time. It goes to
-    ``run_dir``, else ``$COURSEKIT_RUN_DIR`` (set by ``coursekit run``/``build``), else
-    ``runs/<chapter>/`` under the working directory. Written to a temporary file
+    ``run_dir`` (the run's folder, which ``coursekit run``/``build`` give ``Chapter``),
+    else ``runs/<chapter>/`` under the working directory. Written to a temporary file
     first, so a killed run leaves no half-written record. Under ``torchrun`` only rank
     0 writes; the other ranks return the same path without writing.
     """
-    from coursekit import distributed
-    folder = Path(run_dir or os.environ.get("COURSEKIT_RUN_DIR") or Path("runs") / chapter)
+    from coursekit.training import distributed
+    folder = Path(run_dir or Path("runs") / chapter)
     if not distributed.is_main():
         return folder / "record.json"
     folder.mkdir(parents=True, exist_ok=True)

@@ -3,9 +3,9 @@ word-pair baseline they are measured against, and what their continuations look 
 
 A corpus arrives as id streams per split (``corpus.encode_corpus``). ``bigram_baseline``
 picks the interpolation weight of counted word pairs on the validation words;
-``build_pair`` builds WordModel1 (weight-tied) and WordModel2 for a vocabulary with the
-same initial weights at every run; ``train_models`` trains them on windows of the
-stream; ``scoreboard`` puts validation and test perplexity, size, training time and how
+``pair_variants`` describes WordModel1 (weight-tied) and WordModel2 for a vocabulary;
+``train_models`` builds and trains them on windows of the stream (``training.fit_variants``
+with the ``NextToken`` objective); ``scoreboard`` puts validation and test perplexity, size, training time and how
 far perplexity fell during training side by side, with the word pairs first;
 ``continuations`` writes greedy and sampled continuations of a prompt and
 ``continuation_measures`` says how varied a greedy one is and when it ends its sentence;
@@ -22,13 +22,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from coursekit import corpus, lm, models, train
-from coursekit.text import Vocabulary
+from coursekit import models, training
+from coursekit.tasks import corpus, lm
+from coursekit.tasks.text import Vocabulary
 
 __all__ = ["BigramBaseline", "MODEL_NAMES", "SENTENCE_ENDS", "bigram_baseline",
-           "bits_per_char", "build_pair", "continuation_measures", "continuations",
-           "describe", "describe_styled", "flatten", "held_out_cut", "init_unigram_bias", "plot_training",
-           "scoreboard", "show_text", "spread_windows", "style_board", "train_models"]
+           "bits_per_char", "continuation_measures", "continuations",
+           "describe", "describe_styled", "flatten", "held_out_cut", "init_unigram_bias",
+           "pair_variants", "scoreboard", "show_text", "spread_windows", "style_board", "train_models"]
 
 MODEL_NAMES = {"wordmodel1": "WordModel1", "wordmodel2": "WordModel2", "bigram": "word pairs"}
 SENTENCE_ENDS = (".", "!", "?", corpus.EOS)
@@ -96,25 +97,25 @@ def init_unigram_bias(model: nn.Module, train_ids: torch.Tensor) -> nn.Module:
     return model
 
 
-def build_pair(vocab_size: int, *, width_1: int, width_2: int, dropout_1: float = 0.0,
-               dropout_2: float = 0.0, seed: int = 0,
-               unigram: torch.Tensor | None = None) -> dict[str, nn.Module]:
-    """Report A's two models for a vocabulary: ``wordmodel1`` (3 tied LSTM layers of
-    ``width_1``) and ``wordmodel2`` (2 layers of ``width_2``, its own output layer),
-    with the same initial weights at every call; with ``unigram`` (the training id
-    stream) their output biases start at the words' log frequencies
-    (``init_unigram_bias``)."""
-    train.seed_everything(seed)
-    pair = {"wordmodel1": models.build_model("word_lm_1", vocab_size=vocab_size,
-                                             embed_dim=width_1, hidden_size=width_1,
-                                             dropout=dropout_1),
-            "wordmodel2": models.build_model("word_lm_2", vocab_size=vocab_size,
-                                             embed_dim=width_2, hidden_size=width_2,
-                                             dropout=dropout_2)}
-    if unigram is not None:
-        for model in pair.values():
-            init_unigram_bias(model, unigram)
-    return pair
+def pair_variants(vocab_size: int, *, width_1: int, width_2: int, dropout_1: float = 0.0,
+                  dropout_2: float = 0.0, unigram: torch.Tensor | None = None
+                  ) -> dict[str, training.Variant]:
+    """Report A's two models for a vocabulary, as ``training.Variant``s:
+    ``wordmodel1`` (3 tied LSTM layers of ``width_1``) and ``wordmodel2`` (2 layers of
+    ``width_2``, its own output layer); with ``unigram`` (the training id stream) their
+    output biases start at the words' log frequencies (``init_unigram_bias``).
+    ``train_models`` builds each after seeding, so each starts from the same initial
+    weights at every run; ``Variant.build()`` builds one to look at."""
+    def builder(registered: str, width: int, dropout: float):
+        def build() -> nn.Module:
+            model = models.build_model(registered, vocab_size=vocab_size, embed_dim=width,
+                                       hidden_size=width, dropout=dropout)
+            return model if unigram is None else init_unigram_bias(model, unigram)
+        return build
+    return {"wordmodel1": training.Variant("wordmodel1",
+                                           builder("word_lm_1", width_1, dropout_1)),
+            "wordmodel2": training.Variant("wordmodel2",
+                                           builder("word_lm_2", width_2, dropout_2))}
 
 
 def spread_windows(windows: corpus.TokenWindows, limit: int) -> corpus.TokenWindows:
@@ -130,30 +131,26 @@ def spread_windows(windows: corpus.TokenWindows, limit: int) -> corpus.TokenWind
     return corpus.TokenWindows(windows.ids[torch.arange(limit) * len(windows) // limit])
 
 
-def train_models(models_: dict[str, nn.Module], ids: dict[str, torch.Tensor], *,
+def train_models(variants: list[training.Variant], ids: dict[str, torch.Tensor], *,
                  window: int, train_limit: int = 0, num_epochs: int = 1,
                  batch_size: int = 8, lr: float = 0.01, clip: float | None = 1.0,
-                 seed: int = 0, verbose: bool = True) -> dict[str, lm.LMHistory]:
-    """Train each model with ``lm.fit_lm`` on ``train_limit`` windows (all when 0) of
-    ``window`` words of the "train" stream, validated on "valid". The windows kept are
-    spread evenly over the stream (``spread_windows``), so that every part of the
-    corpus (every play of Shakespeare, whose last ones the validation text continues)
-    is read, not only its beginning."""
+                 seed: int = 0, verbose: bool = True) -> training.VariantRuns:
+    """Train each variant with ``training.fit_variants`` toward next-word prediction
+    (Adam, the learning rate decaying linearly to zero, gradient norm clipped at
+    ``clip``) on ``train_limit`` windows (all when 0) of ``window`` words of the "train"
+    stream, validated on "valid". The windows kept are spread evenly over the stream
+    (``spread_windows``), so that every part of the corpus (every play of Shakespeare,
+    whose last ones the validation text continues) is read, not only its beginning."""
     train_set = spread_windows(corpus.windows(ids["train"], window), train_limit)
     val_set = corpus.windows(ids["valid"], window)
-    histories = {}
-    for name, model in models_.items():
-        if verbose:
-            print(f"--- {MODEL_NAMES.get(name, name)}: "
-                  f"{models.count_parameters(model):,} parameters")
-        with train.run_name(name):  # its curves in epochs.json
-            histories[name] = lm.fit_lm(model, train_set, val_set, num_epochs=num_epochs,
-                                        batch_size=batch_size, lr=lr, clip=clip,
-                                        eval_batch_size=64, seed=seed, verbose=verbose)
-    return histories
+    recipe = training.FitConfig(num_epochs=num_epochs, batch_size=batch_size, lr=lr,
+                                optimizer="adam", lr_schedule="linear", clip_grad_norm=clip,
+                                eval_batch_size=64, seed=seed, verbose=verbose)
+    return training.fit_variants(variants, train_set, val_set, None, recipe,
+                                 objective=training.NextToken())
 
 
-def scoreboard(models_: dict[str, nn.Module], histories: dict[str, lm.LMHistory],
+def scoreboard(models_: dict[str, nn.Module], histories: dict[str, training.History],
                ids: dict[str, torch.Tensor], bigram: BigramBaseline, *, window: int
                ) -> pd.DataFrame:
     """One row per model, the word pairs first (``bigram``):
@@ -171,11 +168,11 @@ def scoreboard(models_: dict[str, nn.Module], histories: dict[str, lm.LMHistory]
     test_set = corpus.windows(ids["test"], window)
     for name, model in models_.items():
         h = histories[name]
-        rows[name] = {"val_ppl": math.exp(h.val_nll[-1]),
+        rows[name] = {"val_ppl": math.exp(h.val_loss[-1]),
                       "test_ppl": math.exp(lm.nll(model, test_set, batch_size=64)),
                       "num_parameters": models.count_parameters(model),
                       "time_s": h.train_time_s,
-                      "ppl_reduction_factor": math.exp(h.step_nll[0] - h.val_nll[-1])}
+                      "ppl_reduction_factor": math.exp(h.step_loss[0] - h.val_loss[-1])}
     board = pd.DataFrame(rows).T
     if "wordmodel1" in board.index:
         base = board.loc["wordmodel1", "test_ppl"]
@@ -258,26 +255,3 @@ def show_text(table: pd.DataFrame):
     """A table of generated text, left-aligned and wrapped, the report's model names."""
     return table.rename(columns=MODEL_NAMES).style.format(escape="html").set_properties(
         **{"text-align": "left", "white-space": "normal"})
-
-
-def plot_training(histories: dict[str, lm.LMHistory], bigram: BigramBaseline, title: str):
-    """Training perplexity per step (smoothed over 50 steps), validation perplexity
-    after each epoch (dots), and the word pairs' validation perplexity."""
-    from coursekit import plots
-    labels = {name: MODEL_NAMES.get(name, name) for name in histories}
-    steps = {labels[name]: pd.DataFrame({
-        "step": range(1, len(h.step_nll) + 1),
-        "perplexity": pd.Series(h.step_nll).rolling(50, min_periods=1).mean().map(math.exp)})
-        for name, h in histories.items()}
-    fig = plots.plot_traces(steps, x="step", y="perplexity", logy=True,
-                            title=f"{title}: lines training (smoothed), dots validation",
-                            reference=math.exp(bigram.val_nll),
-                            reference_label="word pairs, validation")
-    colors = plots.colors_for(list(steps))
-    for name, h in histories.items():
-        per_epoch = len(h.step_nll) / len(h.val_nll)
-        fig.axes[0].plot([per_epoch * (e + 1) for e in range(len(h.val_nll))],
-                         [math.exp(v) for v in h.val_nll], "o", color=colors[labels[name]],
-                         label=f"{labels[name]}, validation")
-    fig.axes[0].legend(fontsize="small")
-    return fig

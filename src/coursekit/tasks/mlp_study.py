@@ -3,7 +3,7 @@
 Report E gives curves and conclusions, no numbers: "sigmoid learns slowest", "at depth
 9 and 10 the loss is not even updating", "gradients are visible only in the last three
 layers", "dropout > L2 > L1". The functions here turn a chapter's runs
-(``train.VariantRuns``: results, histories and ``diagnostics.GradientRecorder``
+(``training.VariantRuns``: results, histories and ``diagnostics.GradientRecorder``
 watchers) into the numbers those claims are checked on by :mod:`coursekit.claims`,
 and into the long tables the chapters plot. Variant names follow two patterns:
 ``"<activation>, depth <d>"`` (E2: ``d`` linear layers, ``d - 1`` hidden) and
@@ -27,8 +27,8 @@ from typing import Any
 
 import pandas as pd
 
-from coursekit.diagnostics import first_layer_grad_ratio, layer_gradients, recorder_frame
-from coursekit.findings import add_gaps
+from coursekit.training.diagnostics import first_layer_grad_ratio, layer_gradients, recorder_frame
+from coursekit.tasks.findings import add_gaps
 
 __all__ = ["LEARNS", "VISIBLE", "activation_measures", "best_strength", "by_seed",
            "by_strength", "depth_frames", "depth_measures", "depth_variant", "loss_drop",
@@ -125,12 +125,12 @@ def activation_measures(runs, *, epoch: int = 1) -> pd.DataFrame:
     - ``final_train_loss``: mean training loss of the last epoch (train mode);
     - ``epoch_time_s``: the *median* training time of one epoch (evaluation excluded),
       which keeps the first variant's one-off warm-up out of the comparison;
-    - ``first_layer_grad_ratio``: see :func:`coursekit.diagnostics.first_layer_grad_ratio`
+    - ``first_layer_grad_ratio``: see :func:`coursekit.training.diagnostics.first_layer_grad_ratio`
       (only for variants
       trained with a ``GradientRecorder`` watching).
 
     Args:
-        runs: ``train.fit_variants``'s result.
+        runs: ``training.fit_variants``'s result.
         epoch: the epoch whose gradients are compared.
     """
     out = runs.results.copy()
@@ -224,7 +224,7 @@ def depth_frames(runs) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def by_seed(results: pd.DataFrame) -> pd.DataFrame:
     """Results indexed by :func:`seed_variant` names with ``method`` and ``seed``
-    columns, and the gaps of :func:`coursekit.findings.add_gaps`."""
+    columns, and the gaps of :func:`coursekit.tasks.findings.add_gaps`."""
     parsed = [parse_seed_variant(v) for v in results.index]
     return add_gaps(results).assign(method=[m for m, _ in parsed],
                                     seed=[s for _, s in parsed])

@@ -14,7 +14,8 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from coursekit.augment import get_augmentation
+from coursekit.training.augment import get_augmentation
+from coursekit.training.devices import resolve_device  # noqa: F401  (its old home)
 
 __all__ = ["DeviceLoader", "LabelledImages", "LabelledTokens", "TokenLoader", "channel_stats",
            "make_loader", "resolve_device"]
@@ -39,13 +40,6 @@ class LabelledTokens(Protocol):
     labels: Tensor
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` means CUDA when a GPU is present, else CPU; other strings pass through."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def channel_stats(images: Tensor) -> tuple[Tensor, Tensor]:
     """Per-channel mean and standard deviation of a uint8 (N, C, H, W) batch, in [0, 1]."""
     x = images.float().div_(255)
@@ -60,7 +54,7 @@ class DeviceLoader:
         batch_size: images per batch.
         mean, std: (C,) per-channel statistics in [0, 1] used to normalise.
         shuffle: draw a new permutation every epoch (training) or keep order (evaluation).
-        augment: a name from ``coursekit.augment.AUGMENTATIONS``.
+        augment: a name from ``coursekit.training.augment.AUGMENTATIONS``.
         drop_last: skip a last incomplete batch (keeps batch-norm statistics sane).
         channels_last: yield inputs in channels_last memory format.
         generator: random source for permutations and augmentation, on ``device``.

@@ -17,7 +17,7 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.tree import DecisionTreeClassifier
 
-from coursekit import metrics
+from coursekit.training import metrics
 
 __all__ = ["fit_and_score", "report_c_classifiers", "telling_words"]
 

@@ -191,7 +191,7 @@ def fresh_model(seed: int, name: str = "mlp", **kwargs) -> torch.nn.Module:
     """``models.build_model(name, **kwargs)`` after seeding: the same initial weights at
     every call, so that every method starts from one point."""
     from coursekit import models
-    from coursekit.train import seed_everything
+    from coursekit.training import seed_everything
     seed_everything(seed)
     return models.build_model(name, **kwargs)
 
@@ -206,7 +206,7 @@ def accuracy(model: torch.nn.Module, images: Tensor, labels: Tensor) -> float:
     >>> accuracy(net, torch.tensor([[0], [255]], dtype=torch.uint8), torch.tensor([0, 0]))
     50.0
     """
-    from coursekit.metrics import topk_accuracy
+    from coursekit.training.metrics import topk_accuracy
     return topk_accuracy(model(images.float().div(255)), labels)
 
 

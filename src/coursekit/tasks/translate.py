@@ -3,7 +3,7 @@
 ``normalize`` lower-cases, strips accents and keeps letters and .!? as separate tokens;
 ``tutorial_filter`` keeps pairs whose sides are under 10 words and whose English side
 starts with "i am", "he is", ... (the tutorial's ``eng_prefixes``). ``Pairs`` holds
-encoded pairs for ``lm.fit_lm``; ``translate`` decodes greedily and ``bleu`` scores
+encoded pairs for ``training.fit`` with the ``NextToken`` objective; ``translate`` decodes greedily and ``bleu`` scores
 translations with sacrebleu; ``sample_measures`` says how many translations are exactly
 right, right in their first two words, and ended by the decoder (report A's samples).
 """
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from coursekit.chars import to_ascii
-from coursekit.text import Vocabulary
+from coursekit.tasks.chars import to_ascii
+from coursekit.tasks.text import Vocabulary
 
 __all__ = ["ENG_PREFIXES", "MODELS", "SOS", "EOS", "Pairs", "bleu", "build_vocab",
            "encode_pairs", "normalize", "sample_measures", "select_models", "translate",

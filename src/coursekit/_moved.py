@@ -1,0 +1,57 @@
+"""The module paths of coursekit 0.1, kept working for one release.
+
+``coursekit.train`` became ``coursekit.training``, ``coursekit.report`` became
+``coursekit.book.report``, and so on (``MOVED``). An import of an old path gets the
+new module itself (the same object, so patching one patches the other) and a
+``FutureWarning`` naming the new path: a warning the readers of forked notebooks see,
+as Python shows a ``DeprecationWarning`` only to the code that triggers it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import warnings
+
+__all__ = ["MOVED", "install"]
+
+_TRAINING = ("loader", "augment", "optim", "losses", "distributed", "memory", "metrics",
+             "diagnostics")
+_TASKS = ("text", "corpus", "chars", "translate", "embeddings", "classic", "lm", "wordlm",
+          "series", "representations", "theory", "mlp_study", "findings")
+
+MOVED: dict[str, str] = {
+    "coursekit.train": "coursekit.training",
+    "coursekit.init": "coursekit.models.init",
+    **{f"coursekit.{m}": f"coursekit.training.{m}" for m in _TRAINING},
+    **{f"coursekit.{m}": f"coursekit.tasks.{m}" for m in _TASKS},
+    **{f"coursekit.{m}": f"coursekit.book.{m}" for m in ("report", "plots", "claims")},
+}
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds an old path of ``MOVED`` and loads the module of its new path."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in MOVED:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def create_module(self, spec):
+        new = MOVED[spec.name]
+        warnings.warn(f"{spec.name} moved to {new}; import it from there (the old path "
+                      "goes in the next release)", FutureWarning, stacklevel=2)
+        module = importlib.import_module(new)
+        self._spec = module.__spec__  # the import system overwrites it; put it back
+        return module
+
+    def exec_module(self, module):
+        module.__spec__ = self._spec
+
+
+def install() -> None:
+    """Put the finder on ``sys.meta_path`` (once)."""
+    if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
+        sys.meta_path.append(_MovedModules())
