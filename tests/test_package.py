@@ -210,3 +210,8 @@ def test_the_paths_of_0_1_still_import_with_a_warning() -> None:
         with pytest.warns(FutureWarning, match=f"{old} moved to {new.__name__}"):
             module = importlib.import_module(old)
         assert module is new and module.__spec__.name == new.__name__
+    sys.modules.pop("coursekit.init", None)
+    with pytest.warns(FutureWarning, match="coursekit.init moved"):
+        from coursekit import init  # 0.1's schemes and A5's measures, now in two layers
+    from coursekit.tasks import findings
+    assert init.start_table is findings.start_table and callable(init.kaiming_init)

@@ -236,3 +236,30 @@ def test_a_variant_takes_weight_decay_and_augmentation_from_the_model():
     recipes = [(v.recipe(config).weight_decay, v.recipe(config).augment) for v in variants]
     assert recipes == [(0.0, "flip"), (0.01, "flip_crop_jitter"), (0.01, "none"), (0.0, "flip")]
     assert variants[3].recipe(config).lr == 0.5 and variants[3].title == "built"
+
+
+def test_fit_takes_an_objective_or_a_loss_fn_not_both():
+    with pytest.raises(ValueError, match="either an objective or a loss_fn"):
+        training.fit(tiny_model(), separable(), None, objective=training.Classification(),
+                     loss_fn=lambda model, inputs, labels: (None, None), **FAST)
+
+
+def test_several_processes_refuse_data_they_cannot_shard():
+    from coursekit.training.distributed import ProcessGroup
+    with pytest.raises(ValueError, match="one process"):
+        ProcessGroup().shard((torch.zeros(4, 3, 1), torch.zeros(4)), seed=0)
+
+
+def test_best_weights_are_kept_only_when_early_stopping_may_restore_them():
+    for patience, kept in [(None, False), (3, True)]:
+        best = training.callbacks.BestWeights(patience)
+        history = training.History(epoch=[1], val_loss=[0.5])
+        best.update(tiny_model(), history)
+        assert history.best_epoch == 1 and (best.state is not None) == kept
+
+
+def test_a_variant_stopped_early_reports_the_losses_of_the_epoch_it_kept():
+    history = training.History(epoch=[1, 2, 3], train_loss=[3.0, 2.0, 1.0],
+                               val_loss=[2.5, 2.0, 2.2], best_epoch=2, stopped_early=True)
+    summary = training.Regression().summary(tiny_model(), history, {"test": None}, None)
+    assert summary["train_loss"] == 2.0 and summary["val_loss"] == 2.0

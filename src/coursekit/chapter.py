@@ -3,7 +3,7 @@
 A chapter notebook opens with ``ch = Chapter(globals())`` under its parameters
 cell and closes with ``ch.finish(...)``; in between it hands its results to
 ``ch.compare`` (the reported-vs-reproduced table) and ``ch.claims`` (the report's
-claims, checked by :mod:`coursekit.claims`). The object
+claims, checked by :mod:`coursekit.book.claims`). The object
 
 - takes the parameters from the names of the chapter's ``parameters`` cell (read by
   the runner), with the values the notebook ran with, so the record always holds every

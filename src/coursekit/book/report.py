@@ -3,7 +3,7 @@
 The reports' figures and claims live in one machine-readable file, ``reported.yaml``
 beside this module, keyed by experiment id (A1, D1, ...). ``comparison_table`` puts a
 chapter's results beside the numbers, one row per number the report gives (the claims
-are checked by :mod:`coursekit.claims`); ``write_run_record`` saves what a chapter run
+are checked by :mod:`coursekit.book.claims`); ``write_run_record`` saves what a chapter run
 measured (parameters, results, comparison and claim rows, environment, timings) as JSON
 so the book-wide scoreboard can be built from records, never typed by hand. Chapters
 reach all of this through :class:`coursekit.chapter.Chapter`.

@@ -40,7 +40,7 @@ class ModelSpec:
         name: registry key, e.g. "lenet_bn".
         report_name: the variant's name in the report's tables.
         builder: returns an ``nn.Module`` given keyword arguments such as num_classes.
-        init: initialisation scheme from ``coursekit.init`` applied after building.
+        init: initialisation scheme from ``coursekit.models.init`` applied after building.
         weight_decay: L2 penalty the variant adds through the optimizer (0 = none).
         augment: augmentation that is part of the variant's definition (a name of
             ``coursekit.training.augment.AUGMENTATIONS``; "" = the recipe's own).
@@ -232,7 +232,7 @@ def build_model(name: str, *, init: str | None = None, **kwargs) -> nn.Module:
 
     Args:
         name: a name from ``list_models()``, e.g. "lenet" or "super_resnet34".
-        init: a scheme of ``coursekit.init`` instead of the report's (chapter A5
+        init: a scheme of ``coursekit.models.init`` instead of the report's (chapter A5
             compares "kaiming", "xavier" and "large_gaussian" on one network).
         **kwargs: passed to the model, e.g. ``num_classes=200, image_size=64`` for
             LeNet or ``width=0.125`` for the VGG and ResNet models.

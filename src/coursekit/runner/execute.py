@@ -5,9 +5,11 @@ with the same cache key (:func:`.cache.cache_key`) or runs the notebook with pap
 (kernel ``python3``, working directory ``chapters/``) into a new run folder of
 :mod:`.store`. The notebook learns where its run record goes from one more parameter
 papermill injects, ``coursekit_run_dir`` (:data:`RUN_DIR_PARAMETER`, which
-``Chapter(globals())`` reads), and which notebook it is from ``JPY_SESSION_NAME``, as
-Jupyter Server tells its kernels. Every run, failed or not, gets its own folder: no run ever changes another. Every run is planned as a
-:class:`Task`, so an executor (:mod:`.executors`) can run it here or on a Dask worker.
+``Chapter(globals())`` reads), which notebook it is from ``JPY_SESSION_NAME``, as
+Jupyter Server tells its kernels, and which book from ``COURSEKIT_BOOK_ROOT``. Every
+run, failed or not, gets its own folder: no run ever changes another. Every run is
+planned as a :class:`Task`, so an executor (:mod:`.executors`) can run it here or on a
+Dask worker.
 
 A chapter that raises keeps its partial executed copy, with a MyST ``{error}``
 admonition at the top that gives the profile, the exception and the command that
@@ -44,7 +46,7 @@ __all__ = ["RUN_DIR_PARAMETER", "RunOptions", "RunResult", "Task", "plan_run", "
 
 KERNEL_NAME = "python3"
 # the parameter papermill injects besides the chapter's own: the run's folder, where
-# Chapter.finish writes the run record (Chapter(globals()) reads and removes it)
+# Chapter.finish writes the run record (Chapter(globals()) reads it)
 RUN_DIR_PARAMETER = "coursekit_run_dir"
 ERROR_TAG = "coursekit-error"  # tag of the admonition cell added to a failed chapter
 # The kernel inherits os.environ when it starts: one run at a time per process.
@@ -200,16 +202,20 @@ def _papermill(source: Path, target: Path, params: Mapping[str, Any], run_dir: P
         )
 
 
-def _execute(chapter: Chapter, params: Mapping[str, Any], staging: Path,
+def _execute(root: Path, chapter: Chapter, params: Mapping[str, Any], staging: Path,
              command: str, options: RunOptions) -> str | None:
     """Run papermill into ``staging`` (the run's hidden folder); mark a failure.
 
     Returns:
         None on success, else the exception's last line.
     """
-    # Jupyter's way of telling a kernel its notebook (ipykernel sets __session__
-    # from it): Chapter(globals()) reads the chapter's id from that notebook
-    env = {"JPY_SESSION_NAME": str(chapter.path)}
+    env = {
+        # Jupyter's way of telling a kernel its notebook (ipykernel sets __session__
+        # from it): Chapter(globals()) reads the chapter's id from that notebook
+        "JPY_SESSION_NAME": str(chapter.path),
+        # this book, not another a user's own setting names (see find_book_root)
+        "COURSEKIT_BOOK_ROOT": str(root),
+    }
     target = staging / f"{chapter.stem}.ipynb"
     error = None
     with _KERNEL_LOCK, environment(env):
@@ -273,7 +279,7 @@ def _run_resolved(
     staging = store.begin_run(root, chapter.id)
     started = time.time()
     try:
-        error = _execute(chapter, params, staging, command, options)
+        error = _execute(root, chapter, params, staging, command, options)
         seconds = time.perf_counter() - start
         run = store.commit_run(staging, {
             "chapter": chapter.id, "notebook": f"{chapter.stem}.ipynb",

@@ -5,7 +5,7 @@ Layout::
     _build/runs/<ID>/<run id>/          one run, e.g. 20261129-221503-cpu-3fa2b1c9
         run.json                        what ran: parameters, key, status, seconds
         <stem>.ipynb                    the executed notebook (with its error box)
-        record.json, ...                what the chapter wrote ($COURSEKIT_RUN_DIR)
+        record.json, ...                what the chapter wrote (its run folder)
     _build/runs/<ID>/pin.json           the run the book shows, when the user chose one
     _build/runs/book.json               the profile the book was last built with
 

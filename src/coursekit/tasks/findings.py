@@ -1,7 +1,7 @@
 """Quantities the reports' claims are checked on, derived from a run.
 
 A claim such as "LeNet over-fits" or "the loss is very volatile" is checked on a
-number (``coursekit.claims``); the functions here compute the ones several chapters
+number (``coursekit.book.claims``); the functions here compute the ones several chapters
 share, from a results table or a training ``History``. Chapter-specific quantities
 live beside the code that trains the chapter's models (``lm``, ``translate``, ...).
 """

@@ -4,7 +4,7 @@ Report E gives curves and conclusions, no numbers: "sigmoid learns slowest", "at
 9 and 10 the loss is not even updating", "gradients are visible only in the last three
 layers", "dropout > L2 > L1". The functions here turn a chapter's runs
 (``training.VariantRuns``: results, histories and ``diagnostics.GradientRecorder``
-watchers) into the numbers those claims are checked on by :mod:`coursekit.claims`,
+watchers) into the numbers those claims are checked on by :mod:`coursekit.book.claims`,
 and into the long tables the chapters plot. Variant names follow two patterns:
 ``"<activation>, depth <d>"`` (E2: ``d`` linear layers, ``d - 1`` hidden) and
 ``"<method>, seed <s>"`` (E3: one run per method and seed).

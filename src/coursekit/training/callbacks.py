@@ -105,7 +105,7 @@ def print_row(history: History, num_epochs: int) -> None:
     h = history
 
     def part(loss: float, acc: float) -> str:
-        return f"loss {loss:.4f}" + ("" if math.isnan(acc) else f"  acc {acc:5.2f}%")
+        return f"loss {loss:.4g}" + ("" if math.isnan(acc) else f"  acc {acc:5.2f}%")
     print(f"epoch {h.epoch[-1]:>{len(str(num_epochs))}}/{num_epochs}  "
           f"train {part(h.train_loss[-1], h.train_acc[-1])}  |  "
           f"val {part(h.val_loss[-1], h.val_acc[-1])}  |  "
@@ -118,8 +118,9 @@ def print_row(history: History, num_epochs: int) -> None:
 
 @dataclasses.dataclass
 class BestWeights:
-    """The weights of the epoch with the lowest validation loss, and early stopping:
-    ``should_stop`` after ``patience`` epochs without a better one (None: never)."""
+    """The epoch with the lowest validation loss, and early stopping: ``should_stop``
+    after ``patience`` epochs without a better one (None: never). Its weights are
+    copied only when early stopping may restore them."""
 
     patience: int | None = None
     loss: float = math.inf
@@ -128,7 +129,8 @@ class BestWeights:
     def update(self, model: nn.Module, history: History) -> None:
         if history.val_loss and history.val_loss[-1] < self.loss:
             self.loss, history.best_epoch = history.val_loss[-1], history.epoch[-1]
-            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if self.patience is not None:
+                self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     def should_stop(self, history: History) -> bool:
         return (self.patience is not None

@@ -34,7 +34,7 @@ class FitConfig:
     early_stopping_patience: int | None = None  # epochs without a better val loss
     seed: int = 0
     device: str = "auto"             # auto = cuda if available, else cpu
-    amp: bool = True                 # mixed precision autocast, CUDA only
+    amp: bool = True                 # mixed precision autocast, CUDA, where the objective allows
     channels_last: bool | None = None  # None = on for CUDA, off for CPU (measured faster)
     eval_batch_size: int | None = None  # None = the objective's default (see predict)
     checkpoint_path: str | None = None  # save every epoch here; resume if it exists

@@ -306,6 +306,9 @@ class ProcessGroup(Strategy):
         return device
 
     def shard(self, data, seed: int):
+        if not hasattr(data, "labels"):
+            raise ValueError("several processes train classifiers of images or texts "
+                             "(data with labels); train this objective in one process")
         return shard(data, self.rank, self.world, seed=seed)
 
     def step_function(self, model, objective, device: torch.device):

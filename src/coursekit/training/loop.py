@@ -86,42 +86,47 @@ def fit(model: nn.Module, train_data, val_data=None, config: FitConfig | None = 
     """
     start = time.perf_counter()
     config = dataclasses.replace(config or FitConfig(), **overrides)
+    if objective is not None and loss_fn is not None:
+        raise ValueError("give fit either an objective or a loss_fn, not both; for a "
+                         "custom loss use objective=Classification(criterion=loss_fn)")
     objective = objective or Classification(config.label_smoothing, loss_fn)
     run = distributed.strategy()
     run.check_batch_size(config.batch_size)
     device = run.device(resolve_device(config.device))
     seed_everything(config.seed + run.rank)  # each rank: its own shuffling and dropout
-    generator = torch.Generator(device=device).manual_seed(config.seed + run.rank)
+    shuffle_on = device if objective.shuffles_on_device else torch.device("cpu")
+    generator = torch.Generator(device=shuffle_on).manual_seed(config.seed + run.rank)
 
     # ---- set up: the model on its device, the batches, the optimizer and schedule
     objective.prepare(model, train_data, config, device)
     train_data = run.shard(train_data, config.seed)
-    batches = objective.batches(model, train_data, config.batch_size // run.world,  # each
-                                device=device, generator=generator, config=config)
+    per_process = config.batch_size // run.world
+    batches = objective.batches(model, train_data, per_process, device=device,
+                                generator=generator, config=config)
     optimizer = optimizer_for(model, config)
     total_steps = config.num_epochs * len(batches)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(config.lr_schedule, step, total_steps))
-    scaler = torch.amp.GradScaler() if use_fp16_scaler(device, config.amp) else None
+    amp = config.amp and objective.mixed_precision
+    scaler = torch.amp.GradScaler() if use_fp16_scaler(device, amp) else None
 
-    history, best = History(device=str(device)), BestWeights(config.early_stopping_patience)
-    checkpoint = Checkpoint(Path(config.checkpoint_path), run) \
-        if config.checkpoint_path else None
+    history = History(device=str(device))
+    best = BestWeights(config.early_stopping_patience)
+    checkpoint = Checkpoint(Path(config.checkpoint_path), run) if config.checkpoint_path \
+        else None
     if checkpoint and checkpoint.exists():
         history = checkpoint.resume(config, model, optimizer, scheduler, generator, best,
                                     verbose=run.is_main)
     step = run.step_function(model, objective, device)  # after resuming: DDP copies rank 0
     memory = PeakMemory(device)
     verbose = config.verbose and run.is_main
-    first_epoch, per_epoch = (history.epoch[-1] + 1 if history.epoch else 1), None
-    epochs = range(first_epoch, config.num_epochs + 1)
+    epochs = range(history.epoch[-1] + 1 if history.epoch else 1, config.num_epochs + 1)
     for epoch in progress_bar(epochs, config.progress if run.is_main else False):
         # ---- train one epoch, and add up what every process saw
         model.train()
         totals = _train_epoch(step, batches, model, optimizer, scheduler, scaler, config,
-                              device)
+                              device, amp)
         totals = run.reduce_epoch(model, totals)
-        per_epoch = totals.seen
         _record_training(history, epoch, totals, optimizer)
         # ---- score the held-out data; remember the best weights
         scores = (objective.evaluate(model, val_data, config, device=device,
@@ -149,15 +154,13 @@ def fit(model: nn.Module, train_data, val_data=None, config: FitConfig | None = 
             break
 
     del step  # drops DDP's hooks: the caller gets the plain module back
-    if per_epoch is not None:  # every epoch sees as many items (resumed ones too)
-        history.throughput = per_epoch * len(history.epoch) / max(history.train_time_s, 1e-9)
     history.peak_memory_mb = max(history.peak_memory_mb, memory.peak_mb())
     history.wall_time_s += time.perf_counter() - start
     return history
 
 
 def _train_epoch(step, batches, model: nn.Module, optimizer, scheduler, scaler,
-                 config: FitConfig, device: torch.device) -> EpochTotals:
+                 config: FitConfig, device: torch.device, amp: bool) -> EpochTotals:
     """One pass over ``batches``: a step per batch. Sums stay on the device, so the
     loop synchronises once per epoch, not once per step."""
     synchronize(device)
@@ -165,7 +168,7 @@ def _train_epoch(step, batches, model: nn.Module, optimizer, scheduler, scaler,
     loss_sum = torch.zeros((), device=device)
     correct, seen, step_losses = None, 0, []
     for batch in batches:
-        with autocast(device, config.amp):
+        with autocast(device, amp):
             result = step(batch)
         _update(result.loss, model, optimizer, scaler, config)
         scheduler.step()
@@ -208,6 +211,8 @@ def _record_training(history: History, epoch: int, totals: EpochTotals, optimize
     history.epoch_time_s.append(totals.seconds)
     history.train_time_s += totals.seconds
     history.lr.append(optimizer.param_groups[0]["lr"])
+    # every epoch sees as many items, resumed ones too
+    history.throughput = totals.seen * len(history.epoch) / max(history.train_time_s, 1e-9)
 
 
 def _l1_norm(model: nn.Module) -> Tensor:

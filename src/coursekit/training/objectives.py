@@ -11,10 +11,13 @@ of a batch and scores held-out data.
 - ``Regression``: mean squared error of ``model(windows)`` against next values, on
   ``(inputs, targets)`` NumPy arrays (``series.windows``).
 
-An objective has four methods: ``prepare(model, train_data, config, device)`` before
-training, ``batches(model, data, batch_size, device=, generator=, config=)`` an
-iterable of batches drawn anew at every pass, ``loss(model, batch) -> Step`` and
-``evaluate(model, data, config, device=, sharded=) -> {"loss": ..., "acc": ...}``.
+An objective says what ``fit`` does with data: ``prepare(model, train_data, config,
+device)`` before training, ``batches(model, data, batch_size, device=, generator=,
+config=)`` an iterable of batches drawn anew at every pass, ``loss(model, batch) ->
+Step`` and ``evaluate(model, data, config, device=, sharded=) -> {"loss": ..., "acc":
+...}``; ``summary`` gives ``fit_variants`` a trained variant's scores. Three flags say
+how it trains: ``mixed_precision`` (autocast on CUDA), ``shuffles_on_device`` and
+``may_leave_parameters_unused`` (for DistributedDataParallel).
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class Objective:
     """The interface ``fit`` trains through; see the module's docstring."""
 
     may_leave_parameters_unused = False  # DDP must look for parameters without gradients
+    mixed_precision = False  # autocast on CUDA (FitConfig.amp); off: fp32 throughout
+    shuffles_on_device = False  # draw batch orders on the device, else on the CPU
 
     def prepare(self, model: nn.Module, train_data, config, device: torch.device) -> None:
         """Fit what the model needs from the training data, and move it to ``device``."""
@@ -69,12 +74,14 @@ class Objective:
         raise NotImplementedError
 
     def summary(self, model: nn.Module, history, splits: dict, config) -> dict[str, float]:
-        """A trained variant's scores for ``fit_variants``' results: the last epoch's
-        losses and the test loss (NaN without test data)."""
+        """A trained variant's scores for ``fit_variants``' results: the training and
+        validation losses of the epoch whose weights it kept (the last, or the best
+        after early stopping) and the test loss (NaN without test data)."""
         test = splits.get("test")
+        kept = history.best_epoch - 1 if history.stopped_early else -1
         device = next(iter(model.state_dict().values())).device
-        return {"train_loss": history.train_loss[-1] if history.train_loss else math.nan,
-                "val_loss": history.val_loss[-1] if history.val_loss else math.nan,
+        return {"train_loss": history.train_loss[kept] if history.train_loss else math.nan,
+                "val_loss": history.val_loss[kept] if history.val_loss else math.nan,
                 "test_loss": math.nan if test is None else
                 self.evaluate(model, test, config, device=device)["loss"]}
 
@@ -94,6 +101,8 @@ class Classification(Objective):
 
     label_smoothing: float = 0.0
     criterion: Callable | None = None
+    mixed_precision = True      # bf16 autocast on CUDA (fp16 with loss scaling)
+    shuffles_on_device = True   # the loaders index images held on the device
 
     @property
     def may_leave_parameters_unused(self) -> bool:
@@ -167,11 +176,10 @@ class _Reshuffled:
             yield self.make(index)
 
 
-@dataclass
 class NextToken(Objective):
     """Next-token cross-entropy, averaged over the real positions of each batch;
     validation is ``evaluation.nll`` (nats per token) in chunks of ``eval_batch_size``
-    (default 1024)."""
+    (default 1024). Trains in fp32 with batch orders drawn on the CPU."""
 
     def batches(self, model: nn.Module, data, batch_size: int, *, device: torch.device,
                 generator: torch.Generator, config):
@@ -188,11 +196,11 @@ class NextToken(Objective):
                             device=device)}
 
 
-@dataclass
 class Regression(Objective):
     """Mean squared error of ``model(windows) -> (N,)`` against the targets, for data
     given as ``(inputs, targets)`` NumPy arrays; validation is the MSE of
-    ``evaluation.predict_values`` on every window."""
+    ``evaluation.predict_values`` on every window. Trains in fp32 with batch orders
+    drawn on the CPU."""
 
     def batches(self, model: nn.Module, data, batch_size: int, *, device: torch.device,
                 generator: torch.Generator, config):

@@ -130,9 +130,10 @@ def fit_variants(variants: list[str | Variant], train_data, val_data, test_data,
     variants run before it. ``objective`` (default: classification with the recipe's
     label smoothing) trains and scores every variant without one of its own.
 
-    The results table, indexed by variant name, holds the objective's scores in eval
-    mode (``Objective.summary``: for classifiers train_acc, val_acc, test_acc (%) and
-    test_loss; for the others the losses), then initial_loss (first step's, before any
+    The results table, indexed by variant name, holds the objective's scores
+    (``Objective.summary``: for classifiers train_acc, val_acc, test_acc (%) and
+    test_loss, scored afresh in eval mode; for the others the training and validation
+    losses of the kept epoch and the test loss), then initial_loss (first step's, before any
     update), epochs, best_epoch, time_s (training only), throughput (items/s),
     peak_memory_mb and num_parameters. ``test_data`` None leaves the test scores NaN.
     ``watch``, e.g. ``diagnostics.GradientRecorder``, is called on each new model and
