@@ -25,7 +25,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from coursekit import data, models, training
-from coursekit.training.loader import channel_stats, resolve_device
+from coursekit.training.devices import resolve_device
+from coursekit.training.loader import channel_stats
 
 MODELS = ["lenet", "super_lenet"]
 WARMUP_STEPS = 5

@@ -53,7 +53,8 @@ from torch.utils.data import DataLoader
 
 from coursekit import data, models, training
 from coursekit.training import metrics
-from coursekit.training.loader import channel_stats, resolve_device
+from coursekit.training.devices import resolve_device
+from coursekit.training.loader import channel_stats
 
 PROBE_STEPS = 20  # batches of the untimed warm-up runs (and of the plain worker probe)
 

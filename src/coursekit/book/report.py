@@ -206,9 +206,16 @@ def fact(results: pd.DataFrame, name: str, column: str, fmt: str = ".2f") -> str
 
 
 def _number(value: float, sign: bool = False) -> str:
-    """2 decimals, or none for large whole numbers such as parameter counts."""
+    """2 decimals; none for large whole numbers such as parameter counts; 2 significant
+    digits below 0.1 (report B's mean squared errors), where 2 decimals would show 0.00.
+
+    >>> [_number(v) for v in (81.137, 49338.0, 0.0035, 0.0)], _number(-0.00042, sign=True)
+    (['81.14', '49,338', '0.0035', '0.00'], '-0.00042')
+    """
     if value is None or math.isnan(value):
         return "n/a"
+    if 0 < abs(value) < 0.1:
+        return f"{value:{'+' if sign else ''}.2g}"
     digits = 0 if float(value).is_integer() and abs(value) >= 1000 else 2
     return f"{value:{'+' if sign else ''},.{digits}f}"
 
