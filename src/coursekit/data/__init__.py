@@ -37,7 +37,7 @@ from .errors import ChecksumError, DataError, DatasetNotFoundError
 from .lookup import SourceFile, data_dir, fetch, locate, mirror_location, status
 from .tables import load_table, split_frame
 from .images import (ImageSplit, load_images, select_classes, split_off, subset,
-                     to_grayscale, train_val_test)
+                     subsets, to_grayscale, train_val_test)
 from .manifest import (
     Manifest,
     MirrorFile,
@@ -72,6 +72,7 @@ __all__ = [
     "ImageSplit",
     "load_images",
     "select_classes",
+    "subsets",
     "train_val_test",
     "to_grayscale",
     "split_off",

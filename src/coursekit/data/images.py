@@ -169,6 +169,20 @@ def select_classes(split: ImageSplit, names: list[str]) -> ImageSplit:
     return ImageSplit(split.images[keep], new_label[split.labels[keep]], list(names))
 
 
+def subsets(splits: dict[str, ImageSplit], sizes: dict[str, int], *,
+            seed: int) -> dict[str, ImageSplit]:
+    """Each split cut to a stratified subset of ``sizes[name]`` images (:func:`subset`);
+    a split that ``sizes`` leaves out, or gives 0, stays whole.
+
+    >>> import torch
+    >>> toy = ImageSplit(torch.zeros(6, 1, 2, 2, dtype=torch.uint8), torch.tensor([0, 1] * 3), ["a", "b"])
+    >>> {k: len(v) for k, v in subsets({"train": toy, "val": toy}, {"train": 4}, seed=0).items()}
+    {'train': 4, 'val': 6}
+    """
+    return {name: subset(split, sizes[name], seed=seed) if sizes.get(name) else split
+            for name, split in splits.items()}
+
+
 def train_val_test(dataset: str, *, num_val: int, seed: int, train_subset: int = 0,
                    test_subset: int = 0, classes: str | list[str] | None = None,
                    train: str = "train", test: str = "test",

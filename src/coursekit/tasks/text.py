@@ -236,3 +236,23 @@ def sentiment_measures(results, histories: dict, recalls) -> "pd.DataFrame":
     out["val_acc_spread"] = pd.Series({n: max(h.val_acc) - min(h.val_acc)
                                        for n, h in histories.items()})
     return out
+
+
+def imdb_reviews() -> "pd.DataFrame":
+    """IMDB's 50,000 reviews (``text``, ``label``), its own train and test halves pooled."""
+    import pandas as pd
+
+    from coursekit import data
+    return pd.concat(data.load_table("imdb").values(), ignore_index=True)[["text", "label"]]
+
+
+def imdb_splits(*, num_train: int, num_val: int, num_test: int,
+                seed: int) -> dict[str, "pd.DataFrame"]:
+    """:func:`imdb_reviews` in stratified random splits as report C drew them:
+    ``num_val`` and ``num_test`` reviews, and ``num_train`` for training (0: all the
+    rest)."""
+    from coursekit import data
+    reviews = imdb_reviews()
+    sizes = {"train": num_train or len(reviews) - num_val - num_test, "val": num_val,
+             "test": num_test}
+    return data.split_frame(reviews, sizes, seed=seed)
