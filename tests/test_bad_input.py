@@ -106,7 +106,7 @@ def test_corrupt_dataset_file_is_refused_by_its_checksum(tmp_path: Path) -> None
     env = {**NO_NETWORK, "COURSEKIT_DATA_MIRROR": str(mirror),
            "COURSEKIT_DATA_DIR": str(tmp_path / "data")}
     message = _one_message(coursekit("data", "fetch", "gurmukhi_digits", env=env))
-    assert f"mirror {corrupt}: wrong checksum" in message and "not used" in message
+    assert f"mirror {corrupt}: does not match" in message and "not used" in message
     assert message.count(f"mirror {corrupt}") == 1  # one file, listed once
 
 

@@ -121,3 +121,11 @@ def test_finish_writes_one_complete_record(book, tmp_path):
     assert [r["verdict"] for r in record["claims"]] == [
         "holds", "not tested at this profile", "not tested at this profile"]
     assert record["timings"]["train_s"] == 1.5 and "chapter_s" in record["timings"]
+
+
+def test_one_untested_reason_may_name_several_claims():
+    from coursekit.runner.chapters import _read_untested
+    read = _read_untested({"cpu": {"A4.x, A4.y": "needs 100 epochs", "A3.z": "a GPU"}},
+                          Path("X1_tiny.ipynb"))
+    assert read == {"cpu": {"A4.x": "needs 100 epochs", "A4.y": "needs 100 epochs",
+                            "A3.z": "a GPU"}}

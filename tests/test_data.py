@@ -532,6 +532,22 @@ def test_corrupt_file_in_data_dir_is_removed_and_the_mirror_is_used(
     _assert_splits_equal(splits, toy_mirror["expected"])
 
 
+def test_a_wrong_file_that_cannot_be_removed_stops_the_lookup(
+    toy: dict, toy_mirror: dict, tmp_path: Path, monkeypatch
+) -> None:
+    corrupt = tmp_path / "cifar10" / TARBALL
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_bytes(b"not a tarball")
+    manifest = _toy_manifest(toy, _closed_port_url(), mirror=toy_mirror["source"])
+
+    def refuse(self, missing_ok=False):
+        raise PermissionError("read-only")
+    monkeypatch.setattr(Path, "unlink", refuse)
+    with pytest.raises(ChecksumError, match="cannot be removed .*delete it and run again"):
+        data.fetch("cifar10", manifest=manifest, data_dir=tmp_path,
+                   mirror=str(toy_mirror["root"]))
+
+
 def test_nothing_found_says_what_was_tried_and_how_to_fix_it(
     toy: dict, toy_mirror: dict, tmp_path: Path
 ) -> None:

@@ -263,3 +263,12 @@ def test_a_variant_stopped_early_reports_the_losses_of_the_epoch_it_kept():
                                val_loss=[2.5, 2.0, 2.2], best_epoch=2, stopped_early=True)
     summary = training.Regression().summary(tiny_model(), history, {"test": None}, None)
     assert summary["train_loss"] == 2.0 and summary["val_loss"] == 2.0
+
+
+def test_a_fresh_variant_is_the_model_fit_variants_starts_from():
+    variant, config = training.Variant("mlp", "mlp"), training.FitConfig(seed=3)
+    torch.manual_seed(99)  # whatever came before: the variant seeds itself
+    first = variant.fresh(config, num_hidden=1, hidden_size=8)
+    again = variant.fresh(config, num_hidden=1, hidden_size=8)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
+                                                 again.state_dict().values()))

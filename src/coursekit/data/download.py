@@ -159,9 +159,10 @@ def download_file(
         part.unlink(missing_ok=True)
         wanted = [f"{algorithm} {expected}"] * (checksum is not None) + [
             f"{num_bytes} bytes"] * (num_bytes is not None)
+        got = [f"{algorithm} {actual}"] * (checksum is not None) + [f"{received} bytes"]
         raise ChecksumError(
-            f"Checksum mismatch for {dest.name} downloaded from {url}: expected "
-            f"{', '.join(wanted)}; got {algorithm} {actual}, {received} bytes. The "
+            f"{dest.name} downloaded from {url} does not match: expected "
+            f"{', '.join(wanted)}; got {', '.join(got)}. The "
             f"download was deleted. Try again; if this persists, the file at that URL "
             f"is not the one the manifest describes."
         )

@@ -212,8 +212,8 @@ def _from_mirror_url(
     paths = []
     for item in manifest.mirror.files:
         dest, checksum = root / item.path, ("sha256", item.sha256)
-        if dest.is_file() and check_file(dest, checksum, item.bytes) is None:
-            paths.append(dest)  # already downloaded and verified
+        if dest.is_file():  # step 1 checked it (and removed it had it been wrong)
+            paths.append(dest)
             continue
         try:
             download_file(
@@ -278,13 +278,14 @@ def _verify(path: Path, reason: Callable[[Path], str | None], tried: list[str],
     if wrong is None:
         return True
     if not remove:
-        tried.append(f"{label} {path}: wrong checksum ({wrong}); not used")
+        tried.append(f"{label} {path}: does not match ({wrong}); not used")
         return False
     try:
         path.unlink()
-        tried.append(f"{label} {path}: wrong checksum ({wrong}); removed")
-    except OSError as err:
-        tried.append(f"{label} {path}: wrong checksum ({wrong}); cannot remove: {err}")
+    except OSError as err:  # left in place, a later step would take it as checked
+        raise ChecksumError(f"{label} {path} does not match ({wrong}) and cannot be "
+                            f"removed ({err}); delete it and run again") from err
+    tried.append(f"{label} {path}: does not match ({wrong}); removed")
     return False
 
 

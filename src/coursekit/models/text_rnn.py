@@ -113,13 +113,13 @@ class TextRNN(nn.Module):
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         x = self.embedding(ids)
         last = (lengths.to(ids.device) - 1).view(-1, 1, 1)
-        if self.layers is not None:
-            for i, layer in enumerate(self.layers):
-                x, _ = layer(self.between(x) if i else x)
+        if not self.bidirectional:  # the state after each text's last word
+            if self.layers is not None:
+                for i, layer in enumerate(self.layers):
+                    x, _ = layer(self.between(x) if i else x)
+            else:
+                x, _ = self.rnn(x)
             state = x.gather(1, last.expand(-1, 1, x.shape[2])).squeeze(1)
-        elif not self.bidirectional:
-            outputs, _ = self.rnn(x)
-            state = outputs.gather(1, last.expand(-1, 1, outputs.shape[2])).squeeze(1)
         else:
             for i, (fwd, bwd) in enumerate(zip(self.forward_layers, self.backward_layers)):
                 if i:

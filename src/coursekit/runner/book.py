@@ -146,6 +146,22 @@ def _mathjax_files() -> dict[str, Path]:
             for file in sorted(static.rglob("*")) if file.is_file()}
 
 
+PROFILE_SUMMARIES = {
+    "smoke": "seconds, proves the code runs",
+    "cpu": "what `make book` builds without a GPU",
+    "gpu": "the report's settings where it states them, at full scale; the boxes at the "
+           "top say what still differs",
+}
+
+
+def _other_profiles(profile: str) -> str:
+    """The sentence naming the profiles other than the page's, e.g. under ``cpu``:
+    "The other profiles: `smoke` (...) and `gpu` (...)."."""
+    others = [f"`{name}` ({text})" for name, text in PROFILE_SUMMARIES.items()
+              if name != profile]
+    return "The other profiles: " + " and ".join(others) + "."
+
+
 def rerun_box(chapter: Chapter, params: dict, defaults: dict | None = None) -> str:
     """The one box above a chapter's parameters cell: which profile produced the page,
     the parameters that differ from the cell's values, and how to re-run it."""
@@ -162,11 +178,8 @@ def rerun_box(chapter: Chapter, params: dict, defaults: dict | None = None) -> s
         f"It ran `{command}` from the repository root, {cell}. "
         f"Change a value with `-p`, e.g. `{command} -p seed=1`; run several with "
         f"`coursekit sweep {chapter.id} --profile {profile} -p seed=0,1,2`; list them "
-        f"all with `coursekit params {chapter.id}`. The other profiles: `smoke` "
-        "(seconds, proves the code runs), `cpu` (what `make book` builds without a GPU) "
-        "and `gpu` (the report's settings where it states them, at full scale; the boxes at "
-        "the top say what still differs). {doc}`/book/fork` shows how to make the "
-        "notebook your own.\n"
+        f"all with `coursekit params {chapter.id}`. {_other_profiles(profile)} "
+        "{doc}`/book/fork` shows how to make the notebook your own.\n"
         ":::"
     )
 

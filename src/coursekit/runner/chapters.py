@@ -260,13 +260,16 @@ def read_chapter(path: Path) -> Chapter:
 
 
 def _read_untested(raw: Any, path: Path) -> dict[str, dict[str, str]]:
-    """``coursekit.untested``: profile -> {"<experiment>.<claim id>": why}."""
+    """``coursekit.untested``: profile -> {"<experiment>.<claim id>": why}; one reason
+    may name several claims, separated by commas ("A4.x, A4.y": why)."""
     if not isinstance(raw, Mapping) or any(
             p not in PROFILES or not isinstance(v, Mapping) for p, v in raw.items()):
         raise ChapterError(
             f"{path.name}: coursekit.untested in the notebook metadata must map a "
             f"profile ({', '.join(PROFILES)}) to {{'<experiment>.<claim id>': 'why'}}")
-    return {p: {str(k): str(v) for k, v in claims.items()} for p, claims in raw.items()}
+    return {p: {claim.strip(): str(why) for ids, why in claims.items()
+                for claim in str(ids).split(",")}
+            for p, claims in raw.items()}
 
 
 def _toc_entries(node: Any) -> Iterator[str]:

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from coursekit.tasks.chars import CharVocab, encode_names
 from coursekit.tasks.text import Vocabulary
+from coursekit.training.devices import model_device
 from coursekit.training.evaluation import nll
 from coursekit.models import count_parameters
 
@@ -77,11 +78,6 @@ def sample(model: nn.Module, vocab: CharVocab, *, num: int = 1, start: str = "",
     return [start + vocab.text(row[1 + len(start):]) for row in rows]
 
 
-def _device(model: nn.Module) -> torch.device:
-    """Where ``model`` lives: its parameters, or a count model's buffers."""
-    return next(iter(model.state_dict().values())).device
-
-
 def _grow_names(model: nn.Module, starts: list[list[int]], category: int,
                 temperature: float, generator: torch.Generator | None, max_len: int
                 ) -> list[list[int]]:
@@ -90,7 +86,7 @@ def _grow_names(model: nn.Module, starts: list[list[int]], category: int,
     Returns the rows as id lists, the leading boundary 0 included."""
     was_training = model.training
     model.eval()
-    device = _device(model)
+    device = model_device(model)
     prefix = torch.tensor([[0] + ids for ids in starts], device=device)
     categories = torch.full((len(starts),), category, dtype=torch.long, device=device)
     done = torch.zeros(len(starts), dtype=torch.bool, device=device)
@@ -167,7 +163,7 @@ def name_nll(model: nn.Module, names: list[str], vocab: CharVocab,
     was_training = model.training
     model.eval()
     encoded = encode_names(names, vocab, categories)
-    device = _device(model)
+    device = model_device(model)
     logits = model(encoded.inputs.to(device), encoded.categories.to(device)).float().cpu()
     log_probs = torch.log_softmax(logits, dim=2)
     keep = encoded.targets >= 0

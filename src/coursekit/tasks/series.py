@@ -114,7 +114,7 @@ def compare_forecasters(variants: dict[str, tuple[int, str]],
     for name, (hidden, rule) in variants.items():
         history, net = runs.histories[name], runs.trained[name]
         predictions[name] = forecast(net, splits["test"][0])
-        train_mse, val_mse = history.train_loss[-1], history.val_loss[-1]
+        train_mse, val_mse = runs.results.loc[name, ["train_loss", "val_loss"]]
         rows[name] = {"hidden": hidden, "optimizer": rule, "train_mse": train_mse,
                       "val_mse": val_mse,
                       **forecast_errors(predictions[name], splits["test"][1], scaler),

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["autocast", "resolve_device", "seed_everything", "synchronize", "use_fp16_scaler"]
+__all__ = ["autocast", "model_device", "resolve_device", "seed_everything", "synchronize", "use_fp16_scaler"]
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -15,6 +15,11 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """Where ``model`` lives: its parameters', or a count model's buffers' device."""
+    return next(iter(model.state_dict().values())).device
 
 
 def seed_everything(seed: int) -> None:

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from coursekit.models import input_norm
 from coursekit.training import distributed
-from coursekit.training.devices import autocast, resolve_device
+from coursekit.training.devices import autocast, model_device, resolve_device
 from coursekit.training.loader import LabelledImages, make_loader
 
 __all__ = ["call_model", "evaluate", "nll", "predict", "predict_flip_averaged", "predict_values"]
@@ -117,7 +117,7 @@ def predict_values(model: nn.Module, inputs: np.ndarray, batch_size: int = 4096)
     """``model(inputs)`` for every row of ``inputs`` (e.g. the next value of each window
     of ``series.windows``), in eval mode and in chunks, as a NumPy array."""
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     chunks = [model(torch.from_numpy(chunk).to(device)).cpu()
               for chunk in np.array_split(inputs, max(1, -(-len(inputs) // batch_size)))]
     return torch.cat(chunks).numpy()

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 __all__ = ["LR_RULES", "PeakMemory", "probe_batch_sizes", "scale_lr", "training_plan",
-           "with_probe"]
+           "untrained_sizes", "with_probe"]
 
 
 class PeakMemory:
@@ -80,17 +80,28 @@ def probe_batch_sizes(make_model: Callable[[], nn.Module], sample: torch.Tensor,
 def training_plan(probe: list[dict], num_examples: int) -> "pd.DataFrame":
     """Which probed batch sizes a sweep trains, and why each other one is not: the rows
     of :func:`probe_batch_sizes` with ``trained`` and ``why not`` ("out of memory", as
-    report A records its 16,384; "larger than the N training images", where a step
+    report A records its 16,384, or "estimated not to fit in memory" for a size whose
+    peak was extrapolated beyond the limit; "larger than the N training images", where a step
     would see every image at once and an epoch would be a single step)."""
     import pandas as pd
     plan = pd.DataFrame(probe)
     too_big = plan["batch_size"] > num_examples
     plan["trained"] = plan["fits"] & ~too_big
     plan["why not"] = ""
-    plan.loc[~plan["fits"], "why not"] = "out of memory"
+    plan.loc[~plan["fits"], "why not"] = [  # a measured failure, or an estimate
+        "out of memory" if how == "out of memory" else "estimated not to fit in memory"
+        for how in plan.loc[~plan["fits"], "how"]]
     plan.loc[plan["fits"] & too_big, "why not"] = (
         f"larger than the {num_examples:,} training images")
     return plan
+
+
+def untrained_sizes(plan: "pd.DataFrame") -> str:
+    """The batch sizes a :func:`training_plan` leaves out, each with why, e.g.
+    "8,192 (larger than the 2,000 training images)"; "none" when it trains every one."""
+    left = plan.loc[~plan["trained"]]
+    return "; ".join(f"{size:,} ({why})" for size, why in
+                     zip(left["batch_size"], left["why not"])) or "none"
 
 
 def _one_step_peak_mb(make_model: Callable[[], nn.Module], sample: torch.Tensor,

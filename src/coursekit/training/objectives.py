@@ -23,7 +23,7 @@ how it trains: ``mixed_precision`` (autocast on CUDA), ``shuffles_on_device`` an
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from coursekit.models import input_norm, set_input_norm
+from coursekit.training.devices import model_device
 from coursekit.training.evaluation import call_model, evaluate, nll, predict_values
 from coursekit.training.loader import channel_stats, make_loader
 
@@ -79,7 +80,7 @@ class Objective:
         after early stopping) and the test loss (NaN without test data)."""
         test = splits.get("test")
         kept = history.best_epoch - 1 if history.stopped_early else -1
-        device = next(iter(model.state_dict().values())).device
+        device = model_device(model)
         return {"train_loss": history.train_loss[kept] if history.train_loss else math.nan,
                 "val_loss": history.val_loss[kept] if history.val_loss else math.nan,
                 "test_loss": math.nan if test is None else
@@ -112,7 +113,7 @@ class Classification(Objective):
         """Images: store their per-channel statistics on the model (all the data's, on
         every rank) and lay the model out channels-last where that is faster."""
         if not hasattr(train_data, "images"):  # texts: token ids need no statistics
-            model.to(device)
+            super().prepare(model, train_data, config, device)
             return
         mean, std = channel_stats(train_data.images)
         if not config.normalize:  # inputs in [0, 1], as torchvision's ToTensor gives them
@@ -156,14 +157,9 @@ class Classification(Objective):
                 "test_acc": test.get("acc", math.nan), "test_loss": test.get("loss", math.nan)}
 
 
-def _shuffled(n: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
-    """Index batches of a new random order of ``n`` items; the last may be short."""
-    order = torch.randperm(n, generator=generator, device=generator.device)
-    return iter(order.split(batch_size))
-
-
 class _Reshuffled:
-    """An iterable that draws a new order at every pass (one pass per epoch)."""
+    """Batches ``make(index)`` of ``n`` items in a new random order at every pass (one
+    pass per epoch); the last batch may be short."""
 
     def __init__(self, n: int, batch_size: int, generator: torch.Generator, make) -> None:
         self.n, self.batch_size, self.generator, self.make = n, batch_size, generator, make
@@ -172,7 +168,8 @@ class _Reshuffled:
         return -(-self.n // self.batch_size)
 
     def __iter__(self):
-        for index in _shuffled(self.n, self.batch_size, self.generator):
+        order = torch.randperm(self.n, generator=self.generator, device=self.generator.device)
+        for index in order.split(self.batch_size):
             yield self.make(index)
 
 
@@ -184,7 +181,7 @@ class NextToken(Objective):
     def batches(self, model: nn.Module, data, batch_size: int, *, device: torch.device,
                 generator: torch.Generator, config):
         return _Reshuffled(len(data), batch_size, generator,
-                           lambda index: data.batch(index.cpu(), device))
+                           lambda index: data.batch(index, device))
 
     def loss(self, model: nn.Module, batch) -> Step:
         total, tokens = batch.loss(model)
@@ -205,8 +202,10 @@ class Regression(Objective):
     def batches(self, model: nn.Module, data, batch_size: int, *, device: torch.device,
                 generator: torch.Generator, config):
         inputs, targets = (torch.from_numpy(a).to(device) for a in data)
-        return _Reshuffled(len(targets), batch_size, generator,
-                           lambda index: (inputs[index.to(device)], targets[index.to(device)]))
+        def batch(index: Tensor) -> tuple[Tensor, Tensor]:
+            index = index.to(device)
+            return inputs[index], targets[index]
+        return _Reshuffled(len(targets), batch_size, generator, batch)
 
     def loss(self, model: nn.Module, batch) -> Step:
         inputs, targets = batch

@@ -45,29 +45,36 @@ class Variant:
     model_kwargs: dict = field(default_factory=dict)
     objective: Objective | None = None
 
+    @property
+    def spec(self) -> models.ModelSpec | None:
+        """The registry entry of a model given by name; None for a building function."""
+        return None if callable(self.model) else models.get_spec(self.model)
+
     def build(self, **model_kwargs) -> nn.Module:
         """A fresh model (seed first: the seed sets its initial weights)."""
         kwargs = {**model_kwargs, **self.model_kwargs}
-        if callable(self.model):
-            return self.model(**kwargs)
-        return models.build_model(self.model, **kwargs)
+        return self.model(**kwargs) if self.spec is None \
+            else models.build_model(self.model, **kwargs)
+
+    def fresh(self, config: FitConfig, **model_kwargs) -> nn.Module:
+        """The model ``fit_variants`` trains, before training: seeded with the recipe's
+        seed, then built (e.g. to score it untrained)."""
+        seed_everything(self.recipe(config).seed)
+        return self.build(**model_kwargs)
 
     def recipe(self, config: FitConfig) -> FitConfig:
         """``config`` with the weight decay and augmentation that a registry model's
         ``ModelSpec`` brings (e.g. "lenet_l2", "super_resnet34"), then ``overrides``."""
-        if callable(self.model):
-            return dataclasses.replace(config, **self.overrides)
-        spec = models.get_spec(self.model)
-        return dataclasses.replace(
-            config, **{"weight_decay": spec.weight_decay or config.weight_decay,
-                       "augment": spec.augment or config.augment, **self.overrides})
+        spec = self.spec
+        brought = {} if spec is None else {
+            "weight_decay": spec.weight_decay or config.weight_decay,
+            "augment": spec.augment or config.augment}
+        return dataclasses.replace(config, **{**brought, **self.overrides})
 
     @property
     def title(self) -> str:
         """The name, and the report's name of a registry model."""
-        if callable(self.model):
-            return self.name
-        return f"{self.name} ({models.get_spec(self.model).report_name})"
+        return self.name if self.spec is None else f"{self.name} ({self.spec.report_name})"
 
 
 @dataclass
@@ -147,8 +154,7 @@ def fit_variants(variants: list[str | Variant], train_data, val_data, test_data,
             variant = Variant(variant, variant)
         recipe = variant.recipe(config)
         goal = variant.objective or objective or Classification(recipe.label_smoothing)
-        seed_everything(recipe.seed)
-        model = variant.build(**model_kwargs)
+        model = variant.fresh(config, **model_kwargs)
         print(f"--- {variant.title}")
         watcher = watch(model) if watch is not None else None
         with run_name(variant.name):
