@@ -41,6 +41,24 @@ def test_batch_hard_picks_the_farthest_positive_and_the_nearest_negative():
         pytest.approx(brute_force_batch_hard(cloud, classes, 0.3), rel=1e-5)
 
 
+def test_hard_negative_mining_is_report_cs_every_positive_with_its_nearest_negative():
+    gen = torch.Generator().manual_seed(1)
+    cloud = torch.randn(16, 4, generator=gen)
+    classes = torch.randint(0, 3, (16,), generator=gen)
+    per_pair = []
+    for a, p in itertools.permutations(range(16), 2):
+        if classes[a] == classes[p]:
+            nearest = min(float(torch.dist(cloud[a], cloud[n])) ** 2
+                          for n in range(16) if classes[n] != classes[a])
+            per_pair.append(max(0.0, float(torch.dist(cloud[a], cloud[p])) ** 2 - nearest + 0.4))
+    assert losses.hard_negative_triplet_loss(cloud, classes, margin=0.4).item() == \
+        pytest.approx(sum(per_pair) / len(per_pair), rel=1e-5)
+    with pytest.raises(ValueError, match="larger batch"):
+        losses.hard_negative_triplet_loss(torch.zeros(3, 2), torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="need a margin"):
+        losses.triplet_objective(margin=None, mining="hard_negative")
+
+
 def test_batch_all_averages_every_violating_triplet():
     gen = torch.Generator().manual_seed(2)
     cloud = torch.randn(12, 3, generator=gen)
@@ -53,7 +71,7 @@ def test_batch_all_averages_every_violating_triplet():
                 violations.append(value)
     assert losses.batch_all_triplet_loss(cloud, classes, margin=0.5).item() == \
         pytest.approx(sum(violations) / len(violations), rel=1e-5)
-    with pytest.raises(ValueError, match="mining must be 'hard' or 'all'"):
+    with pytest.raises(ValueError, match="mining must be one of 'hard_negative', 'hard', 'all'"):
         losses.triplet_objective(mining="semi-hard")
     with pytest.raises(ValueError, match="need a margin"):
         losses.triplet_objective(margin=None, mining="all")

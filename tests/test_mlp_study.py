@@ -119,6 +119,8 @@ def _depth_runs():
 def test_depth_measures_compute_every_key_e2s_claims_read():
     out = mlp_study.depth_measures(_depth_runs())
     assert out.loc["sigmoid, depth 9", "loss_drop"] == pytest.approx(0.01)
+    assert out.loc["sigmoid, depth 9", "mean_train_loss"] == pytest.approx(2.295)
+    assert out.loc["sigmoid, depth 2", "mean_train_loss"] == pytest.approx(2.05)
     assert out.loc["sigmoid, depth 9", "visible_layers"] == 3
     assert out.loc["sigmoid, depth 9", "invisible_layers"] == 6
     assert out.loc["relu, depth 9", "invisible_layers"] == 0

@@ -153,6 +153,10 @@ def depth_measures(runs, *, epoch: int = 1, reference_depth: int = 2,
     claims read:
 
     - ``final_train_loss`` and ``loss_drop`` (:func:`loss_drop`);
+    - ``mean_train_loss``: the mean of the epochs' training losses, the height of the
+      plotted loss curve on average: a network whose loss falls later or more slowly has
+      the larger one, progress within the first epoch included (which ``loss_drop``,
+      starting from the first epoch's mean, leaves out);
     - ``visible_layers`` (:func:`visible_layers` in ``epoch``) and
       ``invisible_layers`` (the other layers), where a ``GradientRecorder`` watched;
     - ``loss_drop_ratio``: ``loss_drop`` over that of the same activation at
@@ -167,6 +171,7 @@ def depth_measures(runs, *, epoch: int = 1, reference_depth: int = 2,
     out["depth"] = [parsed[v][1] for v in out.index]
     out["final_train_loss"] = [runs.histories[v].train_loss[-1] for v in out.index]
     out["loss_drop"] = [loss_drop(runs.histories[v]) for v in out.index]
+    out["mean_train_loss"] = [statistics.fmean(runs.histories[v].train_loss) for v in out.index]
     if runs.watchers:
         visible = [visible_layers(runs.watchers[v], epoch) if v in runs.watchers
                    else math.nan for v in out.index]

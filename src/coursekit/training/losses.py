@@ -1,5 +1,9 @@
-"""Losses on embeddings (chapter C4, report C): the triplet loss with batch-hard or
-batch-all triplets, and the center loss.
+"""Losses on embeddings (chapter C4, report C): the triplet loss with report C's
+hardest-negative mining, batch-hard or batch-all triplets, and the center loss.
+
+``hard_negative_triplet_loss`` is report C's: every anchor-positive pair of a batch
+with the *nearest* example of another class as its negative, on squared distances
+(FaceNet, Schroff et al. 2015): max(0, d(a, p)^2 - d(a, n)^2 + margin).
 
 ``batch_hard_triplet_loss`` (Hermans, Beyer and Leibe, 2017) takes every example of a
 batch as an anchor, with the *farthest* example of its class as the positive and the
@@ -20,7 +24,7 @@ from torch import Tensor, nn
 from coursekit.models.embedding import CenterLoss  # a part of the model: its centres train with it
 
 __all__ = ["CenterLoss", "batch_all_triplet_loss", "batch_hard_triplet_loss",
-           "center_objective", "pairwise_distances", "reconstruction_objective",
+           "center_objective", "hard_negative_triplet_loss", "pairwise_distances", "reconstruction_objective",
            "triplet_objective"]
 
 
@@ -29,6 +33,33 @@ def pairwise_distances(embeddings: Tensor) -> Tensor:
     gradient stays finite where a distance is 0."""
     squared = torch.cdist(embeddings, embeddings).pow(2)
     return squared.clamp_min(1e-12).sqrt() * (squared > 0)
+
+
+def hard_negative_triplet_loss(embeddings: Tensor, labels: Tensor,
+                               margin: float = 0.2) -> Tensor:
+    """Report C's triplet loss: mean over every anchor-positive pair (a, p) of a batch
+    of max(0, ||a - p||^2 - ||a - n||^2 + margin), where n is the example of another
+    class nearest to a ("the hardest negative example for each anchor-positive pair").
+    Unlike batch-hard mining, every positive counts, not only the farthest.
+
+    >>> e = torch.tensor([[0.0], [1.0], [3.0], [3.5]])   # classes 0, 0, 1, 1
+    >>> hard_negative_triplet_loss(e, torch.tensor([0, 0, 1, 1]), margin=4.0)  # (0+1+.25+0)/4
+    tensor(0.3125)
+
+    Raises:
+        ValueError: if no anchor in the batch has both a positive and a negative.
+    """
+    squared = pairwise_distances(embeddings).pow(2)
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    positives = same & ~eye
+    usable = positives & (~same).any(dim=1, keepdim=True)          # (anchor, positive)
+    if not usable.any():
+        raise ValueError("triplets need, in one batch, two examples of a class and one "
+                         "of another; use a larger batch")
+    hardest_negative = squared.masked_fill(same, float("inf")).min(dim=1, keepdim=True).values
+    losses = (squared - hardest_negative + margin).clamp_min(0)
+    return losses[usable].mean()
 
 
 def batch_hard_triplet_loss(embeddings: Tensor, labels: Tensor,
@@ -84,16 +115,22 @@ def batch_all_triplet_loss(embeddings: Tensor, labels: Tensor, margin: float = 0
     return losses[active].sum() / active.sum().clamp_min(1)
 
 
+TRIPLET_MINING = {"hard_negative": hard_negative_triplet_loss,
+                  "hard": batch_hard_triplet_loss, "all": batch_all_triplet_loss}
+
+
 def triplet_objective(margin: float | None = 0.2, mining: str = "hard"):
-    """``fit``'s loss_fn: the triplet loss with batch-hard (``mining="hard"``) or
+    """``fit``'s loss_fn: the triplet loss with report C's hardest negative per
+    anchor-positive pair (``mining="hard_negative"``), batch-hard (``"hard"``) or
     batch-all (``"all"``) triplets, on the embeddings of an ``EmbeddingNet`` with a
     ``NearestCentre`` head, whose class means follow the batches so that training
     accuracy means something."""
-    if mining not in ("hard", "all"):
-        raise ValueError(f"mining must be 'hard' or 'all', got {mining!r}")
-    if mining == "all" and margin is None:
-        raise ValueError("batch-all triplets need a margin (the soft margin is batch-hard's)")
-    loss = batch_hard_triplet_loss if mining == "hard" else batch_all_triplet_loss
+    if mining not in TRIPLET_MINING:
+        raise ValueError(f"mining must be one of {', '.join(map(repr, TRIPLET_MINING))}, "
+                         f"got {mining!r}")
+    if mining != "hard" and margin is None:
+        raise ValueError(f"{mining!r} triplets need a margin (the soft margin is batch-hard's)")
+    loss = TRIPLET_MINING[mining]
 
     def objective(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         embeddings = model.embed(images)
