@@ -44,7 +44,8 @@ def test_batch_hard_picks_the_farthest_positive_and_the_nearest_negative():
 def test_hard_negative_mining_is_report_cs_every_positive_with_its_nearest_negative():
     gen = torch.Generator().manual_seed(1)
     cloud = torch.randn(16, 4, generator=gen)
-    classes = torch.randint(0, 3, (16,), generator=gen)
+    classes = torch.cat([torch.randint(0, 3, (15,), generator=gen), torch.tensor([3])])
+    # class 3 has one image: it anchors no pair, but is everyone else's negative
     per_pair = []
     for a, p in itertools.permutations(range(16), 2):
         if classes[a] == classes[p]:
@@ -53,10 +54,29 @@ def test_hard_negative_mining_is_report_cs_every_positive_with_its_nearest_negat
             per_pair.append(max(0.0, float(torch.dist(cloud[a], cloud[p])) ** 2 - nearest + 0.4))
     assert losses.hard_negative_triplet_loss(cloud, classes, margin=0.4).item() == \
         pytest.approx(sum(per_pair) / len(per_pair), rel=1e-5)
-    with pytest.raises(ValueError, match="larger batch"):
-        losses.hard_negative_triplet_loss(torch.zeros(3, 2), torch.tensor([0, 1, 2]))
+    for labels in (torch.tensor([0, 1, 2]), torch.tensor([0, 0, 0])):  # no pair; no negative
+        with pytest.raises(ValueError, match="larger batch"):
+            losses.hard_negative_triplet_loss(torch.zeros(3, 2), labels)
     with pytest.raises(ValueError, match="need a margin"):
         losses.triplet_objective(margin=None, mining="hard_negative")
+    with pytest.raises(ValueError, match="batch-all's option"):
+        losses.triplet_objective(mining="hard_negative", squared=True)
+
+
+def test_hard_negative_loss_of_a_collapse_is_the_margin_with_finite_gradients():
+    points = torch.zeros(6, 3, requires_grad=True)
+    loss = losses.hard_negative_triplet_loss(points, torch.tensor([0, 0, 0, 1, 1, 1]), margin=0.2)
+    assert loss.item() == pytest.approx(0.2)
+    loss.backward()
+    assert torch.isfinite(points.grad).all()
+
+
+def test_batch_all_on_squared_distances():
+    e = torch.tensor([[0.0], [1.0], [3.0], [3.5]])
+    # the violating triplets (anchor, positive, negative): (1, 0, 3.0) 1 - 4 + 4 = 1 and
+    # (3.0, 3.5, 1) .25 - 4 + 4 = .25; the other six are below 0
+    assert losses.batch_all_triplet_loss(e, torch.tensor([0, 0, 1, 1]), margin=4.0,
+                                         squared=True).item() == pytest.approx((1 + 0.25) / 2)
 
 
 def test_batch_all_averages_every_violating_triplet():

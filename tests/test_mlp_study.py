@@ -117,15 +117,16 @@ def _depth_runs():
 
 
 def test_depth_measures_compute_every_key_e2s_claims_read():
-    out = mlp_study.depth_measures(_depth_runs())
+    out = mlp_study.depth_measures(_depth_runs(), num_classes=10)
     assert out.loc["sigmoid, depth 9", "loss_drop"] == pytest.approx(0.01)
     assert out.loc["sigmoid, depth 9", "mean_train_loss"] == pytest.approx(2.295)
     assert out.loc["sigmoid, depth 2", "mean_train_loss"] == pytest.approx(2.05)
     assert out.loc["sigmoid, depth 9", "visible_layers"] == 3
     assert out.loc["sigmoid, depth 9", "invisible_layers"] == 6
     assert out.loc["relu, depth 9", "invisible_layers"] == 0
-    assert out.loc["relu, depth 9", "loss_drop_ratio"] == pytest.approx(1.0)
-    assert out.loc["sigmoid, depth 9", "loss_drop_ratio"] == pytest.approx(0.02)
+    assert out.loc["relu, depth 9", "progress_ratio"] == pytest.approx(1.0)
+    assert out.loc["sigmoid, depth 9", "progress_ratio"] == \
+        pytest.approx((math.log(10) - 2.295) / (math.log(10) - 2.05))
     assert out.loc["sigmoid, depth 1", "loss_gap_to_relu"] == pytest.approx(0.0)
     assert math.isnan(out.loc["relu, depth 1", "loss_gap_to_relu"])
     assert mlp_study.stalled_depths(out, "sigmoid") == [9]
@@ -140,11 +141,24 @@ def test_depth_measures_compute_every_key_e2s_claims_read():
 def test_a_reference_depth_that_did_not_learn_gives_no_ratio():
     runs = _runs({"relu, depth 2": _history([2.3, 2.29]),
                   "relu, depth 5": _history([2.3, 2.0])})
-    out = mlp_study.depth_measures(runs)
-    assert out["loss_drop_ratio"].isna().all()
+    out = mlp_study.depth_measures(runs, num_classes=10)
+    assert out["progress_ratio"].isna().all()
     assert "visible_layers" not in out                          # no recorder watched
-    one_epoch = mlp_study.depth_measures(_runs({"relu, depth 2": _history([2.3])}))
+    one_epoch = mlp_study.depth_measures(_runs({"relu, depth 2": _history([2.3])}),
+                                         num_classes=10)
     assert math.isnan(one_epoch.loc["relu, depth 2", "loss_drop"])
+
+
+@pytest.mark.parametrize("depth4_curve, verdict", [([2.2, 2.0], claims.HOLDS),
+                                                   ([1.8, 1.7], claims.FAILS)])
+def test_sigmoid_slows_with_depth_reads_the_whole_curve(depth4_curve, verdict):
+    # depth 2 learns most within its first epoch: its first-to-last drop (0.1) is the
+    # smallest, yet its curve lies lowest; the claim is decided by the mean loss
+    curves = {2: [1.9, 1.8], 4: depth4_curve, 6: [2.25, 2.1], 8: [2.3, 2.2]}
+    runs = _runs({mlp_study.depth_variant("sigmoid", d): _history(c) for d, c in curves.items()})
+    out = mlp_study.depth_measures(runs, num_classes=10)
+    rows = claims.evaluate("E2", out, profile="smoke").set_index("claim")
+    assert rows.loc["sigmoid_slows_with_depth", "verdict"] == verdict
 
 
 def test_depth_frames_label_each_row():

@@ -147,21 +147,23 @@ def activation_measures(runs, *, epoch: int = 1) -> pd.DataFrame:
 # ---------------------------------------------------------------- E2: depth
 
 
-def depth_measures(runs, *, epoch: int = 1, reference_depth: int = 2,
+def depth_measures(runs, *, num_classes: int, epoch: int = 1, reference_depth: int = 2,
                    reference_activation: str = "relu") -> pd.DataFrame:
     """E2's results (variants named by :func:`depth_variant`) with the quantities its
     claims read:
 
-    - ``final_train_loss`` and ``loss_drop`` (:func:`loss_drop`);
+    - ``final_train_loss`` and ``loss_drop`` (:func:`loss_drop`): whether the loss still
+      moves after the first epoch, which a network stuck on a plateau does not;
     - ``mean_train_loss``: the mean of the epochs' training losses, the height of the
       plotted loss curve on average: a network whose loss falls later or more slowly has
       the larger one, progress within the first epoch included (which ``loss_drop``,
       starting from the first epoch's mean, leaves out);
     - ``visible_layers`` (:func:`visible_layers` in ``epoch``) and
       ``invisible_layers`` (the other layers), where a ``GradientRecorder`` watched;
-    - ``loss_drop_ratio``: ``loss_drop`` over that of the same activation at
-      ``reference_depth`` (the shallowest network that uses the activation); NaN
-      where the reference did not learn (:data:`LEARNS`) or was not trained;
+    - ``progress_ratio``: how far the curve lies below chance, ln(``num_classes``) -
+      ``mean_train_loss``, over the same for the same activation at ``reference_depth``
+      (the shallowest network that uses the activation); NaN where the reference made
+      less progress than :data:`LEARNS` or was not trained;
     - ``loss_gap_to_<reference_activation>``: |final training loss - that of
       ``reference_activation`` at the same depth|, for the other activations.
     """
@@ -178,13 +180,13 @@ def depth_measures(runs, *, epoch: int = 1, reference_depth: int = 2,
         out["visible_layers"] = visible
         out["invisible_layers"] = out["depth"] - out["visible_layers"]
 
-    def reference_drop(activation: str) -> float:
-        name = depth_variant(activation, reference_depth)
-        drop = out["loss_drop"].get(name, math.nan)
-        return drop if drop > LEARNS else math.nan  # NaN compares False: no reference
+    progress = math.log(num_classes) - out["mean_train_loss"]
 
-    out["loss_drop_ratio"] = [out.loc[v, "loss_drop"] / reference_drop(a)
-                              for v, (a, _) in parsed.items()]
+    def reference_progress(activation: str) -> float:
+        value = progress.get(depth_variant(activation, reference_depth), math.nan)
+        return value if value > LEARNS else math.nan  # NaN compares False: no reference
+
+    out["progress_ratio"] = [progress[v] / reference_progress(a) for v, (a, _) in parsed.items()]
     gap = f"loss_gap_to_{reference_activation}"
     out[gap] = math.nan
     for v, (activation, depth) in parsed.items():

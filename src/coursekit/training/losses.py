@@ -9,7 +9,8 @@ with the *nearest* example of another class as its negative, on squared distance
 batch as an anchor, with the *farthest* example of its class as the positive and the
 *nearest* example of another class as the negative: max(0, d(a, p) - d(a, n) + margin).
 ``batch_all_triplet_loss`` averages over every triplet that violates the margin
-instead; from random weights it trains where batch-hard mining collapses (chapter C4).
+instead; from random weights it trains where hard mining, report C's or batch-hard,
+collapses (chapter C4).
 ``CenterLoss`` (Wen et al., 2016) pulls each embedding towards a learned centre of its
 class, 1/2 ||x - c_y||^2, and is added to cross-entropy with a weight lambda.
 ``triplet_objective`` and ``center_objective`` are ``training.fit``'s ``loss_fn`` for a
@@ -18,14 +19,16 @@ class, 1/2 ||x - c_y||^2, and is added to cross-entropy with a weight lambda.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import Tensor, nn
 
 from coursekit.models.embedding import CenterLoss  # a part of the model: its centres train with it
 
 __all__ = ["CenterLoss", "batch_all_triplet_loss", "batch_hard_triplet_loss",
-           "center_objective", "hard_negative_triplet_loss", "pairwise_distances", "reconstruction_objective",
-           "triplet_objective"]
+           "center_objective", "hard_negative_triplet_loss", "pairwise_distances",
+           "reconstruction_objective", "triplet_objective"]
 
 
 def pairwise_distances(embeddings: Tensor) -> Tensor:
@@ -53,7 +56,7 @@ def hard_negative_triplet_loss(embeddings: Tensor, labels: Tensor,
     same = labels[:, None] == labels[None, :]
     eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
     positives = same & ~eye
-    usable = positives & (~same).any(dim=1, keepdim=True)          # (anchor, positive)
+    usable = positives & (~same).any(dim=1, keepdim=True)  # (anchor, positive) with a negative
     if not usable.any():
         raise ValueError("triplets need, in one batch, two examples of a class and one "
                          "of another; use a larger batch")
@@ -92,18 +95,21 @@ def batch_hard_triplet_loss(embeddings: Tensor, labels: Tensor,
     return losses[usable].mean()
 
 
-def batch_all_triplet_loss(embeddings: Tensor, labels: Tensor, margin: float = 0.2
-                           ) -> Tensor:
+def batch_all_triplet_loss(embeddings: Tensor, labels: Tensor, margin: float = 0.2,
+                           squared: bool = False) -> Tensor:
     """Mean of max(0, d(a, p) - d(a, n) + margin) over every triplet of the batch that
     still violates the margin (Hermans et al.'s "batch all", non-zero average): every
     pair counts, not only the hardest, so overlapping classes do not pull every
-    embedding onto one point as batch-hard mining can.
+    embedding onto one point as hard mining can. ``squared=True`` compares squared
+    distances, as report C's loss does.
 
     >>> e = torch.tensor([[0.0], [1.0], [3.0], [3.5]])   # classes 0, 0, 1, 1
     >>> batch_all_triplet_loss(e, torch.tensor([0, 0, 1, 1]), margin=2.0)  # 1, .5, .5
     tensor(0.6667)
     """
     distances = pairwise_distances(embeddings)
+    if squared:
+        distances = distances.pow(2)
     same = labels[:, None] == labels[None, :]
     eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
     valid = (same & ~eye)[:, :, None] & ~same[:, None, :]        # (anchor, pos, neg)
@@ -119,10 +125,12 @@ TRIPLET_MINING = {"hard_negative": hard_negative_triplet_loss,
                   "hard": batch_hard_triplet_loss, "all": batch_all_triplet_loss}
 
 
-def triplet_objective(margin: float | None = 0.2, mining: str = "hard"):
+def triplet_objective(margin: float | None = 0.2, mining: str = "hard",
+                      squared: bool = False):
     """``fit``'s loss_fn: the triplet loss with report C's hardest negative per
-    anchor-positive pair (``mining="hard_negative"``), batch-hard (``"hard"``) or
-    batch-all (``"all"``) triplets, on the embeddings of an ``EmbeddingNet`` with a
+    anchor-positive pair (``mining="hard_negative"``, always on squared distances),
+    batch-hard (``"hard"``) or batch-all (``"all"``; on squared distances with
+    ``squared=True``) triplets, on the embeddings of an ``EmbeddingNet`` with a
     ``NearestCentre`` head, whose class means follow the batches so that training
     accuracy means something."""
     if mining not in TRIPLET_MINING:
@@ -130,7 +138,11 @@ def triplet_objective(margin: float | None = 0.2, mining: str = "hard"):
                          f"got {mining!r}")
     if mining != "hard" and margin is None:
         raise ValueError(f"{mining!r} triplets need a margin (the soft margin is batch-hard's)")
-    loss = TRIPLET_MINING[mining]
+    if squared and mining != "all":
+        raise ValueError(f"squared=True is batch-all's option; {mining!r} mining has its "
+                         "own distances")
+    loss = (partial(batch_all_triplet_loss, squared=True) if squared
+            else TRIPLET_MINING[mining])
 
     def objective(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         embeddings = model.embed(images)
