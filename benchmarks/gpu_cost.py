@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from coursekit import models, runner
 from coursekit.book import report
 
-PROFILES = ("smoke", "cpu", "gpu")
+PROFILES = tuple(runner.PROFILES)
 UNCOUNTED = ("recurrent networks in C2, B3, B4, A7, A8 and A10, whose fused kernels the "
              "counter does not see; scikit-learn in C1; a two-parameter function in O1; no "
              "training in B5; E1's MLPs of ten depths are not described in this script")

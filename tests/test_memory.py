@@ -78,8 +78,10 @@ def test_training_plan_says_why_a_batch_size_is_not_trained():
 def test_the_sizes_left_out_say_why():
     plan = memory.training_plan([
         {"batch_size": 128, "peak_mb": 10.0, "fits": True, "how": "measured"},
+        {"batch_size": 256, "peak_mb": 9e8, "fits": False, "how": "measured"},
         {"batch_size": 4096, "peak_mb": 9e9, "fits": False, "how": "extrapolated"},
         {"batch_size": 16384, "peak_mb": float("nan"), "fits": False,
          "how": "out of memory"}], num_examples=1000)
     assert memory.untrained_sizes(plan) == (
-        "4,096 (estimated not to fit in memory); 16,384 (out of memory)")
+        "256 (over the memory limit); 4,096 (estimated not to fit in memory); "
+        "16,384 (out of memory)")

@@ -26,7 +26,7 @@ _TASKS = ("text", "corpus", "chars", "translate", "embeddings", "classic", "lm",
 
 MOVED: dict[str, str] = {
     "coursekit.train": "coursekit.training",
-    "coursekit.init": "coursekit.models.init",  # and its A5 measures: tasks.findings
+    "coursekit.init": "coursekit.models.init",  # and coursekit.tasks.findings: SPLIT
     **{f"coursekit.{m}": f"coursekit.training.{m}" for m in _TRAINING},
     **{f"coursekit.{m}": f"coursekit.tasks.{m}" for m in _TASKS},
     **{f"coursekit.{m}": f"coursekit.book.{m}" for m in ("report", "plots", "claims")},
@@ -49,12 +49,12 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return importlib.machinery.ModuleSpec(fullname, self)
 
     def create_module(self, spec):
-        new = MOVED[spec.name]
-        warnings.warn(f"{spec.name} moved to {new}; import it from there (the old path "
-                      "goes in the next release)", FutureWarning, stacklevel=2)
+        new = SPLIT.get(spec.name, (MOVED[spec.name],))
+        warnings.warn(f"{spec.name} moved to {' and '.join(new)}; import it from there "
+                      "(the old path goes in the next release)", FutureWarning, stacklevel=2)
         if spec.name in SPLIT:
-            return _forwarding(spec.name, SPLIT[spec.name])
-        module = importlib.import_module(new)
+            return _forwarding(spec.name, new)
+        module = importlib.import_module(new[0])
         self._specs[spec.name] = module.__spec__  # the import system overwrites it
         return module
 
@@ -74,6 +74,8 @@ def _forwarding(name: str, targets: tuple[str, ...]) -> types.ModuleType:
         raise AttributeError(f"{name} has no {attribute!r} (it moved to "
                              f"{' and '.join(targets)})")
     module.__getattr__ = __getattr__
+    module.__all__ = [name for target in targets  # what `import *` takes
+                      for name in getattr(importlib.import_module(target), "__all__", ())]
     return module
 
 

@@ -33,11 +33,9 @@ from coursekit.runner import runs as stored
 
 __all__ = ["main", "build_parser"]
 
-_PROFILE_HELP = (
-    "how big a run: smoke (seconds, proves the code runs), cpu (minutes on a "
-    "laptop), gpu (the reports' settings where they state them, full scale), auto "
-    "(gpu if CUDA is available, else cpu; the default)"
-)
+_PROFILE_HELP = ("how big a run: " + ", ".join(f"{name} ({text})" for name, text
+                                               in runner.PROFILES.items())
+                 + ", auto (gpu if CUDA is available, else cpu; the default)")
 
 
 # ---------------------------------------------------------------- output helpers

@@ -207,16 +207,20 @@ def fact(results: pd.DataFrame, name: str, column: str, fmt: str = ".2f") -> str
 
 def _number(value: float, sign: bool = False) -> str:
     """2 decimals; none for large whole numbers such as parameter counts; 2 significant
-    digits below 0.1 (report B's mean squared errors), where 2 decimals would show 0.00.
+    digits below 0.1 (report B's mean squared errors), where 2 decimals would show 0.00,
+    written out in decimals, never in scientific notation.
 
-    >>> [_number(v) for v in (81.137, 49338.0, 0.0035, 0.0)], _number(-0.00042, sign=True)
-    (['81.14', '49,338', '0.0035', '0.00'], '-0.00042')
+    >>> [_number(v) for v in (81.137, 49338.0, 0.0035, 0.00005, 0.0)]
+    ['81.14', '49,338', '0.0035', '0.000050', '0.00']
+    >>> _number(-0.00042, sign=True)
+    '-0.00042'
     """
     if value is None or math.isnan(value):
         return "n/a"
-    if 0 < abs(value) < 0.1:
-        return f"{value:{'+' if sign else ''}.2g}"
-    digits = 0 if float(value).is_integer() and abs(value) >= 1000 else 2
+    if 0 < abs(value) < 0.1:  # the decimals that keep 2 significant digits
+        digits = 1 - math.floor(math.log10(abs(value)))
+    else:
+        digits = 0 if float(value).is_integer() and abs(value) >= 1000 else 2
     return f"{value:{'+' if sign else ''},.{digits}f}"
 
 

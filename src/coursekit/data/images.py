@@ -205,12 +205,10 @@ def train_val_test(dataset: str, *, num_val: int, seed: int, train_subset: int =
                  else list(classes))
         pool, test_set = select_classes(pool, names), select_classes(test_set, names)
     train_set, val_set = split_off(pool, num_val, seed=seed) if num_val else (pool, None)
-    if train_subset:
-        train_set = subset(train_set, train_subset, seed=seed)
-    if test_subset:
-        test_set = subset(test_set, test_subset, seed=seed)
-    return {"train": train_set, "val": test_set if val_set is None else val_set,
-            "test": test_set}
+    cut = subsets({"train": train_set, "test": test_set},
+                  {"train": train_subset, "test": test_subset}, seed=seed)
+    return {"train": cut["train"], "val": cut["test"] if val_set is None else val_set,
+            "test": cut["test"]}
 
 
 def to_grayscale(split: ImageSplit) -> ImageSplit:

@@ -201,7 +201,7 @@ _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [
               inputs="reconstruction"),
     ModelSpec("resnet18_ce", "ResNet-18, cross-entropy",
               _with(resnet18_embedding, head="linear"), source="report C, Q 1.1"),
-    ModelSpec("resnet18_triplet", "ResNet-18, triplet loss with hard mining",
+    ModelSpec("resnet18_triplet", "ResNet-18, triplet loss",
               _with(resnet18_embedding, head="centres", normalize=True),
               source="report C, Q 1.2"),
     ModelSpec("resnet18_center", "ResNet-18, cross-entropy + center loss",

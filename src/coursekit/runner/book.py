@@ -32,7 +32,7 @@ import coursekit
 
 from . import store
 from .cache import default_library_paths, library_digest
-from .chapters import Chapter, list_chapters, read_yaml_mapping
+from .chapters import PROFILES, Chapter, list_chapters, read_yaml_mapping
 from .errors import BookBuildError, ChapterError
 from .execute import RUN_DIR_PARAMETER, RunOptions, RunResult, Task, book_runs, plan_chapters
 from .executors import Executor, LocalExecutor
@@ -146,19 +146,11 @@ def _mathjax_files() -> dict[str, Path]:
             for file in sorted(static.rglob("*")) if file.is_file()}
 
 
-PROFILE_SUMMARIES = {
-    "smoke": "seconds, proves the code runs",
-    "cpu": "what `make book` builds without a GPU",
-    "gpu": "the report's settings where it states them, at full scale; the boxes at the "
-           "top say what still differs",
-}
-
-
 def _other_profiles(profile: str) -> str:
     """The sentence naming the profiles other than the page's, e.g. under ``cpu``:
-    "The other profiles: `smoke` (...) and `gpu` (...)."."""
-    others = [f"`{name}` ({text})" for name, text in PROFILE_SUMMARIES.items()
-              if name != profile]
+    "The other profiles: `smoke` (...) and `gpu` (...)."; the boxes at the top of a
+    page say what its ``gpu`` profile still changes."""
+    others = [f"`{name}` ({text})" for name, text in PROFILES.items() if name != profile]
     return "The other profiles: " + " and ".join(others) + "."
 
 

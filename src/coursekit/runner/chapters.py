@@ -45,7 +45,13 @@ __all__ = [
     "point_label",
 ]
 
-PROFILES = ("smoke", "cpu", "gpu")  # "auto" resolves to gpu or cpu, see params.py
+# the profiles, and what each is for ("auto" resolves to gpu or cpu, see params.py);
+# the chapters' rerun boxes and `coursekit --help` say them with these words
+PROFILES = {
+    "smoke": "seconds, proves the code runs",
+    "cpu": "what make book builds without a GPU",
+    "gpu": "the report's settings where it states them, at full scale",
+}
 
 # "A1_lenet_cifar10" -> id "A1", slug "lenet_cifar10"
 _CHAPTER_NAME = re.compile(r"^(?P<id>[A-Za-z]+\d+)_(?P<slug>\w+)$")
@@ -268,7 +274,7 @@ def _read_untested(raw: Any, path: Path) -> dict[str, dict[str, str]]:
             f"{path.name}: coursekit.untested in the notebook metadata must map a "
             f"profile ({', '.join(PROFILES)}) to {{'<experiment>.<claim id>': 'why'}}")
     return {p: {claim.strip(): str(why) for ids, why in claims.items()
-                for claim in str(ids).split(",")}
+                for claim in str(ids).split(",") if claim.strip()}
             for p, claims in raw.items()}
 
 

@@ -122,7 +122,7 @@ def continue_words(model: nn.Module, vocab: Vocabulary, prompt: list[str], *,
                          f"{len(vocab):,} words; try other words")
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     ids = torch.tensor([vocab.ids(prompt)], device=device)
     for _ in range(num_words):
         nxt = _next_token(model(ids)[:, -1], temperature, generator)

@@ -36,6 +36,7 @@ __all__ = ["LEARNS", "VISIBLE", "activation_measures", "best_strength", "by_seed
            "seed_spread", "seed_variant", "stalled_depths", "visible_layers"]
 
 LEARNS = 0.05   # a training loss that falls by less than this "is not updating"
+# (and a depth-2 reference less than this below chance gives no progress_ratio)
 VISIBLE = 0.01  # a gradient below this share of the output layer's "is ~0"
 
 

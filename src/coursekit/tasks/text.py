@@ -31,8 +31,8 @@ import torch
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 __all__ = ["LabelledTexts", "PAD", "REPORT_B_STEPS", "REPORT_C_STEPS", "STOP_WORDS", "UNK",
-           "Vocabulary", "clean", "clean_steps", "encode", "encode_splits", "label_share",
-           "sentiment_measures", "tokenize"]
+           "Vocabulary", "clean", "clean_steps", "encode", "encode_splits", "imdb_reviews",
+           "imdb_splits", "label_share", "sentiment_measures", "tokenize"]
 
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
 
@@ -246,13 +246,14 @@ def imdb_reviews() -> "pd.DataFrame":
     return pd.concat(data.load_table("imdb").values(), ignore_index=True)[["text", "label"]]
 
 
-def imdb_splits(*, num_train: int, num_val: int, num_test: int,
-                seed: int) -> dict[str, "pd.DataFrame"]:
-    """:func:`imdb_reviews` in stratified random splits as report C drew them:
-    ``num_val`` and ``num_test`` reviews, and ``num_train`` for training (0: all the
-    rest)."""
+def imdb_splits(reviews: "pd.DataFrame | None" = None, *, num_train: int, num_val: int,
+                num_test: int, seed: int) -> dict[str, "pd.DataFrame"]:
+    """``reviews`` (default :func:`imdb_reviews`) in stratified random splits as report C
+    drew them: ``num_val`` and ``num_test`` reviews, and ``num_train`` for training (0:
+    all the rest)."""
     from coursekit import data
-    reviews = imdb_reviews()
+    if reviews is None:
+        reviews = imdb_reviews()
     sizes = {"train": num_train or len(reviews) - num_val - num_test, "val": num_val,
              "test": num_test}
     return data.split_frame(reviews, sizes, seed=seed)

@@ -19,6 +19,7 @@ from torch import nn
 
 from coursekit.tasks.chars import to_ascii
 from coursekit.tasks.text import Vocabulary
+from coursekit.training.devices import model_device
 
 __all__ = ["ENG_PREFIXES", "MODELS", "SOS", "EOS", "Pairs", "bleu", "build_vocab",
            "encode_pairs", "normalize", "sample_measures", "select_models", "translate",
@@ -130,7 +131,7 @@ def translate(model: nn.Module, pairs: Pairs, tgt_vocab: Vocabulary, *, max_len:
     (steps, source words) when the model attends."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     eos = tgt_vocab.index[EOS]
     sentences, attention = [], []
     for start in range(0, len(pairs), batch_size):

@@ -105,7 +105,8 @@ def print_row(history: History, num_epochs: int) -> None:
     h = history
 
     def part(loss: float, acc: float) -> str:
-        return f"loss {loss:.4g}" + ("" if math.isnan(acc) else f"  acc {acc:5.2f}%")
+        # 4 significant digits, padded to one width so the epochs' columns line up
+        return f"loss {loss:<7.4g}" + ("" if math.isnan(acc) else f"  acc {acc:5.2f}%")
     print(f"epoch {h.epoch[-1]:>{len(str(num_epochs))}}/{num_epochs}  "
           f"train {part(h.train_loss[-1], h.train_acc[-1])}  |  "
           f"val {part(h.val_loss[-1], h.val_acc[-1])}  |  "

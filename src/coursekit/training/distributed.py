@@ -193,6 +193,8 @@ def shard(data, rank: int, world: int, *, seed: int = 0, equal: bool = True):
     Returns:
         An object of the same kind as ``data`` (a dataclass is copied with
         ``dataclasses.replace``, keeping e.g. ``classes``), holding the shard's rows.
+    Raises:
+        ValueError: for a rank outside ``0..world - 1``, or data without labels.
 
     Example:
         >>> toy = SimpleNamespace(images=torch.zeros(10, 1, 2, 2), labels=torch.arange(10))
@@ -204,6 +206,9 @@ def shard(data, rank: int, world: int, *, seed: int = 0, equal: bool = True):
     """
     if not 0 <= rank < world:
         raise ValueError(f"rank {rank} is not one of the {world} ranks 0..{world - 1}")
+    if not hasattr(data, "labels"):
+        raise ValueError("several processes train classifiers of images or texts "
+                         "(data with labels); train this objective in one process")
     n = len(data.labels)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     if equal:
@@ -306,9 +311,6 @@ class ProcessGroup(Strategy):
         return device
 
     def shard(self, data, seed: int):
-        if not hasattr(data, "labels"):
-            raise ValueError("several processes train classifiers of images or texts "
-                             "(data with labels); train this objective in one process")
         return shard(data, self.rank, self.world, seed=seed)
 
     def step_function(self, model, objective, device: torch.device):

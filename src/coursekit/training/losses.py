@@ -31,19 +31,35 @@ __all__ = ["CenterLoss", "batch_all_triplet_loss", "batch_hard_triplet_loss",
            "reconstruction_objective", "triplet_objective"]
 
 
-def pairwise_distances(embeddings: Tensor) -> Tensor:
-    """Euclidean distances (N, N) between the rows of ``embeddings`` (N, D); the
-    gradient stays finite where a distance is 0."""
-    squared = torch.cdist(embeddings, embeddings).pow(2)
-    return squared.clamp_min(1e-12).sqrt() * (squared > 0)
+def pairwise_distances(embeddings: Tensor, squared: bool = False) -> Tensor:
+    """Euclidean distances (N, N) between the rows of ``embeddings`` (N, D), or their
+    squares with ``squared=True``; the gradient stays finite where a distance is 0."""
+    square = torch.cdist(embeddings, embeddings).pow(2)
+    return square if squared else square.clamp_min(1e-12).sqrt() * (square > 0)
 
 
-def hard_negative_triplet_loss(embeddings: Tensor, labels: Tensor,
-                               margin: float = 0.2) -> Tensor:
+def _triplet_masks(labels: Tensor) -> tuple[Tensor, Tensor]:
+    """``(positives, negatives)``, (N, N) masks of a batch's pairs: same class but not
+    the anchor itself, and another class.
+
+    Raises:
+        ValueError: if no anchor in the batch has both a positive and a negative.
+    """
+    same = labels[:, None] == labels[None, :]
+    positives = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    if not (positives.any(dim=1) & (~same).any(dim=1)).any():
+        raise ValueError("triplets need, in one batch, two examples of a class and one "
+                         "of another; use a larger batch")
+    return positives, ~same
+
+
+def hard_negative_triplet_loss(embeddings: Tensor, labels: Tensor, margin: float = 0.2,
+                               squared: bool = True) -> Tensor:
     """Report C's triplet loss: mean over every anchor-positive pair (a, p) of a batch
     of max(0, ||a - p||^2 - ||a - n||^2 + margin), where n is the example of another
-    class nearest to a ("the hardest negative example for each anchor-positive pair").
-    Unlike batch-hard mining, every positive counts, not only the farthest.
+    class nearest to a ("the hardest negative example for each anchor-positive pair");
+    ``squared=False`` compares plain distances. Unlike batch-hard mining, every
+    positive counts, not only the farthest.
 
     >>> e = torch.tensor([[0.0], [1.0], [3.0], [3.5]])   # classes 0, 0, 1, 1
     >>> hard_negative_triplet_loss(e, torch.tensor([0, 0, 1, 1]), margin=4.0)  # (0+1+.25+0)/4
@@ -52,26 +68,22 @@ def hard_negative_triplet_loss(embeddings: Tensor, labels: Tensor,
     Raises:
         ValueError: if no anchor in the batch has both a positive and a negative.
     """
-    squared = pairwise_distances(embeddings).pow(2)
-    same = labels[:, None] == labels[None, :]
-    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    positives = same & ~eye
-    usable = positives & (~same).any(dim=1, keepdim=True)  # (anchor, positive) with a negative
-    if not usable.any():
-        raise ValueError("triplets need, in one batch, two examples of a class and one "
-                         "of another; use a larger batch")
-    hardest_negative = squared.masked_fill(same, float("inf")).min(dim=1, keepdim=True).values
-    losses = (squared - hardest_negative + margin).clamp_min(0)
+    distances = pairwise_distances(embeddings, squared)
+    positives, negatives = _triplet_masks(labels)
+    usable = positives & negatives.any(dim=1, keepdim=True)  # pairs whose anchor has one
+    hardest_negative = distances.masked_fill(~negatives, float("inf")).min(
+        dim=1, keepdim=True).values
+    losses = (distances - hardest_negative + margin).clamp_min(0)
     return losses[usable].mean()
 
 
 def batch_hard_triplet_loss(embeddings: Tensor, labels: Tensor,
-                            margin: float | None = 0.2) -> Tensor:
+                            margin: float | None = 0.2, squared: bool = False) -> Tensor:
     """Mean over anchors of max(0, hardest positive distance - hardest negative distance
     + margin), or of the soft margin log(1 + exp(positive - negative)) with
-    ``margin=None`` (Hermans et al.'s choice: it keeps pulling after the margin is met).
-    Anchors with no other example of their class, or no example of another class, in
-    the batch are left out.
+    ``margin=None`` (Hermans et al.'s choice: it keeps pulling after the margin is met);
+    squared distances with ``squared=True``. Anchors with no other example of their
+    class, or no example of another class, in the batch are left out.
 
     >>> e = torch.tensor([[0.0], [1.0], [3.0], [3.5]])   # classes 0, 0, 1, 1
     >>> batch_hard_triplet_loss(e, torch.tensor([0, 0, 1, 1]), margin=2.0)  # (0+1+.5+0)/4
@@ -80,16 +92,11 @@ def batch_hard_triplet_loss(embeddings: Tensor, labels: Tensor,
     Raises:
         ValueError: if no anchor in the batch has both a positive and a negative.
     """
-    distances = pairwise_distances(embeddings)
-    same = labels[:, None] == labels[None, :]
-    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    positives, negatives = same & ~eye, ~same
+    distances = pairwise_distances(embeddings, squared)
+    positives, negatives = _triplet_masks(labels)
     hardest_positive = (distances * positives).max(dim=1).values
     hardest_negative = distances.masked_fill(~negatives, float("inf")).min(dim=1).values
     usable = positives.any(dim=1) & negatives.any(dim=1)
-    if not usable.any():
-        raise ValueError("batch-hard triplets need, in one batch, two examples of a class "
-                         "and one of another; use a larger batch")
     gap = hardest_positive - hardest_negative
     losses = nn.functional.softplus(gap) if margin is None else (gap + margin).clamp_min(0)
     return losses[usable].mean()
@@ -106,18 +113,15 @@ def batch_all_triplet_loss(embeddings: Tensor, labels: Tensor, margin: float = 0
     >>> e = torch.tensor([[0.0], [1.0], [3.0], [3.5]])   # classes 0, 0, 1, 1
     >>> batch_all_triplet_loss(e, torch.tensor([0, 0, 1, 1]), margin=2.0)  # 1, .5, .5
     tensor(0.6667)
+
+    Raises:
+        ValueError: if no anchor in the batch has both a positive and a negative.
     """
-    distances = pairwise_distances(embeddings)
-    if squared:
-        distances = distances.pow(2)
-    same = labels[:, None] == labels[None, :]
-    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    valid = (same & ~eye)[:, :, None] & ~same[:, None, :]        # (anchor, pos, neg)
+    distances = pairwise_distances(embeddings, squared)
+    positives, negatives = _triplet_masks(labels)
+    valid = positives[:, :, None] & negatives[:, None, :]        # (anchor, pos, neg)
     losses = (distances[:, :, None] - distances[:, None, :] + margin).clamp_min(0)
     active = valid & (losses > 1e-16)
-    if not valid.any():
-        raise ValueError("triplets need, in one batch, two examples of a class and one "
-                         "of another; use a larger batch")
     return losses[active].sum() / active.sum().clamp_min(1)
 
 
@@ -125,24 +129,22 @@ TRIPLET_MINING = {"hard_negative": hard_negative_triplet_loss,
                   "hard": batch_hard_triplet_loss, "all": batch_all_triplet_loss}
 
 
-def triplet_objective(margin: float | None = 0.2, mining: str = "hard",
-                      squared: bool = False):
+def triplet_objective(margin: float | None = 0.2, mining: str = "hard_negative",
+                      squared: bool | None = None):
     """``fit``'s loss_fn: the triplet loss with report C's hardest negative per
-    anchor-positive pair (``mining="hard_negative"``, always on squared distances),
-    batch-hard (``"hard"``) or batch-all (``"all"``; on squared distances with
-    ``squared=True``) triplets, on the embeddings of an ``EmbeddingNet`` with a
-    ``NearestCentre`` head, whose class means follow the batches so that training
-    accuracy means something."""
+    anchor-positive pair (``mining="hard_negative"``, on squared distances),
+    batch-hard (``"hard"``) or batch-all (``"all"``) triplets (both on plain distances),
+    on the embeddings of an ``EmbeddingNet`` with a ``NearestCentre`` head, whose class
+    means follow the batches so that training accuracy means something. ``squared``
+    overrides the mining's own choice of distances."""
     if mining not in TRIPLET_MINING:
         raise ValueError(f"mining must be one of {', '.join(map(repr, TRIPLET_MINING))}, "
                          f"got {mining!r}")
     if mining != "hard" and margin is None:
         raise ValueError(f"{mining!r} triplets need a margin (the soft margin is batch-hard's)")
-    if squared and mining != "all":
-        raise ValueError(f"squared=True is batch-all's option; {mining!r} mining has its "
-                         "own distances")
-    loss = (partial(batch_all_triplet_loss, squared=True) if squared
-            else TRIPLET_MINING[mining])
+    loss = TRIPLET_MINING[mining]
+    if squared is not None:
+        loss = partial(loss, squared=squared)
 
     def objective(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         embeddings = model.embed(images)

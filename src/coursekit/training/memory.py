@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["LR_RULES", "PeakMemory", "probe_batch_sizes", "scale_lr", "training_plan",
-           "untrained_sizes", "with_probe"]
+__all__ = ["LR_RULES", "PeakMemory", "WHY_NOT_FITS", "probe_batch_sizes", "scale_lr",
+           "training_plan", "untrained_sizes", "with_probe"]
 
 
 class PeakMemory:
@@ -77,20 +77,24 @@ def probe_batch_sizes(make_model: Callable[[], nn.Module], sample: torch.Tensor,
     return rows
 
 
+# why a probed batch size does not fit, by the probe's "how"
+WHY_NOT_FITS = {"out of memory": "out of memory", "measured": "over the memory limit",
+                "extrapolated": "estimated not to fit in memory"}
+
+
 def training_plan(probe: list[dict], num_examples: int) -> "pd.DataFrame":
     """Which probed batch sizes a sweep trains, and why each other one is not: the rows
-    of :func:`probe_batch_sizes` with ``trained`` and ``why not`` ("out of memory", as
-    report A records its 16,384, or "estimated not to fit in memory" for a size whose
-    peak was extrapolated beyond the limit; "larger than the N training images", where a step
-    would see every image at once and an epoch would be a single step)."""
+    of :func:`probe_batch_sizes` with ``trained`` and ``why not`` (:data:`WHY_NOT_FITS`
+    by how the peak was found: "out of memory", as report A records its 16,384; "over
+    the memory limit" for a measured peak, "estimated not to fit in memory" for an
+    extrapolated one; or "larger than the N training images", where a step would see
+    every image at once and an epoch would be a single step)."""
     import pandas as pd
     plan = pd.DataFrame(probe)
     too_big = plan["batch_size"] > num_examples
     plan["trained"] = plan["fits"] & ~too_big
     plan["why not"] = ""
-    plan.loc[~plan["fits"], "why not"] = [  # a measured failure, or an estimate
-        "out of memory" if how == "out of memory" else "estimated not to fit in memory"
-        for how in plan.loc[~plan["fits"], "how"]]
+    plan.loc[~plan["fits"], "why not"] = plan.loc[~plan["fits"], "how"].map(WHY_NOT_FITS)
     plan.loc[plan["fits"] & too_big, "why not"] = (
         f"larger than the {num_examples:,} training images")
     return plan

@@ -159,16 +159,21 @@ class Classification(Objective):
 
 class _Reshuffled:
     """Batches ``make(index)`` of ``n`` items in a new random order at every pass (one
-    pass per epoch); the last batch may be short."""
+    pass per epoch); the last batch may be short. The order is drawn on the generator's
+    device and moved, once a pass, to ``device`` (None: left where it was drawn)."""
 
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator, make) -> None:
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator, make,
+                 device: torch.device | None = None) -> None:
         self.n, self.batch_size, self.generator, self.make = n, batch_size, generator, make
+        self.device = device
 
     def __len__(self) -> int:
         return -(-self.n // self.batch_size)
 
     def __iter__(self):
         order = torch.randperm(self.n, generator=self.generator, device=self.generator.device)
+        if self.device is not None:
+            order = order.to(self.device)
         for index in order.split(self.batch_size):
             yield self.make(index)
 
@@ -202,10 +207,8 @@ class Regression(Objective):
     def batches(self, model: nn.Module, data, batch_size: int, *, device: torch.device,
                 generator: torch.Generator, config):
         inputs, targets = (torch.from_numpy(a).to(device) for a in data)
-        def batch(index: Tensor) -> tuple[Tensor, Tensor]:
-            index = index.to(device)
-            return inputs[index], targets[index]
-        return _Reshuffled(len(targets), batch_size, generator, batch)
+        return _Reshuffled(len(targets), batch_size, generator,
+                           lambda index: (inputs[index], targets[index]), device)
 
     def loss(self, model: nn.Module, batch) -> Step:
         inputs, targets = batch
