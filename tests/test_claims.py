@@ -126,6 +126,17 @@ def test_evaluate_gives_each_verdict(monkeypatch):
                                   claims.CONTRADICTED: 1}
     html = claims.style_claims(rows).to_html()
     assert "does not hold" in html and "#b00020" in html
+    assert 'class="coursekit-claims"' in html
+
+
+def test_style_claims_writes_a_shared_note_once():
+    rows = pd.DataFrame({
+        "claim": ["a", "b", "c", "d"], "the report says": ["w", "x", "y", "z"],
+        "verdict": [claims.UNTESTED, claims.HOLDS, claims.UNTESTED, claims.UNTESTED],
+        "note": ["needs 200 epochs", "", "needs 200 epochs", "needs a GPU"]})
+    shown = claims.style_claims(rows).data
+    assert list(shown["note"]) == ["needs 200 epochs", "", claims.SAME_NOTE, "needs a GPU"]
+    assert list(rows["note"])[2] == "needs 200 epochs"  # the rows themselves keep theirs
 
 
 @pytest.mark.parametrize("entry,message", [

@@ -325,13 +325,35 @@ _VERDICT_STYLE = {HOLDS: "color: #1b5e20", FAILS: "color: #b00020; font-weight: 
                   UNTESTED: "color: #6d4c00", CONTRADICTED: "color: #4a148c"}
 
 
+SAME_NOTE = "as above"  # a note shared by several claims of one table is written once
+
+
+def _notes_once(notes: pd.Series) -> pd.Series:
+    """Each distinct note as it first appears; its repeats become :data:`SAME_NOTE`.
+
+    Example:
+        >>> list(_notes_once(pd.Series(["needs a GPU", "", "needs a GPU"])))
+        ['needs a GPU', '', 'as above']
+    """
+    return notes.where(~notes.astype(bool) | ~notes.duplicated(), SAME_NOTE)
+
+
 def style_claims(table: pd.DataFrame):
-    """A pandas Styler of :func:`evaluate`'s rows for a chapter page."""
+    """A pandas Styler of :func:`evaluate`'s rows for a chapter page, its HTML table of
+    class ``coursekit-claims`` (the book's stylesheet gives the notes room); a note
+    shared by several claims (one reason several cannot be tested, one measure) is
+    written at its first claim and "as above" at the others."""
     shown = table.drop(columns=[c for c in ("claim", "profile") if c in table])
     if "experiment" in shown and shown["experiment"].nunique() <= 1:
         shown = shown.drop(columns="experiment")
     if "note" in shown and not shown["note"].astype(bool).any():
         shown = shown.drop(columns="note")
-    return (shown.reset_index(drop=True).style.hide(axis="index")
+    elif "note" in shown:
+        shown = shown.assign(note=_notes_once(shown["note"]))
+    shown = shown.reset_index(drop=True)
+    # a class per text column, for the stylesheet's widths: "the report says" -> says
+    classes = pd.DataFrame({c: c.split()[-1] for c in shown}, index=shown.index)
+    return (shown.style.hide(axis="index")
+            .set_table_attributes('class="coursekit-claims"').set_td_classes(classes)
             .format(escape="html")  # claims quote model output such as "<unk>"
             .map(lambda v: _VERDICT_STYLE.get(v, ""), subset=["verdict"]))

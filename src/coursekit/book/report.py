@@ -198,11 +198,20 @@ def style_results(results: pd.DataFrame, names: dict[str, str] | None = None):
 
 def fact(results: pd.DataFrame, name: str, column: str, fmt: str = ".2f") -> str:
     """``results.loc[name, column]`` formatted for a chapter's closing text, or "n/a" when
-    the run left that variant out (its ``variants`` parameter) or has no such value."""
+    the run left that variant out (its ``variants`` parameter) or has no such value.
+    A small negative value that rounds to zero is written "0.0", not "-0.0".
+
+    >>> frame = pd.DataFrame({"gap": [-0.02, -1.26]}, index=["dropout", "plain"])
+    >>> fact(frame, "dropout", "gap", ".1f"), fact(frame, "plain", "gap", ".1f")
+    ('0.0', '-1.3')
+    """
     if name not in results.index or column not in results:
         return "n/a"
     value = results.loc[name, column]
-    return "n/a" if pd.isna(value) else format(value, fmt)
+    if pd.isna(value):
+        return "n/a"
+    text = format(value, fmt)
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 def _number(value: float, sign: bool = False) -> str:
