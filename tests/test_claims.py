@@ -139,6 +139,14 @@ def test_style_claims_writes_a_shared_note_once():
     assert list(rows["note"])[2] == "needs 200 epochs"  # the rows themselves keep theirs
 
 
+def test_style_claims_escapes_html_and_shows_code():
+    rows = pd.DataFrame({"the report says": ["predicts <unk>"], "verdict": [claims.UNTESTED],
+                         "note": ["needs `--profile gpu`"]})
+    page = claims.style_claims(rows).to_html()
+    assert "predicts &lt;unk&gt;" in page and "<unk>" not in page
+    assert "needs <code>--profile gpu</code>" in page
+
+
 @pytest.mark.parametrize("entry,message", [
     ({"says": "x", "where": "y", "check": CASES[0][0]}, "missing id"),
     ({"id": "a", "where": "y", "check": CASES[0][0]}, "missing says"),

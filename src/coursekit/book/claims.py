@@ -29,7 +29,9 @@ shown, but its verdict is *contradicted by the report* and it counts in no share
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -328,6 +330,18 @@ _VERDICT_STYLE = {HOLDS: "color: #1b5e20", FAILS: "color: #b00020; font-weight: 
 SAME_NOTE = "as above"  # a note shared by several claims of one table is written once
 
 
+def _html_cell(value: Any) -> Any:
+    """A text cell for the page: HTML-escaped (claims quote model output such as
+    "<unk>"), then Markdown's `code` as <code> (notes name parameters and commands).
+
+    >>> _html_cell("run `--profile gpu` (<unk>)")
+    'run <code>--profile gpu</code> (&lt;unk&gt;)'
+    """
+    if not isinstance(value, str):
+        return value
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(value))
+
+
 def _notes_once(notes: pd.Series) -> pd.Series:
     """Each distinct note as it first appears; its repeats become :data:`SAME_NOTE`.
 
@@ -355,5 +369,5 @@ def style_claims(table: pd.DataFrame):
     classes = pd.DataFrame({c: c.split()[-1] for c in shown}, index=shown.index)
     return (shown.style.hide(axis="index")
             .set_table_attributes('class="coursekit-claims"').set_td_classes(classes)
-            .format(escape="html")  # claims quote model output such as "<unk>"
+            .format(_html_cell)
             .map(lambda v: _VERDICT_STYLE.get(v, ""), subset=["verdict"]))

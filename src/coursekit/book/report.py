@@ -185,14 +185,21 @@ def style_results(results: pd.DataFrame, names: dict[str, str] | None = None):
     """A Styler of a chapter's results table with readable column labels and units.
 
     Args:
-        results: one row per variant, columns among ``RESULT_COLUMNS`` (others are kept
-            as they are; columns with no value at all are dropped), e.g.
+        results: one row per variant, columns among ``RESULT_COLUMNS`` (others keep
+            their names and, if they hold floats, are written like the comparison
+            tables' numbers; columns with no value at all are dropped), e.g.
             ``training.fit_variants(...).results``.
         names: display names for the variants (the index).
+
+    >>> frame = pd.DataFrame({"test_acc": [81.137], "train_val_gap": [3.434378]})
+    >>> style_results(frame).to_html().count("3.43<"), style_results(frame).columns[0]
+    (1, 'test acc (%)')
     """
     shown = results.rename(index=names or {}).dropna(axis="columns", how="all")
     labels = {k: v[0] for k, v in RESULT_COLUMNS.items() if k in shown}
     formats = {v[0]: v[1] for k, v in RESULT_COLUMNS.items() if k in shown}
+    formats |= {c: _number for c in shown.select_dtypes("float").columns
+                if c not in RESULT_COLUMNS}
     return shown.rename(columns=labels).style.format(formats, na_rep="n/a")
 
 
