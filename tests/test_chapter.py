@@ -108,7 +108,7 @@ def test_finish_writes_one_complete_record(book, tmp_path):
         ch.verdict("X1", "nope")
     summary = ch.summary()
     assert summary.startswith("**1 of 3 claims hold** at the `cpu` profile")
-    assert "needs 200 epochs" in summary
+    assert "Why: needs 200 epochs." in summary  # a sentence, not a parenthesis
     assert ch.finish(facts={"best": "bn"}, timings={"train_s": 1.5}) is None
     path = ch.record_path
     record = json.loads(path.read_text())

@@ -129,6 +129,29 @@ def test_evaluate_gives_each_verdict(monkeypatch):
     assert 'class="coursekit-claims"' in html
 
 
+def test_a_claim_whose_requirement_fails_is_not_tested(monkeypatch):
+    # wrong_init (10.2 %) learned nothing: its small loss gap says nothing
+    learned = {"kind": "at_least", "metric": "acc", "value": 20}
+    gap = {"kind": "less", "a": "wrong_init", "b": "bn", "metric": "loss"}
+    _fake_experiment(monkeypatch, [
+        {"id": "vacuous", "says": "x", "where": "y", "check": {**gap},
+         "requires": {**learned, "variant": "wrong_init"}},
+        {"id": "meaningful", "says": "x", "where": "y",
+         "check": {**gap, "a": "plain"}, "requires": {**learned, "variant": "plain"}}])
+    rows = claims.evaluate("X1", RESULTS, profile="cpu").set_index("claim")
+    assert rows.loc["vacuous", "verdict"] == claims.UNTESTED
+    assert "acc of wrong_init >= 20" in rows.loc["vacuous", "note"]
+    assert "10.2" in rows.loc["vacuous", "note"]
+    assert rows.loc["meaningful", "verdict"] == claims.FAILS  # plain's loss is higher
+
+
+def test_a_malformed_requirement_is_refused(monkeypatch):
+    _fake_experiment(monkeypatch, [{"id": "a", "says": "x", "where": "y",
+                                    "check": CASES[0][0], "requires": {"kind": "nope"}}])
+    with pytest.raises(ValueError, match="requires"):
+        claims.claims("X1")
+
+
 def test_style_claims_writes_a_shared_note_once():
     rows = pd.DataFrame({
         "claim": ["a", "b", "c", "d"], "the report says": ["w", "x", "y", "z"],

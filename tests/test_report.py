@@ -37,6 +37,16 @@ def test_comparison_has_one_row_per_reported_number_and_marks_shortfalls():
     assert "n/a" in html and "#b00020" in html
 
 
+def test_comparison_leaves_out_numbers_the_report_does_not_give():
+    # report A's Table 6 gives Tiny ImageNet runs no test accuracy: no row, not "n/a"
+    ours = pd.DataFrame({"test_acc": {"cifar10/lenet/kaiming": 60.0,
+                                      "tiny_imagenet/lenet/kaiming": 1.0}})
+    table = report.comparison_table("A5", ours, profile="cpu")
+    assert table.reported.notna().all()
+    assert not table.variant.str.contains("Tiny ImageNet").any()
+    assert "SuperLeNet" in " ".join(table.variant)
+
+
 def test_fact_formats_a_result_or_says_it_is_missing():
     results = pd.DataFrame({"test_acc": [55.634, float("nan")]}, index=["lenet", "lenet_bn"])
     assert report.fact(results, "lenet", "test_acc") == "55.63"

@@ -209,23 +209,25 @@ class Chapter:
         for the chapter's "What we learned"."""
         count = self.tally()
         held, counted = claims_.share(count)
+        fails, contradicted = count[claims_.FAILS], count[claims_.CONTRADICTED]
         lines = [f"**{held} of {counted} claims hold** at the "
-                 f"`{self.profile}` profile ({count[claims_.FAILS]} do not hold, "
-                 f"{count[claims_.UNTESTED]} not tested"
-                 + (f"; {count[claims_.CONTRADICTED]} more are contradicted by the report "
-                    "itself" if count[claims_.CONTRADICTED] else "") + ")."]
+                 f"`{self.profile}` profile ({fails} {'does' if fails == 1 else 'do'} not "
+                 f"hold, {count[claims_.UNTESTED]} not tested"
+                 + (f"; {contradicted} more {'is' if contradicted == 1 else 'are'} "
+                    "contradicted by the report itself" if contradicted else "") + ")."]
         said: set[str] = set()  # a reason shared by several claims is given once
         for experiment, rows in self._claims.items():
             for row in rows.to_dict(orient="records"):
                 if row["verdict"] not in (claims_.FAILS, claims_.UNTESTED):
                     continue
-                why = ""
+                why = ""  # a sentence of its own: reasons hold parentheses of their own
                 if row["verdict"] == claims_.UNTESTED and row["note"]:
-                    why = " (as above)" if row["note"] in said else f" ({row['note']})"
-                    said.add(row["note"])
+                    note = row["note"].rstrip(".")
+                    why = " Why: as above." if note in said else f" Why: {note}."
+                    said.add(note)
                 lines.append(f"- {row['verdict'].capitalize()}, {experiment}: "
                              f"\"{row['the report says']}\"; we measured "
-                             f"{row['we measured']}{why}.")
+                             f"{row['we measured']}.{why}")
         return "\n".join(lines)
 
     # ------------------------------------------------------------ the record

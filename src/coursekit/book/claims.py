@@ -25,6 +25,10 @@ A claim whose variant or metric the run did not produce is *not tested* (a profi
 that leaves a variant out, or a scale the chapter declares out of reach). A claim the
 report contradicts itself on (``contradicted:`` names the two places) is evaluated and
 shown, but its verdict is *contradicted by the report* and it counts in no share.
+A claim may also name what a run must show before the claim means anything
+(``requires:``, a check of the same kinds, e.g. that a network learned at all before
+its train-validation gap is compared): when the run falls short of it, the claim is
+*not tested* and its note says why.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class Claim:
     check: Mapping[str, Any]
     measure: str = ""        # how a derived quantity of the check is computed
     contradicted: str = ""   # the two places of the report that disagree
+    requires: Mapping[str, Any] | None = None  # a check the run must pass first
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,16 @@ def _fmt(value: Any) -> str:
         else f"{value:,.0f}"
 
 
+def _pairs(variants: Sequence[Any], values: Sequence[Any]) -> str:
+    """What a check compared, for its row: "name: value" pairs joined by semicolons
+    (variant names such as "sigmoid, depth 9" hold commas of their own).
+
+    >>> _pairs(["sigmoid, depth 9", "relu"], [17.344, 0.0029])
+    'sigmoid, depth 9: 17.34; relu: 0.0029'
+    """
+    return "; ".join(f"{v}: {_fmt(x)}" for v, x in zip(variants, values))
+
+
 def _list(variant: str | Sequence[str]) -> list[str]:
     return [variant] if isinstance(variant, (str, int)) else list(variant)
 
@@ -115,13 +130,13 @@ def _list(variant: str | Sequence[str]) -> list[str]:
 def _greater(r: Results, c: Mapping) -> Outcome:
     a, b = _value(r, c["a"], c["metric"]), _value(r, c["b"], c["metric"])
     margin = c.get("margin", 0)
-    return Outcome(a > b + margin, f"{c['a']} {_fmt(a)}, {c['b']} {_fmt(b)}")
+    return Outcome(a > b + margin, _pairs([c["a"], c["b"]], [a, b]))
 
 
 def _less(r: Results, c: Mapping) -> Outcome:
     a, b = _value(r, c["a"], c["metric"]), _value(r, c["b"], c["metric"])
     margin = c.get("margin", 0)
-    return Outcome(a < b - margin, f"{c['a']} {_fmt(a)}, {c['b']} {_fmt(b)}")
+    return Outcome(a < b - margin, _pairs([c["a"], c["b"]], [a, b]))
 
 
 def _order(r: Results, c: Mapping) -> Outcome:
@@ -129,7 +144,7 @@ def _order(r: Results, c: Mapping) -> Outcome:
     pairs = list(zip(values, values[1:]))
     ok = all(x > y for x, y in pairs) if c.get("descending", True) else \
         all(x < y for x, y in pairs)
-    return Outcome(ok, ", ".join(f"{v} {_fmt(x)}" for v, x in zip(c["variants"], values)))
+    return Outcome(ok, _pairs(c["variants"], values))
 
 
 def _best(r: Results, c: Mapping) -> Outcome:
@@ -143,16 +158,15 @@ def _best(r: Results, c: Mapping) -> Outcome:
     top = pick(values, key=values.get)
     ours = values[str(c["variant"])]
     ok = ours == values[top]
-    shown = f"{c['variant']} {_fmt(ours)}"
-    return Outcome(ok, shown if ok else f"{shown}; {top} {_fmt(values[top])}")
+    shown = [c["variant"]] + ([] if ok else [top])
+    return Outcome(ok, _pairs(shown, [values[str(v)] for v in shown]))
 
 
 def _bound(compare: Callable[[Any], bool]) -> Callable[[Results, Mapping], Outcome]:
     def check(r: Results, c: Mapping) -> Outcome:
         variants = _list(c["variant"])
         values = [_value(r, v, c["metric"]) for v in variants]
-        shown = ", ".join(f"{v} {_fmt(x)}" if len(variants) > 1 else _fmt(x)
-                          for v, x in zip(variants, values))
+        shown = _pairs(variants, values) if len(variants) > 1 else _fmt(values[0])
         return Outcome(all(compare(x, c) for x in values), shown)
     return check
 
@@ -196,7 +210,9 @@ def run_check(check: Mapping[str, Any], results: Results | pd.DataFrame) -> Outc
     try:
         return CHECKS[check["kind"]][1](results_mapping(results), check)
     except _Missing as missing:
-        return Outcome(None, f"no {missing.args[0]} in this run", (missing.args[0],))
+        variant, _, metric = missing.args[0].rpartition(".")
+        return Outcome(None, f"{metric} of {variant} not measured in this run",
+                       (missing.args[0],))
 
 
 def describe(check: Mapping[str, Any]) -> str:
@@ -248,9 +264,12 @@ def claims(experiment_id: str) -> list[Claim]:
             raise ValueError(f"{where}: id {raw['id']!r} is used twice")
         seen.add(raw["id"])
         validate(raw["check"], f"{where} ({raw['id']})")
+        if "requires" in raw:
+            validate(raw["requires"], f"{where} ({raw['id']}, requires)")
         found.append(Claim(experiment_id, str(raw["id"]), str(raw["says"]),
                            str(raw["where"]), dict(raw["check"]),
-                           str(raw.get("measure", "")), str(raw.get("contradicted", ""))))
+                           str(raw.get("measure", "")), str(raw.get("contradicted", "")),
+                           dict(raw["requires"]) if "requires" in raw else None))
     return found
 
 
@@ -281,6 +300,11 @@ def evaluate(experiment_id: str, results: Results | pd.DataFrame, *, profile: st
     rows = []
     for claim in claims(experiment_id):
         outcome = run_check(claim.check, results)
+        if claim.requires and claim.id not in untested:
+            before = run_check(claim.requires, results)
+            if before.holds is False:
+                untested[claim.id] = (f"the claim needs {describe(claim.requires)} first, "
+                                      f"and this run measured {before.measured}")
         verdict = _verdict(claim, outcome, untested)
         measured = outcome.measured
         if verdict == CONTRADICTED and outcome.holds is not None:

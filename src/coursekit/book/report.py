@@ -98,7 +98,8 @@ def comparison_table(experiment_id: str, reproduced: pd.DataFrame, *, profile: s
         profile: the profile that produced ``reproduced`` (smoke, cpu or gpu).
         metrics: which metric keys to compare; defaults to every one both sides have.
     Returns:
-        Columns experiment, variant, metric, reported, reproduced, difference
+        One row per number the report gives (none where it gives none), columns
+        experiment, variant, metric, reported, reproduced, difference
         (reproduced - reported), profile; and ``short`` (True where an accuracy falls
         more than ``SHORTFALL_POINTS`` below the report).
     """
@@ -109,6 +110,8 @@ def comparison_table(experiment_id: str, reproduced: pd.DataFrame, *, profile: s
     rows = []
     for variant in theirs.index:
         for key in keys:
+            if pd.isna(theirs.loc[variant, key]):
+                continue  # the report gives no such number for this variant
             ours = reproduced[key].get(variant, math.nan) if key in reproduced else math.nan
             rows.append({"experiment": experiment_id,
                          "variant": theirs.loc[variant, "name"],
@@ -145,14 +148,29 @@ def style_shown(table: pd.DataFrame, source: str):
 
 
 def style_comparison(table: pd.DataFrame):
-    """A pandas Styler of ``comparison_table`` for the page: tidy numbers, shortfalls red."""
+    """A pandas Styler of ``comparison_table`` for the page: tidy numbers (counts
+    without decimals), shortfalls red.
+
+    >>> table = pd.DataFrame({"variant": ["filter", "gru"], "metric": ["pairs", "acc"],
+    ...                       "reported": [10599.0, 81.5], "reproduced": [10923.0, 80.0],
+    ...                       "difference": [324.0, -1.5], "short": [False, False]})
+    >>> html = style_comparison(table).to_html()
+    >>> "+324<" in html, "10,923<" in html, "-1.50<" in html
+    (True, True, True)
+    """
     def mark(row: pd.Series) -> list[str]:
         return ["color: #b00020" if row["short"] and c == "difference" else ""
                 for c in row.index]
 
-    return (_drop_constant(table.reset_index(drop=True)).style.apply(mark, axis=1)
+    table = _drop_constant(table.reset_index(drop=True))
+    # counts (pairs, words, parameters) on both sides: whole numbers, no decimals
+    counts = table.index[table[["reported", "reproduced"]].map(
+        lambda v: float(v).is_integer()).all(axis="columns")]
+    return (table.style.apply(mark, axis=1)
             .format({"reported": _number, "reproduced": _number,
-                     "difference": lambda v: _number(v, sign=True)})
+                     "difference": _difference})
+            .format("{:,.0f}", subset=(counts, ["reported", "reproduced"]))
+            .format("{:+,.0f}", subset=(counts, ["difference"]))
             .hide(axis="index").hide(["short"], axis="columns"))
 
 
@@ -170,7 +188,20 @@ RESULT_COLUMNS = {  # results column -> (label on the page, number format)
     "num_parameters": ("parameters", "{:,.0f}"),
     "precision": ("precision (%)", "{:.2f}"), "recall": ("recall (%)", "{:.2f}"),
     "f1": ("F1 (%)", "{:.2f}"), "f1_weighted": ("F1, weighted (%)", "{:.2f}"),
+    "train_val_gap": ("train - val (points)", "{:.2f}"),
+    "train_test_gap": ("train - test (points)", "{:.2f}"),
+    "final_train_loss": ("last epoch's train loss", "{:.3f}"),
+    "val_acc_over_chance": ("val acc / chance", "{:.2f}"),
 }
+
+
+def _difference(value: float) -> str:
+    """A signed difference; one that is rounding error (below 1e-6) is written 0.
+
+    >>> _difference(-1.1e-08), _difference(-0.04), _difference(2.5)
+    ('0.00', '-0.040', '+2.50')
+    """
+    return "0.00" if abs(value) < 1e-6 else _number(value, sign=True)
 
 
 def _drop_constant(table: pd.DataFrame) -> pd.DataFrame:

@@ -155,7 +155,8 @@ def fit_variants(variants: list[str | Variant], train_data, val_data, test_data,
         recipe = variant.recipe(config)
         goal = variant.objective or objective or Classification(recipe.label_smoothing)
         model = variant.fresh(config, **model_kwargs)
-        print(f"--- {variant.title}")
+        if recipe.verbose:  # a quiet recipe prints nothing, not even the heading
+            print(f"--- {variant.title}")
         watcher = watch(model) if watch is not None else None
         with run_name(variant.name):
             history = fit(model, train_data, val_data, recipe, objective=goal,
