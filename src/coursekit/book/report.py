@@ -252,6 +252,32 @@ def fact(results: pd.DataFrame, name: str, column: str, fmt: str = ".2f") -> str
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
+def early_stopping_sentence(results: pd.DataFrame, name: str, num_epochs: int,
+                            patience: int) -> str:
+    """What an early-stopping run did, for a chapter's closing text (after "Early
+    stopping ..." or a run's name): it stopped and went back to its best epoch, ran
+    every epoch, or was not trained. A run stopped when it ran fewer than
+    ``num_epochs`` epochs; ``training.fit`` restores the best weights only then.
+
+    >>> runs = pd.DataFrame({"epochs": [4, 6], "best_epoch": [2, 6], "test_acc": [80.0, 81.0]},
+    ...                     index=["stopped", "ran_on"])
+    >>> early_stopping_sentence(runs, "stopped", 6, 2)
+    'stopped after epoch 4 and went back to its lowest validation loss, epoch 2 (80.00 %)'
+    >>> early_stopping_sentence(runs, "ran_on", 6, 2)[:50]
+    'ran all 6 epochs: its validation loss never went 2'
+    >>> early_stopping_sentence(runs, "absent", 6, 2)
+    'was not trained in this run'
+    """
+    if name not in results.index:
+        return "was not trained in this run"
+    epochs, score = int(results.loc[name, "epochs"]), fact(results, name, "test_acc")
+    if epochs < num_epochs:
+        return (f"stopped after epoch {epochs} and went back to its lowest validation "
+                f"loss, epoch {fact(results, name, 'best_epoch', '.0f')} ({score} %)")
+    return (f"ran all {num_epochs} epochs: its validation loss never went {patience} "
+            f"epochs without a new low, so it kept the last epoch's weights ({score} %)")
+
+
 def _number(value: float, sign: bool = False) -> str:
     """2 decimals; none for large whole numbers such as parameter counts; 2 significant
     digits below 0.1 (report B's mean squared errors), where 2 decimals would show 0.00,

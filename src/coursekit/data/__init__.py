@@ -36,8 +36,8 @@ from . import settings
 from .errors import ChecksumError, DataError, DatasetNotFoundError
 from .lookup import SourceFile, data_dir, fetch, locate, mirror_location, status
 from .tables import load_table, split_frame
-from .images import (ImageSplit, load_images, select_classes, split_off, subset,
-                     subsets, to_grayscale, train_val_test)
+from .images import (ImageSplit, load_images, select_classes, split_off, split_sizes,
+                     subset, subsets, to_grayscale, train_val_test)
 from .manifest import (
     Manifest,
     MirrorFile,
@@ -76,6 +76,7 @@ __all__ = [
     "train_val_test",
     "to_grayscale",
     "split_off",
+    "split_sizes",
     "subset",
     "settings",
 ]
