@@ -78,6 +78,14 @@ def test_a_missing_value_means_not_tested(results):
     assert outcome.holds is None and outcome.missing == ("plain.acc",)
 
 
+def test_best_of_a_run_without_rivals_is_not_tested():
+    # a seed run that trained only the named variant has nothing to be best against
+    check = {"kind": "best", "variant": "bn", "metric": "acc"}
+    outcome = claims.run_check(check, {"bn": {"acc": 61.0}, "plain": {"loss": 1.0}})
+    assert outcome.holds is None
+    assert outcome.measured == "acc of any other variant not measured in this run"
+
+
 @pytest.mark.parametrize("check,message", [
     ({"kind": "bigger", "a": "x", "b": "y", "metric": "acc"}, "unknown check kind"),
     ({"a": "x", "b": "y"}, "unknown check kind"),

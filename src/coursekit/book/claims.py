@@ -153,6 +153,8 @@ def _best(r: Results, c: Mapping) -> Outcome:
              [k for k, row in r.items() if row.get(metric) is not None]]
     if str(c["variant"]) not in among:
         among.append(str(c["variant"]))
+    if len(among) < 2:  # best of one: a run that trained no rival (e.g. a seed run)
+        raise _Missing(f"any other variant.{metric}")
     values = {v: _value(r, v, metric) for v in among}
     pick = min if c.get("lower_is_better", False) else max
     top = pick(values, key=values.get)
