@@ -78,6 +78,13 @@ def test_a_missing_value_means_not_tested(results):
     assert outcome.holds is None and outcome.missing == ("plain.acc",)
 
 
+def test_a_tie_is_not_the_best():
+    check = {"kind": "best", "variant": "L1", "metric": "acc", "lower_is_better": True}
+    outcome = claims.run_check(check, {"L1": {"acc": 10.0}, "L2": {"acc": 10.0},
+                                       "base": {"acc": 93.0}})
+    assert outcome.holds is False and outcome.measured == "L1: 10; L2: 10"
+
+
 def test_best_of_a_run_without_rivals_is_not_tested():
     # a seed run that trained only the named variant has nothing to be best against
     check = {"kind": "best", "variant": "bn", "metric": "acc"}

@@ -14,7 +14,7 @@ kind      fields                                      holds when
 greater   a, b, metric, margin=0                      r[a] > r[b] + margin
 less      a, b, metric, margin=0                      r[a] < r[b] - margin
 order     variants, metric, descending=true           strictly decreasing (increasing)
-best      variant, metric, among=all, lower_is_better the variant is the max (min)
+best      variant, metric, among=all, lower_is_better above (below) every rival
 at_least  variant (one or a list), metric, value      every r[v] >= value
 at_most   variant (one or a list), metric, value      every r[v] <= value
 near      variant (one or a list), metric, value, tol every abs(r[v] - value) <= tol
@@ -148,20 +148,21 @@ def _order(r: Results, c: Mapping) -> Outcome:
 
 
 def _best(r: Results, c: Mapping) -> Outcome:
-    metric = c["metric"]
+    """The variant beats every rival outright; a tie (say, two networks at chance) does
+    not make it the best."""
+    metric, name = c["metric"], str(c["variant"])
     among = [str(v) for v in c.get("among") or
              [k for k, row in r.items() if row.get(metric) is not None]]
-    if str(c["variant"]) not in among:
-        among.append(str(c["variant"]))
-    if len(among) < 2:  # best of one: a run that trained no rival (e.g. a seed run)
+    rivals = [v for v in among if v != name]
+    if not rivals:  # best of one: a run that trained no rival (e.g. a seed run)
         raise _Missing(f"any other variant.{metric}")
-    values = {v: _value(r, v, metric) for v in among}
-    pick = min if c.get("lower_is_better", False) else max
-    top = pick(values, key=values.get)
-    ours = values[str(c["variant"])]
-    ok = ours == values[top]
-    shown = [c["variant"]] + ([] if ok else [top])
-    return Outcome(ok, _pairs(shown, [values[str(v)] for v in shown]))
+    ours = _value(r, name, metric)
+    values = {v: _value(r, v, metric) for v in rivals}
+    lower = c.get("lower_is_better", False)
+    rival = (min if lower else max)(values, key=values.get)
+    ok = ours < values[rival] if lower else ours > values[rival]
+    shown = [name] + ([] if ok else [rival])
+    return Outcome(ok, _pairs(shown, [ours] + ([] if ok else [values[rival]])))
 
 
 def _bound(compare: Callable[[Any], bool]) -> Callable[[Results, Mapping], Outcome]:
