@@ -43,16 +43,38 @@ def test_start_table_joins_measures_and_chance_ratios():
     assert table.loc["kaiming", "initial_loss"] == 5.3
 
 
-@pytest.mark.parametrize("scheme", ["kaiming", "xavier"])
-def test_proper_schemes_start_near_ln_c_and_large_gaussian_far_above(scheme):
+@pytest.mark.parametrize("name", ["super_lenet", "resnet18", "compact_cnn", "mlp_6x256"])
+def test_kaiming_init_starts_the_output_layer_small_so_the_first_loss_is_ln_c(name):
+    torch.manual_seed(0)
+    model = init.kaiming_init(models.build_model(name, num_classes=7))
+    output = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+    assert output.out_features == 7  # the layer kaiming_init treats as the output layer
+    assert output.weight.std().item() == pytest.approx(0.01, rel=0.25)
+    assert torch.all(output.bias == 0.01)
+    channels = 1 if name.startswith("mlp") else 3
+    images, labels = torch.randn(64, channels, 32, 32), torch.randint(0, 7, (64,))
+    with torch.no_grad():
+        loss = torch.nn.functional.cross_entropy(model.train()(images), labels).item()
+    assert loss == pytest.approx(math.log(7), abs=0.05)  # report A: within 0.03 of ln C
+
+
+def test_kaiming_init_can_keep_kaimings_scale_on_the_output_layer():
+    torch.manual_seed(0)
+    model = init.apply_init(models.build_model("lenet"), "kaiming_all_layers")
+    output = model.fc_model[-1]
+    expected = math.sqrt(2 / (1 + 0.01**2) / output.in_features)
+    assert output.weight.std().item() == pytest.approx(expected, rel=0.3)
+
+
+def test_xavier_starts_near_ln_c_and_large_gaussian_far_above():
     torch.manual_seed(0)
     images, labels = torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
     losses = {}
-    for name in (scheme, "large_gaussian"):
-        model = models.build_model("super_lenet", init=name).eval()
+    for scheme in ("xavier", "large_gaussian"):
+        model = models.build_model("super_lenet", init=scheme).eval()
         with torch.no_grad():
-            losses[name] = torch.nn.functional.cross_entropy(model(images), labels).item()
-    assert abs(losses[scheme] - math.log(10)) < 1.0
+            losses[scheme] = torch.nn.functional.cross_entropy(model(images), labels).item()
+    assert abs(losses["xavier"] - math.log(10)) < 1.0
     assert losses["large_gaussian"] > math.log(10) + 2.303
 
 
