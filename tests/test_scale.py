@@ -42,6 +42,12 @@ record = {"profile": profile, "results": {"net": {"test_acc": acc}},
               {"experiment": "A1", "variant": "Net", "metric": "test accuracy (%)",
                "reported": 60.0, "reproduced": acc, "difference": acc - 60.0,
                "short": acc < 58.5},
+              {"experiment": "A1", "variant": "Net", "metric": "parameters",
+               "reported": 62006.0, "reproduced": 62006.0, "difference": 0.0,
+               "short": False},
+              {"experiment": "B4", "variant": "RNN", "metric": "test MSE (scaled)",
+               "reported": 0.0045, "reproduced": 0.00091, "difference": -0.00359,
+               "short": False},
           ],
           "claims": [
               {"experiment": "A1", "the report says": "a <unk> | claim", "where": "T1",
@@ -140,6 +146,9 @@ def test_scoreboard_shows_mean_and_std_over_seeds_from_the_records(book: Path, l
     assert "| Net accuracy | {doc}`S1 <../chapters/S1_net>` | 66.00 | **▼ 53.00 ± 1.00** | 3 | `smoke` |" in page
     assert "profile `smoke` · CPU (2 threads) · 2026-11-22 10:00 UTC" in page
     assert "| A1 | Net | test accuracy (%) | 60.00 | 51.00 | **▼ -9.00** |" in page
+    # counts without decimals, small errors to two significant digits, as on the pages
+    assert "| A1 | Net | parameters | 62,006 | 62,006 | 0 |" in page
+    assert "| B4 | RNN | test MSE (scaled) | 0.0045 | 0.00091 | -0.0036 |" in page
     assert "a &lt;unk&gt; \\| claim" in page  # escaped for the Markdown table
     # the totals open the page: claims per report and per part, headlines within 1.5
     totals = page.split("## Headline results")[0]

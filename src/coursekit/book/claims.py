@@ -42,6 +42,8 @@ from typing import Any
 
 import pandas as pd
 
+from coursekit.book import numbers
+
 __all__ = ["CHECKS", "CONTRADICTED", "FAILS", "HOLDS", "UNTESTED", "VERDICTS", "Claim",
            "Outcome", "claims", "describe", "evaluate", "results_mapping", "run_check",
            "share", "style_claims", "tally", "validate"]
@@ -101,15 +103,6 @@ def _value(results: Results, variant: str, metric: str) -> Any:
     return value
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if value != 0 and abs(value) < 0.01:
-        return f"{value:.2g}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".") if not float(value).is_integer() \
-        else f"{value:,.0f}"
-
-
 def _pairs(variants: Sequence[Any], values: Sequence[Any]) -> str:
     """What a check compared, for its row: "name: value" pairs joined by semicolons
     (variant names such as "sigmoid, depth 9" hold commas of their own).
@@ -117,7 +110,7 @@ def _pairs(variants: Sequence[Any], values: Sequence[Any]) -> str:
     >>> _pairs(["sigmoid, depth 9", "relu"], [17.344, 0.0029])
     'sigmoid, depth 9: 17.34; relu: 0.0029'
     """
-    return "; ".join(f"{v}: {_fmt(x)}" for v, x in zip(variants, values))
+    return "; ".join(f"{v}: {numbers.short(x)}" for v, x in zip(variants, values))
 
 
 def _list(variant: str | Sequence[str]) -> list[str]:
@@ -169,7 +162,7 @@ def _bound(compare: Callable[[Any], bool]) -> Callable[[Results, Mapping], Outco
     def check(r: Results, c: Mapping) -> Outcome:
         variants = _list(c["variant"])
         values = [_value(r, v, c["metric"]) for v in variants]
-        shown = _pairs(variants, values) if len(variants) > 1 else _fmt(values[0])
+        shown = _pairs(variants, values) if len(variants) > 1 else numbers.short(values[0])
         return Outcome(all(compare(x, c) for x in values), shown)
     return check
 
@@ -226,7 +219,7 @@ def describe(check: Mapping[str, Any]) -> str:
         'acc: a > b > c'
     """
     kind, metric = check["kind"], check.get("metric", "")
-    margin = f" by more than {_fmt(check['margin'])}" if check.get("margin") else ""
+    margin = f" by more than {numbers.short(check['margin'])}" if check.get("margin") else ""
     if kind in ("greater", "less"):
         sign = ">" if kind == "greater" else "<"
         return f"{metric}: {check['a']} {sign} {check['b']}{margin}"
@@ -238,9 +231,9 @@ def describe(check: Mapping[str, Any]) -> str:
         among = f" among {', '.join(map(str, check['among']))}" if check.get("among") else ""
         return f"{metric}: {check['variant']} {word}{among}"
     who = ", ".join(map(str, _list(check["variant"])))
-    value = _fmt(check["value"])
+    value = numbers.short(check["value"])
     sign = {"at_least": f">= {value}", "at_most": f"<= {value}", "equals": f"= {value}",
-            "near": f"= {value} ± {_fmt(check.get('tol', 0))}"}[kind]
+            "near": f"= {value} ± {numbers.short(check.get('tol', 0))}"}[kind]
     return f"{metric} of {who} {sign}"
 
 

@@ -23,6 +23,7 @@ import yaml
 
 import coursekit
 from coursekit._atomic import write_text_atomic
+from coursekit.book import numbers
 
 __all__ = ["SHORTFALL_POINTS", "comparison_table", "environment", "experiment", "fact",
            "reported", "select_variants", "style_comparison", "style_results",
@@ -142,7 +143,7 @@ def shown_table(experiment_id: str) -> pd.DataFrame | None:
 
 def style_shown(table: pd.DataFrame, source: str):
     """A pandas Styler of ``shown_table`` with a caption saying why it is not compared."""
-    return (table.style.format(_number, na_rep="-")
+    return (table.style.format(numbers.cell, na_rep="-")
             .set_caption(f"Also reported by {source}, shown and not compared (another "
                          "machine, or a number this run does not measure):"))
 
@@ -151,12 +152,14 @@ def style_comparison(table: pd.DataFrame):
     """A pandas Styler of ``comparison_table`` for the page: tidy numbers (counts
     without decimals), shortfalls red.
 
-    >>> table = pd.DataFrame({"variant": ["filter", "gru"], "metric": ["pairs", "acc"],
-    ...                       "reported": [10599.0, 81.5], "reproduced": [10923.0, 80.0],
-    ...                       "difference": [324.0, -1.5], "short": [False, False]})
+    >>> table = pd.DataFrame({"variant": ["filter", "gru", "lenet"],
+    ...                       "metric": ["pairs", "acc", "parameters"],
+    ...                       "reported": [10599.0, 81.5, 62006.0],
+    ...                       "reproduced": [10923.0, 80.0, 62006.0],
+    ...                       "difference": [324.0, -1.5, 0.0], "short": [False] * 3})
     >>> html = style_comparison(table).to_html()
-    >>> "+324<" in html, "10,923<" in html, "-1.50<" in html
-    (True, True, True)
+    >>> "+324<" in html, "10,923<" in html, "-1.50<" in html, ">0<" in html
+    (True, True, True, True)
     """
     def mark(row: pd.Series) -> list[str]:
         return ["color: #b00020" if row["short"] and c == "difference" else ""
@@ -164,19 +167,21 @@ def style_comparison(table: pd.DataFrame):
 
     table = _drop_constant(table.reset_index(drop=True))
     # counts (pairs, words, parameters) on both sides: whole numbers, no decimals
-    counts = table.index[table[["reported", "reproduced"]].map(
-        lambda v: float(v).is_integer()).all(axis="columns")]
+    counts = table.index[[numbers.is_count(reported, ours) for reported, ours
+                          in zip(table["reported"], table["reproduced"])]]
     return (table.style.apply(mark, axis=1)
-            .format({"reported": _number, "reproduced": _number,
-                     "difference": _difference})
+            .format({"reported": numbers.cell, "reproduced": numbers.cell,
+                     "difference": numbers.difference})
             .format("{:,.0f}", subset=(counts, ["reported", "reproduced"]))
-            .format("{:+,.0f}", subset=(counts, ["difference"]))
+            .format(lambda v: numbers.difference(v, whole=True),
+                    subset=(counts, ["difference"]))
             .hide(axis="index").hide(["short"], axis="columns"))
 
 
 RESULT_COLUMNS = {  # results column -> (label on the page, number format)
     "train_acc": ("train acc (%)", "{:.2f}"), "val_acc": ("val acc (%)", "{:.2f}"),
-    "test_acc": ("test acc (%)", "{:.2f}"), "test_loss": ("test loss", "{:.3f}"),
+    "test_acc": ("test acc (%)", "{:.2f}"),
+    "test_acc_std": ("seed std", "{:.2f}"), "test_loss": ("test loss", "{:.3f}"),
     "top5_acc": ("top-5 acc (%)", "{:.2f}"),
     "initial_loss": ("initial loss", "{:.3f}"), "lr": ("learning rate", "{:.4g}"),
     "steps_per_epoch": ("steps / epoch", "{:.0f}"),
@@ -193,15 +198,6 @@ RESULT_COLUMNS = {  # results column -> (label on the page, number format)
     "final_train_loss": ("last epoch's train loss", "{:.3f}"),
     "val_acc_over_chance": ("val acc / chance", "{:.2f}"),
 }
-
-
-def _difference(value: float) -> str:
-    """A signed difference; one that is rounding error (below 1e-6) is written 0.
-
-    >>> _difference(-1.1e-08), _difference(-0.04), _difference(2.5)
-    ('0.00', '-0.040', '+2.50')
-    """
-    return "0.00" if abs(value) < 1e-6 else _number(value, sign=True)
 
 
 def _drop_constant(table: pd.DataFrame) -> pd.DataFrame:
@@ -229,7 +225,7 @@ def style_results(results: pd.DataFrame, names: dict[str, str] | None = None):
     shown = results.rename(index=names or {}).dropna(axis="columns", how="all")
     labels = {k: v[0] for k, v in RESULT_COLUMNS.items() if k in shown}
     formats = {v[0]: v[1] for k, v in RESULT_COLUMNS.items() if k in shown}
-    formats |= {c: _number for c in shown.select_dtypes("float").columns
+    formats |= {c: numbers.cell for c in shown.select_dtypes("float").columns
                 if c not in RESULT_COLUMNS}
     return shown.rename(columns=labels).style.format(formats, na_rep="n/a")
 
@@ -276,25 +272,6 @@ def early_stopping_sentence(results: pd.DataFrame, name: str, num_epochs: int,
                 f"loss, epoch {fact(results, name, 'best_epoch', '.0f')} ({score} %)")
     return (f"ran all {num_epochs} epochs: its validation loss never went {patience} "
             f"epochs without a new low, so it kept the last epoch's weights ({score} %)")
-
-
-def _number(value: float, sign: bool = False) -> str:
-    """2 decimals; none for large whole numbers such as parameter counts; 2 significant
-    digits below 0.1 (report B's mean squared errors), where 2 decimals would show 0.00,
-    written out in decimals, never in scientific notation.
-
-    >>> [_number(v) for v in (81.137, 49338.0, 0.0035, 0.00005, 0.0)]
-    ['81.14', '49,338', '0.0035', '0.000050', '0.00']
-    >>> _number(-0.00042, sign=True)
-    '-0.00042'
-    """
-    if value is None or math.isnan(value):
-        return "n/a"
-    if 0 < abs(value) < 0.1:  # the decimals that keep 2 significant digits
-        digits = 1 - math.floor(math.log10(abs(value)))
-    else:
-        digits = 0 if float(value).is_integer() and abs(value) >= 1000 else 2
-    return f"{value:{'+' if sign else ''},.{digits}f}"
 
 
 def environment() -> dict:

@@ -16,7 +16,6 @@ Nothing on the page is typed by hand: a chapter that has not run says so.
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from coursekit.book import numbers
 
 from . import store
 from .cache import default_library_paths, library_digest
@@ -206,12 +205,10 @@ def _cell(value: Any) -> str:
             .replace("|", "\\|").replace("\n", " "))
 
 
-def _num(value: Any, sign: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    value = float(value)
-    digits = 0 if value.is_integer() and abs(value) >= 1000 else 2
-    return f"{value:{'+' if sign else ''},.{digits}f}"
+def _difference(row: Mapping[str, Any]) -> str:
+    """A comparison row's difference, without decimals when it compares two counts."""
+    counts = numbers.is_count(row.get("reported"), row.get("reproduced"))
+    return numbers.difference(row.get("difference"), whole=counts)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]],
@@ -242,13 +239,13 @@ def _reported_value(row: Headline) -> tuple[float | None, str]:
             spec["metric"]]
     except (KeyError, TypeError):
         return None, "n/a"
-    return float(value), _num(value)
+    return float(value), numbers.cell(value)
 
 
 def _headline_numbers(root: Path, rows: Sequence[Headline],
                       profile: str) -> list[dict[str, Any]]:
     """Per headline row: its chapter, values over seeds, mean, std, reported, short."""
-    numbers = []
+    headlines = []
     library = _library(root)
     for row in rows:
         values, record = headline_values(root, row, profile, library)
@@ -257,21 +254,21 @@ def _headline_numbers(root: Path, rows: Sequence[Headline],
         std = statistics.stdev(values) if len(values) > 1 else 0.0
         short = None if mean is None or reported is None else \
             mean < reported - SHORTFALL_POINTS
-        numbers.append({"row": row, "chapter": find_chapter(root, row.chapter),
+        headlines.append({"row": row, "chapter": find_chapter(root, row.chapter),
                         "values": values, "record": record, "mean": mean, "std": std,
                         "reported": reported, "reported_text": reported_text,
                         "short": short})
-    return numbers
+    return headlines
 
 
-def _headline_section(numbers: Sequence[Mapping[str, Any]]) -> list[str]:
+def _headline_section(headlines: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = ["## Headline results", "",
              f"Each row ran once per seed (mean ± standard deviation over the seeds; "
              f"**▼** marks a mean more than {SHORTFALL_POINTS} points below the "
              "report). The device and date of each run are in its chapter's section "
              "below; the chapter page gives the command that re-runs it.", ""]
     table = []
-    for n in numbers:
+    for n in headlines:
         chapter, record = n["chapter"], n["record"]
         ours = "not run yet" if n["mean"] is None else f"{n['mean']:.2f} ± {n['std']:.2f}"
         ours = f"**▼ {ours}**" if n["short"] else ours
@@ -289,15 +286,15 @@ def _chapter_section(chapter: Chapter, record: dict | None) -> list[str]:
     if record is None:
         return [title, "", f"Not run yet: `coursekit run {chapter.id}` ({link}).", ""]
     lines = [title, "", f"{_provenance(record)} · {link}", ""]
-    numbers = record.get("comparison") or []
+    rows = record.get("comparison") or []
     claims = record.get("claims") or []
-    if numbers:
+    if rows:
         lines += _table(
             ["experiment", "variant", "metric", "reported", "reproduced", "difference"],
             [[_cell(r.get("experiment")), _cell(r.get("variant")), _cell(r.get("metric")),
-              _num(r.get("reported")), _num(r.get("reproduced")),
-              f"**▼ {_num(r.get('difference'), True)}**" if r.get("short")
-              else _num(r.get("difference"), True)] for r in numbers],
+              numbers.cell(r.get("reported")), numbers.cell(r.get("reproduced")),
+              f"**▼ {_difference(r)}**" if r.get("short") else _difference(r)]
+             for r in rows],
             "lllrrr")
     if claims:
         lines += _table(["experiment", "the report says", "where", "we measured",
@@ -306,7 +303,7 @@ def _chapter_section(chapter: Chapter, record: dict | None) -> list[str]:
                           _cell(r.get("where")), _cell(r.get("we measured")),
                           f"**{r['verdict']}**" if r.get("verdict") == FAILS
                           else _cell(r.get("verdict"))] for r in claims])
-    if not numbers and not claims:
+    if not rows and not claims:
         lines += ["This run's record holds no reported-vs-reproduced rows; re-run the "
                   f"chapter with `coursekit run {chapter.id} --force`.", ""]
     return lines
@@ -366,13 +363,13 @@ def _totals_table(groups: Mapping[str, Mapping[str, int]], name: str) -> list[st
                    "contradicted by the report"], table, "lrrrrr")
 
 
-def _totals_section(root: Path, numbers: Sequence[Mapping[str, Any]],
+def _totals_section(root: Path, headlines: Sequence[Mapping[str, Any]],
                     figure: bool, records: Mapping[str, dict | None]) -> list[str]:
     from coursekit.book import claims
     rows = claim_rows(root, records)
     total = claims.tally(rows)
     held, share = _share_text(total)
-    comparable = [n for n in numbers if n["reported"] is not None]
+    comparable = [n for n in headlines if n["reported"] is not None]
     within = [n for n in comparable if n["short"] is False]
     lines = ["## Does what the reports found hold?", "",
              f"Claims that hold: {held} ({share}). {total[claims.FAILS]} do not hold "
@@ -460,10 +457,10 @@ def render_scoreboard(root: Path, profile: str | None = None, *,
              "profile, device and date produced it. The `smoke` profile proves that the "
              "code runs, not that the findings hold: read a `cpu` or `gpu` build's "
              "scoreboard for those.", ""]
-    numbers = _headline_numbers(root, read_headlines(root), profile)
-    lines += _totals_section(root, numbers, figure, records)
-    if numbers:
-        lines += _headline_section(numbers)
+    headlines = _headline_numbers(root, read_headlines(root), profile)
+    lines += _totals_section(root, headlines, figure, records)
+    if headlines:
+        lines += _headline_section(headlines)
     lines += ["## Chapter by chapter", "",
               f"**▼** marks an accuracy more than {SHORTFALL_POINTS} points below the "
               "report.", ""]

@@ -1,0 +1,95 @@
+"""How the book writes a number: one module, so a chapter's tables, its claims and the
+scoreboard agree (B4's mean squared errors of 0.0009 once read "0.00" on the scoreboard
+while the chapter page said "0.00091").
+
+Two styles, for two places:
+
+- ``cell``, for table columns: a fixed number of decimals so a column lines up (2;
+  none for large whole numbers such as parameter counts; 2 significant digits below 0.1,
+  where 2 decimals would show 0.00). ``difference`` writes the signed gap between two of
+  them, without decimals when both were whole counts.
+- ``short``, for numbers inside a sentence (a claim's "we measured"): the shortest
+  form, trailing zeros dropped ("76.3", "5", "0.00091").
+
+Standard library only: the runner (which writes the scoreboard) imports it without
+pandas or torch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["cell", "difference", "is_count", "short"]
+
+
+def cell(value: Any, sign: bool = False) -> str:
+    """A number for a table cell, written out in decimals, never in scientific notation.
+
+    >>> [cell(v) for v in (81.137, 49338.0, 0.0035, 0.00005, 0.0, None)]
+    ['81.14', '49,338', '0.0035', '0.000050', '0.00', 'n/a']
+    >>> cell(-0.00042, sign=True), cell(2.5, sign=True)
+    ('-0.00042', '+2.50')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    value = float(value)
+    if 0 < abs(value) < 0.1:  # the decimals that keep 2 significant digits
+        digits = 1 - math.floor(math.log10(abs(value)))
+    else:
+        digits = 0 if value.is_integer() and abs(value) >= 1000 else 2
+    return f"{value:{'+' if sign else ''},.{digits}f}"
+
+
+def difference(value: Any, whole: bool = False) -> str:
+    """A signed difference for a table cell. ``whole``: the two numbers compared were
+    counts, so is their difference (no decimals, and 0 when they agree). One that is
+    rounding error (below 1e-6) is written without a sign.
+
+    >>> difference(-1.1e-08), difference(-0.04), difference(2.5), difference(None)
+    ('0.00', '-0.040', '+2.50', 'n/a')
+    >>> difference(0.0, whole=True), difference(324.0, whole=True)
+    ('0', '+324')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if abs(value) < 1e-6:
+        return "0" if whole else "0.00"
+    return f"{value:+,.0f}" if whole else cell(value, sign=True)
+
+
+def is_count(*values: Any) -> bool:
+    """Whether the values read as counts (parameters, word pairs): whole numbers, the
+    largest at least 1,000, as ``cell`` writes without decimals. Their difference is a
+    count too; a whole accuracy such as 60.0 % is not one.
+
+    >>> is_count(62006.0, 62006), is_count(10599.0, 999.0), is_count(60.0, 51.0)
+    (True, True, False)
+    >>> is_count(62006.0, 81.5), is_count(None, 3000.0)
+    (False, False)
+    """
+    try:
+        numbers = [float(v) for v in values]
+    except (TypeError, ValueError):
+        return False
+    return all(v.is_integer() for v in numbers) and max(map(abs, numbers)) >= 1000
+
+
+def short(value: Any) -> str:
+    """A number inside a sentence: 2 decimals at most, trailing zeros dropped, 2
+    significant digits below 0.01 (never scientific notation); anything that is not a
+    number as ``str``.
+
+    >>> [short(v) for v in (76.3, 17.344, 5, 62006.0, 0.00091, 0.005, 1.2e-05)]
+    ['76.3', '17.34', '5', '62,006', '0.00091', '0.005', '0.000012']
+    >>> short(True), short("negative"), short(float("nan"))
+    ('True', 'negative', 'nan')
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return str(value)
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    digits = 2
+    if abs(value) < 0.01:  # the decimals that keep 2 significant digits
+        digits = 1 - math.floor(math.log10(abs(value)))
+    return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
