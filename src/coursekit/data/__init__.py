@@ -35,9 +35,9 @@ package knows nothing of training.
 from . import settings
 from .errors import ChecksumError, DataError, DatasetNotFoundError
 from .lookup import SourceFile, data_dir, fetch, locate, mirror_location, status
-from .tables import load_table, split_frame
-from .images import (ImageSplit, load_images, select_classes, split_off, split_sizes,
-                     subset, subsets, to_grayscale, train_val_test)
+from .tables import load_table, split_frame, split_sizes
+from .images import (ImageSplit, load_images, select_classes, split_off, subset, subsets,
+                     to_grayscale, train_val_test)
 from .manifest import (
     Manifest,
     MirrorFile,

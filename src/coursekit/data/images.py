@@ -18,7 +18,7 @@ from .errors import DataError
 from .lookup import fetch, resolve_manifest
 from .manifest import Manifest
 
-__all__ = ["ImageSplit", "load_images", "split_off", "split_sizes", "subset",
+__all__ = ["ImageSplit", "load_images", "split_off", "subset",
            "select_classes", "to_grayscale", "train_val_test"]
 
 
@@ -209,17 +209,6 @@ def train_val_test(dataset: str, *, num_val: int, seed: int, train_subset: int =
                   {"train": train_subset, "test": test_subset}, seed=seed)
     return {"train": cut["train"], "val": cut["test"] if val_set is None else val_set,
             "test": cut["test"]}
-
-
-def split_sizes(splits: dict, name: str = "images") -> "pd.DataFrame":
-    """How many items each split holds, as the one-column table a chapter shows under
-    its data cell (``splits`` maps a split's name to anything with a length).
-
-    >>> split_sizes({"train": [0] * 9, "test": [0] * 3})["images"].to_dict()
-    {'train': 9, 'test': 3}
-    """
-    import pandas as pd
-    return pd.DataFrame({name: {k: len(v) for k, v in splits.items()}})
 
 
 def to_grayscale(split: ImageSplit) -> ImageSplit:

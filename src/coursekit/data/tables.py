@@ -16,7 +16,7 @@ from .errors import DataError
 from .lookup import locate, resolve_manifest
 from .manifest import Manifest
 
-__all__ = ["load_table", "split_frame"]
+__all__ = ["load_table", "split_frame", "split_sizes"]
 
 
 def load_table(name: str, *, manifest: Manifest | None = None, data_dir: Path | None = None,
@@ -79,3 +79,14 @@ def split_frame(frame: pd.DataFrame, sizes: dict[str, int], *, label: str = "lab
         rest, splits[name] = train_test_split(rest, test_size=size, random_state=seed,
                                               stratify=rest[label])
     return {name: splits[name].reset_index(drop=True) for name in sizes}
+
+
+def split_sizes(splits: dict, name: str = "images") -> pd.DataFrame:
+    """How many items each split holds, as the one-column table a chapter shows under
+    its data cell (``splits`` maps a split's name to anything with a length: image
+    splits, DataFrames, lists of tokenised reviews).
+
+    >>> split_sizes({"train": [0] * 9, "test": [0] * 3})["images"].to_dict()
+    {'train': 9, 'test': 3}
+    """
+    return pd.DataFrame({name: {k: len(v) for k, v in splits.items()}})
