@@ -148,6 +148,26 @@ def test_fit_variants_applies_each_variants_recipe():
     assert set(runs.histories) == set(runs.trained) == {"lenet", "short", "l2"}
 
 
+def test_fit_over_seeds_trains_every_variant_once_per_seed_on_the_same_data():
+    g = torch.Generator().manual_seed(0)
+    data = SimpleNamespace(images=torch.randint(0, 255, (64, 1, 32, 32), generator=g,
+                                                dtype=torch.uint8),
+                           labels=torch.randint(0, 10, (64,), generator=g))
+    recipe = training.FitConfig(num_epochs=1, **FAST)
+    variants = ["mlp", training.Variant("pinned", "mlp", {"seed": 7})]
+    runs = training.fit_over_seeds(variants, data, data, data, recipe, [3, 0])
+    assert list(runs) == [3, 0]
+    first = {seed: r.results["initial_loss"] for seed, r in runs.items()}
+    assert first[3]["mlp"] != first[0]["mlp"]          # new weights for each seed
+    assert first[3]["pinned"] == first[0]["pinned"]    # a variant's own seed wins
+    again = training.fit_variants(variants, data, data, data, training.FitConfig(
+        num_epochs=1, seed=0, **FAST))
+    assert again.results["test_acc"].equals(runs[0].results["test_acc"])
+    for seeds in ([], [1, 1]):
+        with pytest.raises(ValueError, match="one or more different seeds"):
+            training.fit_over_seeds(variants, data, data, data, recipe, seeds)
+
+
 def test_batch_larger_than_the_data_trains_on_the_full_batch():
     history = training.fit(tiny_model(), separable(64), None, num_epochs=3,
                            **{**FAST, "batch_size": 1000})

@@ -15,8 +15,8 @@ import pandas as pd
 
 __all__ = ["add_chance_ratios", "add_gaps", "class_recalls", "history_measures",
            "hockey_steps", "loss_volatility", "measures", "min_recall_gain",
-           "regularisation_measures", "smoothed_target_entropy", "start_measures",
-           "start_table"]
+           "regularisation_measures", "seed_means", "smoothed_target_entropy",
+           "stack_seeds", "start_measures", "start_table"]
 
 
 def add_gaps(results: pd.DataFrame) -> pd.DataFrame:
@@ -163,6 +163,47 @@ def regularisation_measures(results, runs, val_data) -> "pd.DataFrame":
     out["stopped_early"] = pd.Series({n: int(h.stopped_early)
                                       for n, h in runs.histories.items()})
     return out
+
+
+# ---------------------------------------------------------------- over seeds
+
+
+def stack_seeds(per_seed: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """One table of every run from per-seed results tables (seed -> results indexed
+    by variant, e.g. of :func:`coursekit.training.fit_over_seeds`): rows named
+    ``"<variant>, seed <s>"`` (as E3's, so the scoreboard pools a headline's seeds
+    with ``"<variant>, seed *"``), with ``variant`` and ``seed`` columns.
+
+    Example:
+        >>> runs = {0: pd.DataFrame({"test_acc": [80.0]}, index=["lstm"]),
+        ...         1: pd.DataFrame({"test_acc": [84.0]}, index=["lstm"])}
+        >>> stack_seeds(runs).index.tolist()
+        ['lstm, seed 0', 'lstm, seed 1']
+    """
+    from coursekit.tasks.mlp_study import seed_variant  # it imports this module
+    return pd.concat([results.assign(variant=results.index, seed=seed).set_axis(
+        [seed_variant(v, seed) for v in results.index]) for seed, results in per_seed.items()])
+
+
+def seed_means(stacked: pd.DataFrame) -> pd.DataFrame:
+    """The mean over seeds of every numeric column of :func:`stack_seeds`' table, one
+    row per variant in first-seen order (the ``seed`` column left out): what a chapter's
+    claims are checked on when it trains several seeds. A column of another kind (an
+    optimizer's name) is kept where every seed of a variant agrees on it.
+
+    Example:
+        >>> runs = {s: pd.DataFrame({"test_acc": [80.0 + 4 * s, 60.0 + 2 * s],
+        ...                          "optimizer": ["adam", "sgd"]}, index=["a", "b"])
+        ...         for s in (0, 1)}
+        >>> seed_means(stack_seeds(runs)).to_dict("index")
+        {'a': {'test_acc': 82.0, 'optimizer': 'adam'}, 'b': {'test_acc': 61.0, 'optimizer': 'sgd'}}
+    """
+    groups = stacked.drop(columns="seed").groupby("variant", sort=False)
+    means = groups.mean(numeric_only=True)
+    labels = [c for c in stacked.columns if c not in means and c not in ("variant", "seed")
+              and (groups[c].nunique(dropna=False) == 1).all()]
+    return means.join(groups[labels].first())[
+        [c for c in stacked.columns if c in means or c in labels]].rename_axis(None)
 
 
 # ---------------------------------------------------------------- how runs start (A5)

@@ -32,7 +32,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 __all__ = ["LabelledTexts", "PAD", "REPORT_B_STEPS", "REPORT_C_STEPS", "STOP_WORDS", "UNK",
            "Vocabulary", "clean", "clean_steps", "encode", "encode_splits", "imdb_reviews",
-           "imdb_splits", "label_share", "sentiment_measures", "tokenize"]
+           "imdb_splits", "label_share", "recalls_of", "sentiment_measures", "tokenize",
+           "tweet_results"]
 
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
 
@@ -236,6 +237,37 @@ def sentiment_measures(results, histories: dict, recalls) -> "pd.DataFrame":
     out["val_acc_spread"] = pd.Series({n: max(h.val_acc) - min(h.val_acc)
                                        for n, h in histories.items()})
     return out
+
+
+def tweet_results(runs, test_data, classes: list[str]) -> "pd.DataFrame":
+    """What B3 measures of one seed's ``VariantRuns``, one row per variant: the scores
+    of ``runs.scored`` (macro precision, recall, F1), ``f1_weighted`` (report B's F1,
+    weighted by class size), ``best_val_acc`` (the best epoch's) and the columns of
+    :func:`sentiment_measures`."""
+    import pandas as pd
+
+    from coursekit.tasks import findings
+    from coursekit.training import metrics
+    results = runs.scored(test_data)
+    predicted = runs.predictions(test_data)
+    results["f1_weighted"] = pd.Series({
+        n: metrics.classification_summary(test_data.labels, p, average="weighted")["f1"]
+        for n, p in predicted.items()})
+    results["best_val_acc"] = pd.Series({n: max(h.val_acc) for n, h in runs.histories.items()})
+    recalls = findings.class_recalls(predicted, test_data.labels, classes)
+    return sentiment_measures(results, runs.histories, recalls)
+
+
+def recalls_of(results, classes: list[str]) -> "pd.DataFrame":
+    """The ``recall_<class>`` columns of ``results`` as a variant x class table (e.g. of
+    the means over seeds), for :func:`coursekit.tasks.findings.min_recall_gain`.
+
+    >>> import pandas as pd
+    >>> recalls_of(pd.DataFrame({"recall_x": [80.0], "recall_y": [60.0]}, index=["a"]),
+    ...            ["x", "y"]).loc["a"].to_dict()
+    {'x': 80.0, 'y': 60.0}
+    """
+    return results[[f"recall_{name}" for name in classes]].set_axis(classes, axis=1)
 
 
 def imdb_reviews() -> "pd.DataFrame":

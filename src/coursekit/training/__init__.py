@@ -3,7 +3,8 @@
 ``fit`` (``loop``) trains a model toward an objective (``objectives``:
 ``Classification``, ``NextToken``, ``Regression``) under a ``FitConfig`` and returns a
 ``History`` (``config``); ``fit_variants`` (``variants``) trains the arms of an
-experiment alike; ``predict`` and ``evaluate`` (``evaluation``) score a classifier.
+experiment alike (``fit_over_seeds``: once per seed); ``predict`` and ``evaluate``
+(``evaluation``) score a classifier.
 Around the loop: ``callbacks`` (epoch log, progress, best weights, checkpoint),
 ``distributed`` (the process group and the strategy ``fit`` runs under), ``devices``
 (device, seeds, autocast), ``loader`` and ``augment`` (batches on the device),
@@ -12,14 +13,15 @@ Around the loop: ``callbacks`` (epoch log, progress, best weights, checkpoint),
 
 from coursekit.training.callbacks import epoch_log, log_epoch, run_name, show_progress, time_left
 from coursekit.training.config import FitConfig, History, lr_factor, optimizer_for
-from coursekit.training.devices import resolve_device, seed_everything
+from coursekit.training.devices import check_seeds, resolve_device, seed_everything
 from coursekit.training.evaluation import evaluate, predict, predict_flip_averaged
 from coursekit.training.loop import fit
 from coursekit.training.objectives import (Classification, NextToken, Objective, Regression,
                                            Step)
-from coursekit.training.variants import Variant, VariantRuns, fit_variants
+from coursekit.training.variants import Variant, VariantRuns, fit_over_seeds, fit_variants
 
-__all__ = ["Classification", "FitConfig", "History", "NextToken", "Objective", "Regression",
-           "Step", "Variant", "VariantRuns", "epoch_log", "evaluate", "fit", "fit_variants",
-           "log_epoch", "lr_factor", "optimizer_for", "predict", "predict_flip_averaged",
+__all__ = ["Classification", "FitConfig", "History", "NextToken", "Objective",
+           "Regression", "Step", "Variant", "VariantRuns", "check_seeds", "epoch_log",
+           "evaluate", "fit", "fit_over_seeds", "fit_variants", "log_epoch",
+           "lr_factor", "optimizer_for", "predict", "predict_flip_averaged",
            "resolve_device", "run_name", "seed_everything", "show_progress", "time_left"]

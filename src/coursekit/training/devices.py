@@ -7,7 +7,8 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["autocast", "model_device", "resolve_device", "seed_everything", "synchronize", "use_fp16_scaler"]
+__all__ = ["autocast", "check_seeds", "model_device", "resolve_device", "seed_everything",
+           "synchronize", "use_fp16_scaler"]
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -20,6 +21,21 @@ def resolve_device(device: str = "auto") -> torch.device:
 def model_device(model: torch.nn.Module) -> torch.device:
     """Where ``model`` lives: its parameters', or a count model's buffers' device."""
     return next(iter(model.state_dict().values())).device
+
+
+def check_seeds(seeds) -> list[int]:
+    """The seeds of a run over several seeds, checked before anything trains.
+
+    >>> check_seeds((2, 0))
+    [2, 0]
+
+    Raises:
+        ValueError: for no seeds or a seed listed twice.
+    """
+    seeds = list(seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must list one or more different seeds, got {seeds!r}")
+    return seeds
 
 
 def seed_everything(seed: int) -> None:
