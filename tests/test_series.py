@@ -49,14 +49,20 @@ def test_forecast_errors_in_scaled_and_original_units():
     assert errors["test_mae_kw"] == pytest.approx(100 / 4 / 2)   # 100 kW over 4, averaged
 
 
-def test_compare_forecasters_adds_the_claims_ratios_and_a_naive_row():
+def wave_task(hours: int) -> tuple[dict, dict, object]:
+    """A daily sine wave cut like B4's series: its windows per split, the same-hour-
+    yesterday forecasts and the scaler fitted on the training 70 %."""
     from sklearn.preprocessing import MinMaxScaler
-    wave = (np.sin(np.arange(400) * 2 * np.pi / 24) + 1) / 2
-    scaler = MinMaxScaler().fit(wave[:280, None])
-    bounds = series.chronological_bounds(400, {"train": 0.7, "val": 0.1, "test": 0.2})
+    wave = (np.sin(np.arange(hours) * 2 * np.pi / 24) + 1) / 2
+    bounds = series.chronological_bounds(hours, {"train": 0.7, "val": 0.1, "test": 0.2})
     splits = {n: series.windows(wave, window=24, start=a, stop=b) for n, (a, b) in bounds.items()}
     naive = {n: series.same_period_before(wave, start=a, stop=b, window=24)
              for n, (a, b) in bounds.items() if n != "train"}
+    return splits, naive, MinMaxScaler().fit(wave[:bounds["train"][1], None])
+
+
+def test_compare_forecasters_adds_the_claims_ratios_and_a_naive_row():
+    splits, naive, scaler = wave_task(400)
     results, histories, _ = series.compare_forecasters(
         {"baseline": (4, "adam"), "sgd": (4, "sgd"), "rmsprop": (4, "rmsprop")}, splits,
         naive, scaler, num_epochs=1, batch_size=32,
@@ -73,14 +79,7 @@ def test_compare_forecasters_adds_the_claims_ratios_and_a_naive_row():
 def test_compare_forecasters_seed_sets_the_initial_weights():
     """Whatever ran before, the same seed builds the same networks (B4's seed used to
     be applied only after each network was built)."""
-    wave = (np.sin(np.arange(200) * 2 * np.pi / 24) + 1) / 2
-    bounds = series.chronological_bounds(200, {"train": 0.7, "val": 0.1, "test": 0.2})
-    splits = {n: series.windows(wave, window=24, start=a, stop=b) for n, (a, b) in bounds.items()}
-    naive = {n: series.same_period_before(wave, start=a, stop=b, window=24)
-             for n, (a, b) in bounds.items() if n != "train"}
-
-    from sklearn.preprocessing import MinMaxScaler
-    scaler = MinMaxScaler().fit(wave[:140, None])
+    splits, naive, scaler = wave_task(200)
 
     def run(noise_seed: int):
         torch.manual_seed(noise_seed)  # some earlier work that drew random numbers
@@ -88,3 +87,23 @@ def test_compare_forecasters_seed_sets_the_initial_weights():
             {"baseline": (4, "adam")}, splits, naive, scaler, num_epochs=1, batch_size=32,
             learning_rates={"adam": 1e-3}, seed=0)[0].loc["baseline", "val_mse"]
     assert run(1) == run(2)
+
+
+def test_forecasters_over_seeds_average_every_run_and_keep_the_first_seeds_curves():
+    splits, naive, scaler = wave_task(200)
+    setup = dict(num_epochs=1, batch_size=32, learning_rates={"adam": 1e-3, "sgd": 1e-2})
+    variants = {"baseline": (4, "adam"), "sgd": (4, "sgd")}
+    forecasts = series.forecasters_over_seeds(variants, splits, naive, scaler, seeds=[1, 0],
+                                              **setup)
+    per_seed = forecasts.per_seed
+    assert list(per_seed.index[:3]) == ["baseline, seed 1", "sgd, seed 1", "naive, seed 1"]
+    runs = per_seed.set_index(["variant", "seed"])["val_mse"]
+    assert runs["baseline", 0] != runs["baseline", 1]          # each seed trains anew
+    assert forecasts.results.loc["baseline", "val_mse"] == pytest.approx(runs["baseline"].mean())
+    assert forecasts.results.loc["sgd", "optimizer"] == "sgd"  # labels kept beside the means
+    alone, histories, _ = series.compare_forecasters(variants, splits, naive, scaler, seed=1,
+                                                     **setup)
+    assert alone.loc["baseline", "val_mse"] == runs["baseline", 1]
+    assert forecasts.histories["baseline"].val_loss == histories["baseline"].val_loss
+    with pytest.raises(ValueError, match="one or more different seeds"):
+        series.forecasters_over_seeds(variants, splits, naive, scaler, seeds=[], **setup)

@@ -14,12 +14,16 @@ target's window may reach back into the previous split (the past is known).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from coursekit.training.evaluation import predict_values as forecast
 
 
-__all__ = ["chronological_bounds", "compare_forecasters", "forecast", "forecast_errors", "same_period_before", "to_original", "windows"]
+__all__ = ["Forecasts", "chronological_bounds", "compare_forecasters", "forecast",
+           "forecast_errors", "forecasters_over_seeds", "same_period_before", "to_original",
+           "windows"]
 
 
 def chronological_bounds(length: int, fractions: dict[str, float]) -> dict[str, tuple[int, int]]:
@@ -128,3 +132,34 @@ def compare_forecasters(variants: dict[str, tuple[int, str]],
     rows["naive"] = {"hidden": 0, "optimizer": "none", "val_mse": naive_val_mse,
                      **forecast_errors(naive["test"], splits["test"][1], scaler)}
     return pd.DataFrame.from_dict(rows, orient="index"), runs.histories, predictions
+
+
+@dataclass
+class Forecasts:
+    """What :func:`forecasters_over_seeds` returns."""
+
+    per_seed: "pd.DataFrame"   # every run's results, "<variant>, seed <s>" (findings.stack_seeds)
+    results: "pd.DataFrame"    # the mean over seeds, indexed by variant, with the naive row
+    histories: dict            # the first seed's training histories, by variant
+    predictions: dict          # the first seed's test forecasts, by variant
+
+
+def forecasters_over_seeds(variants: dict[str, tuple[int, str]],
+                           splits: dict[str, tuple[np.ndarray, np.ndarray]],
+                           naive: dict[str, np.ndarray], scaler, *, seeds: list[int],
+                           **kwargs) -> Forecasts:
+    """:func:`compare_forecasters` once per seed (each seed starts every network from new
+    weights and shuffles its batches anew; the series and its splits stay), so claims
+    about differences smaller than one seed's spread read the mean over seeds
+    (``findings.seed_means``). ``kwargs`` go to ``compare_forecasters``.
+
+    Raises:
+        ValueError: for no seeds or a seed listed twice, before anything trains.
+    """
+    from coursekit.tasks import findings
+    from coursekit.training import check_seeds
+    runs = {seed: compare_forecasters(variants, splits, naive, scaler, seed=seed, **kwargs)
+            for seed in check_seeds(seeds)}
+    per_seed = findings.stack_seeds({seed: results for seed, (results, _, _) in runs.items()})
+    _, histories, predictions = runs[seeds[0]]
+    return Forecasts(per_seed, findings.seed_means(per_seed), histories, predictions)
