@@ -42,7 +42,7 @@ from typing import Any
 
 import pandas as pd
 
-from coursekit.book import numbers
+from coursekit.book import number_format
 
 __all__ = ["CHECKS", "CONTRADICTED", "FAILS", "HOLDS", "UNTESTED", "VERDICTS", "Claim",
            "Outcome", "claims", "describe", "evaluate", "results_mapping", "run_check",
@@ -110,7 +110,7 @@ def _pairs(variants: Sequence[Any], values: Sequence[Any]) -> str:
     >>> _pairs(["sigmoid, depth 9", "relu"], [17.344, 0.0029])
     'sigmoid, depth 9: 17.34; relu: 0.0029'
     """
-    return "; ".join(f"{v}: {numbers.short(x)}" for v, x in zip(variants, values))
+    return "; ".join(f"{v}: {number_format.short(x)}" for v, x in zip(variants, values))
 
 
 def _list(variant: str | Sequence[str]) -> list[str]:
@@ -162,7 +162,8 @@ def _bound(compare: Callable[[Any], bool]) -> Callable[[Results, Mapping], Outco
     def check(r: Results, c: Mapping) -> Outcome:
         variants = _list(c["variant"])
         values = [_value(r, v, c["metric"]) for v in variants]
-        shown = _pairs(variants, values) if len(variants) > 1 else numbers.short(values[0])
+        shown = (_pairs(variants, values) if len(variants) > 1
+                 else number_format.short(values[0]))
         return Outcome(all(compare(x, c) for x in values), shown)
     return check
 
@@ -219,7 +220,8 @@ def describe(check: Mapping[str, Any]) -> str:
         'acc: a > b > c'
     """
     kind, metric = check["kind"], check.get("metric", "")
-    margin = f" by more than {numbers.short(check['margin'])}" if check.get("margin") else ""
+    margin = (f" by more than {number_format.short(check['margin'])}"
+              if check.get("margin") else "")
     if kind in ("greater", "less"):
         sign = ">" if kind == "greater" else "<"
         return f"{metric}: {check['a']} {sign} {check['b']}{margin}"
@@ -231,9 +233,9 @@ def describe(check: Mapping[str, Any]) -> str:
         among = f" among {', '.join(map(str, check['among']))}" if check.get("among") else ""
         return f"{metric}: {check['variant']} {word}{among}"
     who = ", ".join(map(str, _list(check["variant"])))
-    value = numbers.short(check["value"])
+    value = number_format.short(check["value"])
     sign = {"at_least": f">= {value}", "at_most": f"<= {value}", "equals": f"= {value}",
-            "near": f"= {value} ± {numbers.short(check.get('tol', 0))}"}[kind]
+            "near": f"= {value} ± {number_format.short(check.get('tol', 0))}"}[kind]
     return f"{metric} of {who} {sign}"
 
 

@@ -23,7 +23,7 @@ import yaml
 
 import coursekit
 from coursekit._atomic import write_text_atomic
-from coursekit.book import numbers
+from coursekit.book import number_format
 
 __all__ = ["SHORTFALL_POINTS", "comparison_table", "environment", "experiment", "fact",
            "reported", "select_variants", "style_comparison", "style_results",
@@ -143,7 +143,7 @@ def shown_table(experiment_id: str) -> pd.DataFrame | None:
 
 def style_shown(table: pd.DataFrame, source: str):
     """A pandas Styler of ``shown_table`` with a caption saying why it is not compared."""
-    return (table.style.format(numbers.cell, na_rep="-")
+    return (table.style.format(number_format.cell, na_rep="-")
             .set_caption(f"Also reported by {source}, shown and not compared (another "
                          "machine, or a number this run does not measure):"))
 
@@ -167,13 +167,13 @@ def style_comparison(table: pd.DataFrame):
 
     table = _drop_constant(table.reset_index(drop=True))
     # counts (pairs, words, parameters) on both sides: whole numbers, no decimals
-    counts = table.index[[numbers.is_count(reported, ours) for reported, ours
+    counts = table.index[[number_format.is_count(reported, ours) for reported, ours
                           in zip(table["reported"], table["reproduced"])]]
     return (table.style.apply(mark, axis=1)
-            .format({"reported": numbers.cell, "reproduced": numbers.cell,
-                     "difference": numbers.difference})
+            .format({"reported": number_format.cell, "reproduced": number_format.cell,
+                     "difference": number_format.difference})
             .format("{:,.0f}", subset=(counts, ["reported", "reproduced"]))
-            .format(lambda v: numbers.difference(v, whole=True),
+            .format(lambda v: number_format.difference(v, whole=True),
                     subset=(counts, ["difference"]))
             .hide(axis="index").hide(["short"], axis="columns"))
 
@@ -225,7 +225,7 @@ def style_results(results: pd.DataFrame, names: dict[str, str] | None = None):
     shown = results.rename(index=names or {}).dropna(axis="columns", how="all")
     labels = {k: v[0] for k, v in RESULT_COLUMNS.items() if k in shown}
     formats = {v[0]: v[1] for k, v in RESULT_COLUMNS.items() if k in shown}
-    formats |= {c: numbers.cell for c in shown.select_dtypes("float").columns
+    formats |= {c: number_format.cell for c in shown.select_dtypes("float").columns
                 if c not in RESULT_COLUMNS}
     return shown.rename(columns=labels).style.format(formats, na_rep="n/a")
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coursekit.book import numbers
+from coursekit.book import number_format
 
 from . import store
 from .cache import default_library_paths, library_digest
@@ -207,8 +207,8 @@ def _cell(value: Any) -> str:
 
 def _difference(row: Mapping[str, Any]) -> str:
     """A comparison row's difference, without decimals when it compares two counts."""
-    counts = numbers.is_count(row.get("reported"), row.get("reproduced"))
-    return numbers.difference(row.get("difference"), whole=counts)
+    counts = number_format.is_count(row.get("reported"), row.get("reproduced"))
+    return number_format.difference(row.get("difference"), whole=counts)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]],
@@ -239,7 +239,7 @@ def _reported_value(row: Headline) -> tuple[float | None, str]:
             spec["metric"]]
     except (KeyError, TypeError):
         return None, "n/a"
-    return float(value), numbers.cell(value)
+    return float(value), number_format.cell(value)
 
 
 def _headline_numbers(root: Path, rows: Sequence[Headline],
@@ -292,7 +292,7 @@ def _chapter_section(chapter: Chapter, record: dict | None) -> list[str]:
         lines += _table(
             ["experiment", "variant", "metric", "reported", "reproduced", "difference"],
             [[_cell(r.get("experiment")), _cell(r.get("variant")), _cell(r.get("metric")),
-              numbers.cell(r.get("reported")), numbers.cell(r.get("reproduced")),
+              number_format.cell(r.get("reported")), number_format.cell(r.get("reproduced")),
               f"**▼ {_difference(r)}**" if r.get("short") else _difference(r)]
              for r in rows],
             "lllrrr")

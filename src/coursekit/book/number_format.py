@@ -69,10 +69,10 @@ def is_count(*values: Any) -> bool:
     (False, False)
     """
     try:
-        numbers = [float(v) for v in values]
+        floats = [float(v) for v in values]
     except (TypeError, ValueError):
         return False
-    return all(v.is_integer() for v in numbers) and max(map(abs, numbers)) >= 1000
+    return all(v.is_integer() for v in floats) and max(map(abs, floats)) >= 1000
 
 
 def short(value: Any) -> str:
