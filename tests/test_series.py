@@ -101,6 +101,8 @@ def test_forecasters_over_seeds_average_every_run_and_keep_the_first_seeds_curve
     assert runs["baseline", 0] != runs["baseline", 1]          # each seed trains anew
     assert forecasts.results.loc["baseline", "val_mse"] == pytest.approx(runs["baseline"].mean())
     assert forecasts.results.loc["sgd", "optimizer"] == "sgd"  # labels kept beside the means
+    means = forecasts.results.loc["baseline"]  # ratios of the means, as of one run's columns
+    assert means["val_train_ratio"] == pytest.approx(means["val_mse"] / means["train_mse"])
     alone, histories, _ = series.compare_forecasters(variants, splits, naive, scaler, seed=1,
                                                      **setup)
     assert alone.loc["baseline", "val_mse"] == runs["baseline", 1]

@@ -21,9 +21,9 @@ import numpy as np
 from coursekit.training.evaluation import predict_values as forecast
 
 
-__all__ = ["Forecasts", "chronological_bounds", "compare_forecasters", "forecast",
-           "forecast_errors", "forecasters_over_seeds", "same_period_before", "to_original",
-           "windows"]
+__all__ = ["Forecasts", "RATIOS", "chronological_bounds", "compare_forecasters", "forecast",
+           "forecast_errors", "forecast_ratios", "forecasters_over_seeds",
+           "same_period_before", "to_original", "windows"]
 
 
 def chronological_bounds(length: int, fractions: dict[str, float]) -> dict[str, tuple[int, int]]:
@@ -123,15 +123,38 @@ def compare_forecasters(variants: dict[str, tuple[int, str]],
                       "val_mse": val_mse,
                       **forecast_errors(predictions[name], splits["test"][1], scaler),
                       "s_per_epoch": float(np.mean(history.epoch_time_s)),
-                      "parameters": runs.results.loc[name, "num_parameters"],
-                      "val_train_ratio": val_mse / train_mse,
-                      "val_mse_vs_naive": val_mse / naive_val_mse}
-    if {"sgd", "rmsprop"} <= set(rows):
-        rows["rmsprop"]["s_per_epoch_vs_sgd"] = (rows["rmsprop"]["s_per_epoch"]
-                                                 / rows["sgd"]["s_per_epoch"])
+                      "parameters": runs.results.loc[name, "num_parameters"]}
     rows["naive"] = {"hidden": 0, "optimizer": "none", "val_mse": naive_val_mse,
                      **forecast_errors(naive["test"], splits["test"][1], scaler)}
-    return pd.DataFrame.from_dict(rows, orient="index"), runs.histories, predictions
+    results = forecast_ratios(pd.DataFrame.from_dict(rows, orient="index"))
+    return results, runs.histories, predictions
+
+
+RATIOS = ("val_train_ratio", "val_mse_vs_naive", "s_per_epoch_vs_sgd")
+
+
+def forecast_ratios(results: "pd.DataFrame") -> "pd.DataFrame":
+    """``results`` of forecasters beside a ``naive`` row, with the ratios (``RATIOS``)
+    that report B's claims are checked on, from the columns they divide: the same
+    whether the columns are one run's or means over seeds.
+
+    >>> import pandas as pd
+    >>> runs = pd.DataFrame({"train_mse": [0.002, 0.004, None], "val_mse": [0.003, 0.004, 0.006],
+    ...                      "s_per_epoch": [2.0, 2.2, None]}, index=["sgd", "rmsprop", "naive"])
+    >>> forecast_ratios(runs)[list(RATIOS)].round(2)  # doctest: +NORMALIZE_WHITESPACE
+             val_train_ratio  val_mse_vs_naive  s_per_epoch_vs_sgd
+    sgd                  1.5              0.50                 NaN
+    rmsprop              1.0              0.67                 1.1
+    naive                NaN               NaN                 NaN
+    """
+    out = results.copy()
+    nets = out.index != "naive"
+    out.loc[nets, "val_train_ratio"] = out.loc[nets, "val_mse"] / out.loc[nets, "train_mse"]
+    out.loc[nets, "val_mse_vs_naive"] = out.loc[nets, "val_mse"] / out.loc["naive", "val_mse"]
+    if {"sgd", "rmsprop"} <= set(out.index):
+        out.loc["rmsprop", "s_per_epoch_vs_sgd"] = (out.loc["rmsprop", "s_per_epoch"]
+                                                    / out.loc["sgd", "s_per_epoch"])
+    return out
 
 
 @dataclass
@@ -151,15 +174,18 @@ def forecasters_over_seeds(variants: dict[str, tuple[int, str]],
     """:func:`compare_forecasters` once per seed (each seed starts every network from new
     weights and shuffles its batches anew; the series and its splits stay), so claims
     about differences smaller than one seed's spread read the mean over seeds
-    (``findings.seed_means``). ``kwargs`` go to ``compare_forecasters``.
+    (``findings.seed_means``; the ratios are taken of the means, as of one run's
+    columns). ``kwargs`` go to ``compare_forecasters``.
 
     Raises:
         ValueError: for no seeds or a seed listed twice, before anything trains.
     """
     from coursekit.tasks import findings
     from coursekit.training import check_seeds
+    seeds = check_seeds(seeds)
     runs = {seed: compare_forecasters(variants, splits, naive, scaler, seed=seed, **kwargs)
-            for seed in check_seeds(seeds)}
+            for seed in seeds}
     per_seed = findings.stack_seeds({seed: results for seed, (results, _, _) in runs.items()})
+    means = findings.seed_means(per_seed).drop(columns=list(RATIOS), errors="ignore")
     _, histories, predictions = runs[seeds[0]]
-    return Forecasts(per_seed, findings.seed_means(per_seed), histories, predictions)
+    return Forecasts(per_seed, forecast_ratios(means), histories, predictions)
