@@ -51,3 +51,16 @@ def test_add_chance_ratios_on_10_and_200_classes():
 def test_add_chance_ratios_rejects_one_class():
     with pytest.raises(ValueError, match="at least 2"):
         findings.add_chance_ratios(pd.DataFrame({"val_acc": [1.0]}), 1)
+
+
+def test_seed_means_average_each_variant_over_the_seeds_it_ran():
+    runs = {0: pd.DataFrame({"test_acc": [80.0, 60.0], "stopped": [True, False]},
+                            index=["a", "b"]),
+            1: pd.DataFrame({"test_acc": [84.0], "stopped": [False]}, index=["a"])}
+    stacked = findings.stack_seeds(runs)
+    assert stacked.loc["a, seed 1", "variant"] == "a" and stacked.loc["a, seed 1", "seed"] == 1
+    means = findings.seed_means(stacked)
+    assert list(means.index) == ["a", "b"] and list(means.columns) == ["test_acc", "stopped"]
+    assert means.loc["a", "test_acc"] == 82.0 and means.loc["b", "test_acc"] == 60.0
+    # a flag is not averaged: kept where the seeds agree, NaN where they do not
+    assert math.isnan(means.loc["a", "stopped"]) and not means.loc["b", "stopped"]

@@ -186,24 +186,37 @@ def stack_seeds(per_seed: dict[int, pd.DataFrame]) -> pd.DataFrame:
 
 
 def seed_means(stacked: pd.DataFrame) -> pd.DataFrame:
-    """The mean over seeds of every numeric column of :func:`stack_seeds`' table, one
-    row per variant in first-seen order (the ``seed`` column left out): what a chapter's
-    claims are checked on when it trains several seeds. A column of another kind (an
-    optimizer's name) is kept where every seed of a variant agrees on it.
+    """One row per variant of :func:`stack_seeds`' table, in first-seen order (the
+    ``seed`` column left out): what a chapter's claims are checked on when it trains
+    several seeds. A number column holds the mean over the variant's seeds, NaN when
+    any seed measured NaN (a run that diverged is not quietly left out); any other
+    column (an optimizer's name, a flag) the variant's value where all its seeds agree,
+    else NaN. A variant trained on fewer seeds is averaged over those it has.
 
     Example:
-        >>> runs = {s: pd.DataFrame({"test_acc": [80.0 + 4 * s, 60.0 + 2 * s],
-        ...                          "optimizer": ["adam", "sgd"]}, index=["a", "b"])
-        ...         for s in (0, 1)}
-        >>> seed_means(stack_seeds(runs)).to_dict("index")
-        {'a': {'test_acc': 82.0, 'optimizer': 'adam'}, 'b': {'test_acc': 61.0, 'optimizer': 'sgd'}}
+        >>> runs = {s: pd.DataFrame({"test_acc": [80.0 + 4 * s, 60.0, 50.0],
+        ...                          "optimizer": ["adam", "sgd", "sgd"],
+        ...                          "best_class": ["x", "y", "xy"[s]]},
+        ...                         index=["a", "b", "c"]) for s in (0, 1)}
+        >>> runs[1].loc["b", "test_acc"] = float("nan")
+        >>> seed_means(stack_seeds(runs)).to_dict("index")  # doctest: +NORMALIZE_WHITESPACE
+        {'a': {'test_acc': 82.0, 'optimizer': 'adam', 'best_class': 'x'},
+         'b': {'test_acc': nan, 'optimizer': 'sgd', 'best_class': 'y'},
+         'c': {'test_acc': 50.0, 'optimizer': 'sgd', 'best_class': nan}}
     """
-    groups = stacked.drop(columns="seed").groupby("variant", sort=False)
-    means = groups.mean(numeric_only=True)
-    labels = [c for c in stacked.columns if c not in means and c not in ("variant", "seed")
-              and (groups[c].nunique(dropna=False) == 1).all()]
-    return means.join(groups[labels].first())[
-        [c for c in stacked.columns if c in means or c in labels]].rename_axis(None)
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+    columns = [c for c in stacked.columns if c not in ("variant", "seed")]
+    groups = stacked.groupby("variant", sort=False)
+
+    def mean(values: pd.Series) -> float:
+        return values.mean(skipna=False)
+
+    def agreed(values: pd.Series):
+        return values.iloc[0] if values.nunique(dropna=False) == 1 else math.nan
+
+    return groups[columns].agg({
+        c: mean if is_numeric_dtype(stacked[c]) and not is_bool_dtype(stacked[c]) else agreed
+        for c in columns}).rename_axis(None)
 
 
 # ---------------------------------------------------------------- how runs start (A5)
