@@ -31,7 +31,7 @@ def cell(value: Any, sign: bool = False) -> str:
     >>> cell(-0.00042, sign=True), cell(2.5, sign=True)
     ('-0.00042', '+2.50')
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "n/a"
     value = float(value)
     if 0 < abs(value) < 0.1:  # the decimals that keep 2 significant digits
@@ -51,7 +51,7 @@ def difference(value: Any, whole: bool = False) -> str:
     >>> difference(0.0, whole=True), difference(324.0, whole=True)
     ('0', '+324')
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "n/a"
     if abs(value) < 1e-6:
         return "0" if whole else "0.00"
@@ -77,11 +77,11 @@ def is_count(*values: Any) -> bool:
 
 def short(value: Any) -> str:
     """A number inside a sentence: 2 decimals at most, trailing zeros dropped, 2
-    significant digits below 0.01 (never scientific notation); anything that is not a
-    number as ``str``.
+    significant digits below 0.1 as in ``cell`` (never scientific notation); anything
+    that is not a number as ``str``.
 
-    >>> [short(v) for v in (76.3, 17.344, 5, 62006.0, 0.00091, 0.005, 1.2e-05)]
-    ['76.3', '17.34', '5', '62,006', '0.00091', '0.005', '0.000012']
+    >>> [short(v) for v in (76.3, 17.344, 5, 62006.0, 0.0402, 0.012, 0.00091, 1.2e-05)]
+    ['76.3', '17.34', '5', '62,006', '0.04', '0.012', '0.00091', '0.000012']
     >>> short(True), short("negative"), short(float("nan"))
     ('True', 'negative', 'nan')
     """
@@ -90,6 +90,14 @@ def short(value: Any) -> str:
     if float(value).is_integer():
         return f"{value:,.0f}"
     digits = 2
-    if abs(value) < 0.01:  # the decimals that keep 2 significant digits
+    if abs(value) < 0.1:  # the decimals that keep 2 significant digits
         digits = 1 - math.floor(math.log10(abs(value)))
     return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+
+
+def _missing(value: Any) -> bool:
+    """None or NaN (of any float type, NumPy's float32 included)."""
+    try:
+        return value is None or math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
