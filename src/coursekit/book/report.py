@@ -26,8 +26,8 @@ from coursekit._atomic import write_text_atomic
 from coursekit.book import number_format
 
 __all__ = ["SHORTFALL_POINTS", "comparison_table", "environment", "experiment", "fact",
-           "reported", "select_variants", "style_comparison", "style_results",
-           "write_run_record"]
+           "reported", "seed_spread_sentence", "select_variants", "style_comparison",
+           "style_results", "write_run_record"]
 
 REPORTED_FILE = Path(__file__).with_name("reported.yaml")
 SHORTFALL_POINTS = 1.5  # a reproduced accuracy further below the report than this is marked
@@ -246,6 +246,24 @@ def fact(results: pd.DataFrame, name: str, column: str, fmt: str = ".2f") -> str
         return "n/a"
     text = format(value, fmt)
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
+def seed_spread_sentence(measure: str, amount: str, num_seeds: int) -> str:
+    """The closing text's sentence on how far a model's ``measure`` moves from seed to
+    seed (``amount``, the largest standard deviation over the seeds, already written
+    with its unit), for a chapter that trains every model once per seed.
+
+    >>> seed_spread_sentence("test accuracy", "1.2 points", 3)[:62]
+    "A model's test accuracy moves from seed to seed by up to 1.2 p"
+    >>> seed_spread_sentence("test MSE", "nan % of its mean", 1)[:34]
+    'With one seed, this run cannot say'
+    """
+    if num_seeds < 2:
+        return (f"With one seed, this run cannot say how far a model's {measure} moves "
+                "from seed to seed, nor which of the differences more seeds would settle.")
+    return (f"A model's {measure} moves from seed to seed by up to {amount} (standard "
+            f"deviation over {num_seeds} seeds): a difference between two models much "
+            "smaller than that is one the seeds do not settle.")
 
 
 def early_stopping_sentence(results: pd.DataFrame, name: str, num_epochs: int,

@@ -182,7 +182,7 @@ def fit_over_seeds(variants: list[str | Variant], train_data, val_data, test_dat
     """``fit_variants`` once per seed, the recipe's ``seed`` replaced by each in turn
     (a variant's own ``seed`` override still wins): every variant starts from new
     weights and sees its batches in a new order, on the same data. For claims about
-    differences smaller than one seed's spread, such as report B's tweet models 0.1 to
+    differences smaller than one seed's spread, such as report B's tweet models 0.2 to
     2.7 points apart, checked on the mean over seeds.
 
     Returns:
