@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["cell", "difference", "is_count", "short"]
+__all__ = ["cell", "comparison", "difference", "is_count", "short"]
 
 
 def cell(value: Any, sign: bool = False) -> str:
@@ -73,6 +73,21 @@ def is_count(*values: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return all(v.is_integer() for v in floats) and max(map(abs, floats)) >= 1000
+
+
+def comparison(reported: Any, reproduced: Any, diff: Any) -> tuple[str, str, str]:
+    """One reported-vs-reproduced row's three cells, as the chapter pages and the
+    scoreboard both write them: counts (``is_count``) whole on all three, anything else
+    by ``cell`` and ``difference``.
+
+    >>> comparison(10599.0, 999.0, -9600.0), comparison(81.5, 80.0, -1.5)
+    (('10,599', '999', '-9,600'), ('81.50', '80.00', '-1.50'))
+    >>> comparison(62006.0, 62006.0, 0.0), comparison(0.0035, None, None)
+    (('62,006', '62,006', '0'), ('0.0035', 'n/a', 'n/a'))
+    """
+    if is_count(reported, reproduced):
+        return f"{float(reported):,.0f}", f"{float(reproduced):,.0f}", difference(diff, True)
+    return cell(reported), cell(reproduced), difference(diff)
 
 
 def short(value: Any) -> str:

@@ -166,15 +166,10 @@ def style_comparison(table: pd.DataFrame):
                 for c in row.index]
 
     table = _drop_constant(table.reset_index(drop=True))
-    # counts (pairs, words, parameters) on both sides: whole numbers, no decimals
-    counts = table.index[[number_format.is_count(reported, ours) for reported, ours
-                          in zip(table["reported"], table["reproduced"])]]
+    numbers = ["reported", "reproduced", "difference"]
+    table[numbers] = [number_format.comparison(*row) for row in table[numbers].itertuples(
+        index=False)]  # written as the scoreboard writes them (counts whole)
     return (table.style.apply(mark, axis=1)
-            .format({"reported": number_format.cell, "reproduced": number_format.cell,
-                     "difference": number_format.difference})
-            .format("{:,.0f}", subset=(counts, ["reported", "reproduced"]))
-            .format(lambda v: number_format.difference(v, whole=True),
-                    subset=(counts, ["difference"]))
             .hide(axis="index").hide(["short"], axis="columns"))
 
 

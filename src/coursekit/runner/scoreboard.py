@@ -205,10 +205,12 @@ def _cell(value: Any) -> str:
             .replace("|", "\\|").replace("\n", " "))
 
 
-def _difference(row: Mapping[str, Any]) -> str:
-    """A comparison row's difference, without decimals when it compares two counts."""
-    counts = number_format.is_count(row.get("reported"), row.get("reproduced"))
-    return number_format.difference(row.get("difference"), whole=counts)
+def _comparison_cells(row: Mapping[str, Any]) -> list[str]:
+    """Reported, reproduced and difference of a comparison row, as the chapter page
+    writes them (``number_format.comparison``), a shortfall marked **▼**."""
+    reported, ours, difference = number_format.comparison(
+        row.get("reported"), row.get("reproduced"), row.get("difference"))
+    return [reported, ours, f"**▼ {difference}**" if row.get("short") else difference]
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]],
@@ -292,9 +294,7 @@ def _chapter_section(chapter: Chapter, record: dict | None) -> list[str]:
         lines += _table(
             ["experiment", "variant", "metric", "reported", "reproduced", "difference"],
             [[_cell(r.get("experiment")), _cell(r.get("variant")), _cell(r.get("metric")),
-              number_format.cell(r.get("reported")), number_format.cell(r.get("reproduced")),
-              f"**▼ {_difference(r)}**" if r.get("short") else _difference(r)]
-             for r in rows],
+              *_comparison_cells(r)] for r in rows],
             "lllrrr")
     if claims:
         lines += _table(["experiment", "the report says", "where", "we measured",
