@@ -100,6 +100,8 @@ def test_forecasters_over_seeds_average_every_run_and_keep_the_first_seeds_curve
     runs = per_seed.set_index(["variant", "seed"])["val_mse"]
     assert runs["baseline", 0] != runs["baseline", 1]          # each seed trains anew
     assert forecasts.results.loc["baseline", "val_mse"] == pytest.approx(runs["baseline"].mean())
+    test_mse = per_seed.set_index(["variant", "seed"])["test_mse"]["baseline"]
+    assert forecasts.results.loc["baseline", "test_mse_std"] == pytest.approx(test_mse.std())
     assert forecasts.results.loc["sgd", "optimizer"] == "sgd"  # labels kept beside the means
     means = forecasts.results.loc["baseline"]  # ratios of the means, as of one run's columns
     assert means["val_train_ratio"] == pytest.approx(means["val_mse"] / means["train_mse"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -185,13 +186,15 @@ def stack_seeds(per_seed: dict[int, pd.DataFrame]) -> pd.DataFrame:
         [seed_variant(v, seed) for v in results.index]) for seed, results in per_seed.items()])
 
 
-def seed_means(stacked: pd.DataFrame) -> pd.DataFrame:
+def seed_means(stacked: pd.DataFrame, spread: Sequence[str] = ()) -> pd.DataFrame:
     """One row per variant of :func:`stack_seeds`' table, in first-seen order (the
     ``seed`` column left out): what a chapter's claims are checked on when it trains
     several seeds. A number column holds the mean over the variant's seeds, NaN when
     any seed measured NaN (a run that diverged is not quietly left out); any other
     column (an optimizer's name, a flag) the variant's value where all its seeds agree,
-    else NaN. A variant trained on fewer seeds is averaged over those it has.
+    else NaN. A variant trained on fewer seeds is averaged over those it has. Each
+    column named in ``spread`` gets a ``<column>_std`` beside it: its standard deviation
+    over the seeds (NaN with one seed), how far one seed's run lands from the next.
 
     Example:
         >>> runs = {s: pd.DataFrame({"test_acc": [80.0 + 4 * s, 60.0, 50.0],
@@ -203,6 +206,8 @@ def seed_means(stacked: pd.DataFrame) -> pd.DataFrame:
         {'a': {'test_acc': 82.0, 'optimizer': 'adam', 'best_class': 'x'},
          'b': {'test_acc': nan, 'optimizer': 'sgd', 'best_class': 'y'},
          'c': {'test_acc': 50.0, 'optimizer': 'sgd', 'best_class': nan}}
+        >>> seed_means(stack_seeds(runs), spread=["test_acc"])["test_acc_std"].round(2).tolist()
+        [2.83, nan, 0.0]
     """
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
     columns = [c for c in stacked.columns if c not in ("variant", "seed")]
@@ -214,9 +219,13 @@ def seed_means(stacked: pd.DataFrame) -> pd.DataFrame:
     def agreed(values: pd.Series):
         return values.iloc[0] if values.nunique(dropna=False) == 1 else math.nan
 
-    return groups[columns].agg({
+    means = groups[columns].agg({
         c: mean if is_numeric_dtype(stacked[c]) and not is_bool_dtype(stacked[c]) else agreed
-        for c in columns}).rename_axis(None)
+        for c in columns})
+    for column in spread:
+        means.insert(means.columns.get_loc(column) + 1, f"{column}_std",
+                     groups[column].std())
+    return means.rename_axis(None)
 
 
 # ---------------------------------------------------------------- how runs start (A5)

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from coursekit.training.diagnostics import first_layer_grad_ratio, layer_gradients, recorder_frame
+from coursekit.tasks import findings
 from coursekit.tasks.findings import add_gaps
 
 __all__ = ["LEARNS", "VISIBLE", "activation_measures", "best_strength", "by_seed",
@@ -246,13 +247,14 @@ def method_means(per_seed: pd.DataFrame,
     that ``per_seed`` (from :func:`by_seed`) has: the variants E3's claims compare.
 
     Example:
-        >>> runs = pd.DataFrame({"test_acc": [80.0, 84.0, 60.0]},
-        ...                     index=["a, seed 0", "a, seed 1", "b, seed 0"])
+        >>> runs = pd.DataFrame({"test_acc": [80.0, 84.0, 60.0]}, index=pd.Index(
+        ...     ["a, seed 0", "a, seed 1", "b, seed 0"], name="variant"))  # as fit_variants
         >>> method_means(by_seed(runs))["test_acc"].to_dict()
         {'a': 82.0, 'b': 60.0}
     """
     shown = [m for m in metrics if m in per_seed]
-    return per_seed.groupby("method", sort=False)[shown].mean()
+    per_variant = per_seed.rename_axis(None).rename(columns={"method": "variant"})
+    return findings.seed_means(per_variant)[shown]
 
 
 def seed_spread(per_seed: pd.DataFrame, metric: str = "test_acc") -> float:

@@ -162,7 +162,7 @@ class Forecasts:
     """What :func:`forecasters_over_seeds` returns."""
 
     per_seed: "pd.DataFrame"   # every run's results, "<variant>, seed <s>" (findings.stack_seeds)
-    results: "pd.DataFrame"    # the mean over seeds, indexed by variant, with the naive row
+    results: "pd.DataFrame"    # the mean over seeds (and test_mse_std), by variant, naive too
     histories: dict            # the first seed's training histories, by variant
     predictions: dict          # the first seed's test forecasts, by variant
 
@@ -186,6 +186,7 @@ def forecasters_over_seeds(variants: dict[str, tuple[int, str]],
     runs = {seed: compare_forecasters(variants, splits, naive, scaler, seed=seed, **kwargs)
             for seed in seeds}
     per_seed = findings.stack_seeds({seed: results for seed, (results, _, _) in runs.items()})
-    means = findings.seed_means(per_seed).drop(columns=list(RATIOS), errors="ignore")
+    means = findings.seed_means(per_seed, spread=["test_mse"]).drop(columns=list(RATIOS),
+                                                                  errors="ignore")
     _, histories, predictions = runs[seeds[0]]
     return Forecasts(per_seed, forecast_ratios(means), histories, predictions)
