@@ -6,8 +6,8 @@ Used by tests/test_browser.py. A page is served from a local folder over HTTP on
 download one) and checked by :func:`check_page`, which returns one message per
 problem: a page that does not load, an image that does not load, a broken internal
 link or anchor, an error output of a notebook cell (traceback, stderr, the runner's
-error admonition), an equation left as raw TeX, and a SEVERE console message about a
-local resource.
+error admonition), an equation left as raw TeX, a parameters cell whose lines run
+past its box, and a SEVERE console message about a local resource.
 
 External hosts are out of scope: Chromium is told that every host but 127.0.0.1 does
 not exist, so the check never reaches the internet; external images become warnings
@@ -238,6 +238,7 @@ def check_page(driver, url: str) -> list[str]:
     problems += _check_links(driver, page, base)
     problems += _check_error_outputs(driver, page)
     problems += _check_math(driver, page)
+    problems += _check_parameters_fit(driver, page)
     problems += _check_console(driver, page, base, ignore=broken)
     return problems
 
@@ -263,6 +264,22 @@ def _check_math(driver, page: str) -> list[str]:
     raw = driver.execute_script(_RAW_TEX_JS)
     return [f"{page}: {len(raw)} equation(s) shown as raw TeX, e.g. {raw[0][:60]!r}"
             ] if raw else []
+
+
+# The chapters' parameters cell (myst-nb gives the cell its tags as classes): its lines
+# carry each parameter's rule and meaning, and the book's CSS wraps them to the box.
+_PARAMETERS_JS = """
+return Array.from(document.querySelectorAll('div.tag_parameters pre'))
+    .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+    .map(pre => [pre.scrollWidth, pre.clientWidth]);
+"""
+
+
+def _check_parameters_fit(driver, page: str) -> list[str]:
+    """The parameters cell shows every line whole: nothing is hidden past its box's
+    right edge, where a reader would have to scroll sideways to read a parameter's rule."""
+    return [f"{page}: the parameters cell is {wide}px wide in a {box}px box (its lines "
+            "run past the right edge)" for wide, box in driver.execute_script(_PARAMETERS_JS)]
 
 
 def _check_redirect(page: str, url: str, target: str) -> list[str]:

@@ -58,6 +58,9 @@ SITE = {
     "missing_css.html": '<link rel="stylesheet" href="_static/missing.css"><p>styled</p>',
     "js_error.html": '<p>scripted</p><script src="_static/broken.js"></script>',
     "raw_tex.html": '<p>Energy <span class="math notranslate nohighlight">\\(E = mc^2\\)</span></p>',
+    "wide_parameters.html": ('<div class="cell tag_parameters"><pre style="width: 20em; '
+                             'overflow-x: auto">lr = 0.3  # [above 0] peak learning rate of '
+                             'the one-cycle schedule</pre></div>'),
 }
 EXPECTED = {  # page -> the one problem the checker must report on it
     "broken_link.html": "broken_link.html: link 'missing.html' is broken (missing.html "
@@ -73,6 +76,7 @@ EXPECTED = {  # page -> the one problem the checker must report on it
                         "Failed to load resource",
     "js_error.html": "js_error.html: console error: _static/broken.js",
     "raw_tex.html": "raw_tex.html: 1 equation(s) shown as raw TeX, e.g. '\\\\(E = mc^2\\\\)'",
+    "wide_parameters.html": "wide_parameters.html: the parameters cell is",
     "no_main.html": "no_main.html: no main content",
     "nowhere.html": "nowhere.html: page did not load (HTTP 404)",
     "bad_redirect.html": "bad_redirect.html: redirects to gone.html, which returned HTTP 404",
