@@ -253,6 +253,9 @@ def method_means(per_seed: pd.DataFrame,
         {'a': 82.0, 'b': 60.0}
     """
     shown = [m for m in metrics if m in per_seed]
+    # seed_means groups on a "variant" column, and by_seed calls it "method"; the index
+    # keeps fit_variants' name "variant", which pandas would not tell apart from that
+    # column (groupby raises on an ambiguous key), so the index loses its name.
     per_variant = per_seed.rename_axis(None).rename(columns={"method": "variant"})
     return findings.seed_means(per_variant)[shown]
 
