@@ -8,6 +8,7 @@ are small enough that no decoded cache is kept. Formats: `formats.READERS` (`csv
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -15,6 +16,9 @@ from . import formats
 from .errors import DataError
 from .lookup import locate, resolve_manifest
 from .manifest import Manifest
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
 
 __all__ = ["load_table", "split_frame", "split_sizes"]
 
@@ -81,12 +85,16 @@ def split_frame(frame: pd.DataFrame, sizes: dict[str, int], *, label: str = "lab
     return {name: splits[name].reset_index(drop=True) for name in sizes}
 
 
-def split_sizes(splits: dict, name: str = "images") -> pd.DataFrame:
+def split_sizes(splits: dict, name: str = "images") -> Styler:
     """How many items each split holds, as the one-column table a chapter shows under
-    its data cell (``splits`` maps a split's name to anything with a length: image
-    splits, DataFrames, lists of tokenised reviews).
+    its data cell, thousands separated (``splits`` maps a split's name to anything with
+    a length: image splits, DataFrames, lists of tokenised reviews).
 
-    >>> split_sizes({"train": [0] * 9, "test": [0] * 3})["images"].to_dict()
-    {'train': 9, 'test': 3}
+    >>> table = split_sizes({"train": [0] * 45000, "test": [0] * 3})
+    >>> table.data["images"].to_dict()
+    {'train': 45000, 'test': 3}
+    >>> "45,000" in table.to_html()
+    True
     """
-    return pd.DataFrame({name: {k: len(v) for k, v in splits.items()}})
+    sizes = pd.DataFrame({name: {k: len(v) for k, v in splits.items()}})
+    return sizes.style.format("{:,}")
