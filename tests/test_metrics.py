@@ -27,6 +27,16 @@ def test_topk_equals_sklearn_top_k(scores):
     assert metrics.topk_accuracy(logits, labels, k=5) == 100.0
 
 
+def test_top1_with_tied_scores_is_the_argmax_accuracy():
+    # a ReLU before the output ties many scores at 0; torch.topk orders ties
+    # arbitrarily (9.5 % against argmax's 8.75 % on this draw), argmax takes the first
+    g = torch.Generator().manual_seed(0)
+    logits = torch.relu(torch.randint(-3, 2, (2000, 10), generator=g).float())
+    labels = torch.randint(0, 10, (2000,), generator=g)
+    expected = 100 * (logits.argmax(1) == labels).float().mean().item()
+    assert metrics.topk_accuracy(logits, labels) == pytest.approx(expected)
+
+
 def test_topk_errors_name_the_shapes(scores):
     logits, labels = scores
     with pytest.raises(ValueError, match=r"\(200, 5\) and \(199,\)"):

@@ -20,6 +20,10 @@ __all__ = ["classification_summary", "classwise_accuracy", "classification_table
 def topk_accuracy(logits: Tensor, labels: Tensor, k: int = 1) -> float:
     """Percentage of rows whose true label is among the k highest logits.
 
+    Equal scores go to the lower class index, as ``argmax`` breaks them, so top-1 here
+    is the accuracy of ``logits.argmax(1)`` even for a model that outputs ties (a ReLU
+    before the output gives many rows of zeros; ``torch.topk`` orders ties arbitrarily).
+
     Args:
         logits: (N, C) real-valued scores.
         labels: (N,) integer class indices in [0, C).
@@ -29,6 +33,8 @@ def topk_accuracy(logits: Tensor, labels: Tensor, k: int = 1) -> float:
     Example:
         >>> topk_accuracy(torch.tensor([[0.1, 0.9], [0.8, 0.2]]), torch.tensor([1, 1]))
         50.0
+        >>> topk_accuracy(torch.tensor([[0.0, 0.0, 0.0]] * 2), torch.tensor([0, 2]))
+        50.0
     """
     if logits.ndim != 2 or labels.shape != logits.shape[:1]:
         raise ValueError(f"expected logits (N, C) and labels (N,), got "
@@ -37,7 +43,7 @@ def topk_accuracy(logits: Tensor, labels: Tensor, k: int = 1) -> float:
         raise ValueError(f"k must be in [1, {logits.shape[1]}], got {k}")
     if len(labels) == 0:
         raise ValueError("topk_accuracy must have at least one example")
-    top = logits.topk(k, dim=1).indices                         # (N, k)
+    top = logits.sort(dim=1, descending=True, stable=True).indices[:, :k]  # (N, k)
     hits = (top == labels[:, None]).any(dim=1)
     return 100.0 * hits.float().mean().item()
 
