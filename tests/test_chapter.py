@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from coursekit.book import report
@@ -129,3 +130,15 @@ def test_one_untested_reason_may_name_several_claims():
                           Path("X1_tiny.ipynb"))
     assert read == {"cpu": {"A4.x": "needs 100 epochs", "A4.y": "needs 100 epochs",
                             "A3.z": "a GPU"}}  # a trailing comma names no claim
+
+
+def test_the_summary_shows_a_quoted_tag_as_text(book):
+    # A10's claims quote translations ending in "<EOS>", which Markdown would read as
+    # an HTML tag and drop from the page
+    from coursekit.book import claims as claims_
+    ch = Chapter("X1", {"profile": "cpu", "num_epochs": 3, "variants": "all", "seed": 0})
+    ch._claims["X1"] = pd.DataFrame([{
+        "verdict": claims_.FAILS, "the report says": "he s a powerful sorcerer . <EOS>",
+        "check": "train_exact_pct of gru >= 50", "we measured": "gru: 0.091", "note": ""}])
+    assert ('"he s a powerful sorcerer . &lt;EOS&gt;"; we measured gru: 0.091 '
+            '(check: train_exact_pct of gru &gt;= 50).') in ch.summary()

@@ -17,6 +17,7 @@ claims, checked by :mod:`coursekit.book.claims`). The object
 
 from __future__ import annotations
 
+import html
 import json
 import time
 from collections.abc import Mapping
@@ -205,8 +206,9 @@ class Chapter:
         return claims_.tally(rows)
 
     def summary(self) -> str:
-        """Markdown: how many of the claims checked hold, and which do not (and why),
-        for the chapter's "What we learned"."""
+        """Markdown: how many of the claims checked hold, and which do not (each with
+        what we measured and the check it failed, and why when it was not tested), for
+        the chapter's "What we learned"."""
         count = self.tally()
         held, counted = claims_.share(count)
         fails, contradicted = count[claims_.FAILS], count[claims_.CONTRADICTED]
@@ -222,12 +224,13 @@ class Chapter:
                     continue
                 why = ""  # a sentence of its own: reasons hold parentheses of their own
                 if row["verdict"] == claims_.UNTESTED and row["note"]:
-                    note = row["note"].rstrip(".")
+                    note = _as_text(row["note"].rstrip("."))
                     why = " Why: as above." if note in said else f" Why: {note}."
                     said.add(note)
+                check = f" (check: {_as_text(row['check'])})" if row.get("check") else ""
                 lines.append(f"- {row['verdict'].capitalize()}, {experiment}: "
-                             f"\"{row['the report says']}\"; we measured "
-                             f"{row['we measured']}.{why}")
+                             f"\"{_as_text(row['the report says'])}\"; we measured "
+                             f"{_as_text(row['we measured'])}{check}.{why}")
         return "\n".join(lines)
 
     # ------------------------------------------------------------ the record
@@ -261,3 +264,9 @@ class Chapter:
         for name, value in (facts or {}).items():
             glue(name, value, display=False)
         self.record_path = path
+
+
+def _as_text(text: str) -> str:
+    """``text`` for Markdown, shown as written: "<EOS>" in a quoted sentence would
+    otherwise be read as an HTML tag and vanish from the page."""
+    return html.escape(str(text), quote=False)

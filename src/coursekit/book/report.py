@@ -25,7 +25,7 @@ import coursekit
 from coursekit._atomic import write_text_atomic
 from coursekit.book import number_format
 
-__all__ = ["SHORTFALL_POINTS", "comparison_table", "environment", "experiment", "fact",
+__all__ = ["SHORTFALL_POINTS", "comparison_table", "difference", "environment", "experiment", "fact",
            "reported", "seed_spread_sentence", "select_variants", "style_comparison",
            "style_results", "write_run_record"]
 
@@ -225,22 +225,42 @@ def style_results(results: pd.DataFrame, names: dict[str, str] | None = None):
     return shown.rename(columns=labels).style.format(formats, na_rep="n/a")
 
 
-def fact(results: pd.DataFrame, name: str, column: str, fmt: str = ".2f") -> str:
-    """``results.loc[name, column]`` formatted for a chapter's closing text, or "n/a" when
-    the run left that variant out (its ``variants`` parameter) or has no such value.
-    A small negative value that rounds to zero is written "0.0", not "-0.0".
+def fact(results: pd.DataFrame, name: str, column: str, fmt: str = ".2f",
+         missing: str = "n/a") -> str:
+    """``results.loc[name, column]`` formatted for a chapter's closing text, or
+    ``missing`` when the run left that variant out (its ``variants`` parameter) or has
+    no such value (NaN: say what it means, e.g. "none (never reached)"). A small
+    negative value that rounds to zero is written "0.0", not "-0.0".
 
-    >>> frame = pd.DataFrame({"gap": [-0.02, -1.26]}, index=["dropout", "plain"])
+    >>> frame = pd.DataFrame({"gap": [-0.02, -1.26, None]}, index=["dropout", "plain", "l1"])
     >>> fact(frame, "dropout", "gap", ".1f"), fact(frame, "plain", "gap", ".1f")
     ('0.0', '-1.3')
+    >>> fact(frame, "l1", "gap", missing="none (never reached)")
+    'none (never reached)'
     """
     if name not in results.index or column not in results:
-        return "n/a"
+        return missing
     value = results.loc[name, column]
     if pd.isna(value):
-        return "n/a"
+        return missing
     text = format(value, fmt)
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
+def difference(value: float, unit: str = "points", fmt: str = ".1f") -> str:
+    """A difference ``a - b`` in words, for "a is <this> b" in a chapter's closing
+    text: its size with ``unit`` and "above" or "below", or "equal to" when it rounds
+    to zero ("n/a" for NaN).
+
+    >>> difference(-0.62), difference(2.0, "BLEU points"), difference(0.01)
+    ('0.6 points below', '2.0 BLEU points above', 'equal to')
+    """
+    if pd.isna(value):
+        return "n/a"
+    size = format(abs(value), fmt)
+    if not size.strip("0."):
+        return "equal to"
+    return f"{size} {unit} {'above' if value > 0 else 'below'}"
 
 
 def seed_spread_sentence(measure: str, amount: str, num_seeds: int) -> str:
