@@ -9,7 +9,8 @@ Two styles, for two places:
   where 2 decimals would show 0.00). ``difference`` writes the signed gap between two of
   them, without decimals when both were whole counts.
 - ``short``, for numbers inside a sentence (a claim's "we measured"): the shortest
-  form, trailing zeros dropped ("76.3", "5", "0.00091").
+  form, trailing zeros dropped ("76.3", "5", "0.00091"), and below 0.0001 in
+  scientific notation ("3.2e-15" rather than fifteen zeros).
 
 Standard library only: the runner (which writes the scoreboard) imports it without
 pandas or torch.
@@ -92,11 +93,14 @@ def comparison(reported: Any, reproduced: Any, diff: Any) -> tuple[str, str, str
 
 def short(value: Any) -> str:
     """A number inside a sentence: 2 decimals at most, trailing zeros dropped, 2
-    significant digits below 0.1 as in ``cell`` (never scientific notation); anything
-    that is not a number as ``str``.
+    significant digits below 0.1 as in ``cell``, in scientific notation below 0.0001
+    (a rounding error of 3.2e-15 would take fifteen zeros); anything that is not a
+    number as ``str``.
 
-    >>> [short(v) for v in (76.3, 17.344, 5, 62006.0, 0.0402, 0.012, 0.00091, 1.2e-05)]
-    ['76.3', '17.34', '5', '62,006', '0.04', '0.012', '0.00091', '0.000012']
+    >>> [short(v) for v in (76.3, 17.344, 5, 62006.0, 0.0402, 0.012, 0.00091, 0.0001)]
+    ['76.3', '17.34', '5', '62,006', '0.04', '0.012', '0.00091', '0.0001']
+    >>> short(1.2e-05), short(3.2e-15), short(-5.6e-17)
+    ('1.2e-05', '3.2e-15', '-5.6e-17')
     >>> short(True), short("negative"), short(float("nan"))
     ('True', 'negative', 'nan')
     """
@@ -104,6 +108,8 @@ def short(value: Any) -> str:
         return str(value)
     if float(value).is_integer():
         return f"{value:,.0f}"
+    if abs(value) < 1e-4:
+        return f"{value:.2g}"
     digits = 2
     if abs(value) < 0.1:  # the decimals that keep 2 significant digits
         digits = 1 - math.floor(math.log10(abs(value)))

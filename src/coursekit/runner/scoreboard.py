@@ -268,7 +268,9 @@ def _headline_section(headlines: Sequence[Mapping[str, Any]]) -> list[str]:
              f"Each row ran once per seed (mean ± standard deviation over the seeds; "
              f"**▼** marks a mean more than {SHORTFALL_POINTS} points below the "
              "report). The device and date of each run are in its chapter's section "
-             "below; the chapter page gives the command that re-runs it.", ""]
+             "below; the chapter page gives the command that re-runs it. A chapter's "
+             "page and section show one of these runs, the chapter's own seed, so its "
+             "number there is one seed's, not the mean.", ""]
     table = []
     for n in headlines:
         chapter, record = n["chapter"], n["record"]
@@ -280,6 +282,14 @@ def _headline_section(headlines: Sequence[Mapping[str, Any]]) -> list[str]:
                       f"`{record['profile']}`" if record.get("profile") else "n/a"])
     return lines + _table(["result", "chapter", "reported", "reproduced", "seeds",
                            "profile"], table, "llrrrl")
+
+
+def _uncounted(rows: int) -> str:
+    """The words on headline rows without a reported number (E3's: report E printed
+    curves), which the share leaves out."""
+    if not rows:
+        return ""
+    return f"; {rows} row{'s' if rows > 1 else ''} without a reported number not counted"
 
 
 def _chapter_section(chapter: Chapter, record: dict | None) -> list[str]:
@@ -380,7 +390,7 @@ def _totals_section(root: Path, headlines: Sequence[Mapping[str, Any]],
              "measured and why a claim was not tested.", "",
              f"**Headline numbers within {SHORTFALL_POINTS} points of the report (or "
              f"above): {len(within)} of {len(comparable)}**, mean over seeds (table "
-             "below).", ""]
+             "below" + _uncounted(len(headlines) - len(comparable)) + ").", ""]
     by_report = dict(sorted(_count(rows, "report").items()))
     lines += ["Per report:", "", *_totals_table(by_report, "report")]
     lines += ["Per part of the book:", "", *_totals_table(_count(rows, "part"), "part")]
