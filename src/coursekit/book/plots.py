@@ -14,6 +14,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["color_for", "colors_for", "plot_attention", "plot_confusion_matrices",
            "plot_confusion_matrix", "plot_curves", "plot_image_grid", "plot_image_rows",
@@ -147,6 +148,8 @@ def plot_curves(histories: dict[str, pd.DataFrame], *, labels: dict[str, str] | 
             ax.plot(frame.index, frame[f"train_{metric}"], color=color, ls="--", lw=1)
     axes[0].set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     axes[1].set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
     fig.tight_layout()
     fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center",
                ncol=min(3, len(histories)), bbox_to_anchor=(0.5, 0.0),
@@ -291,6 +294,8 @@ def plot_traces(traces: dict[str, pd.DataFrame], *, x: str = "step", y: str = "l
                     ha="right", va="bottom", fontsize="small", color="0.3")
     if logy:
         ax.set_yscale("log")
+    if x in ("epoch", "step"):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
     ax.set(xlabel=_label(xlabel, x), ylabel=_label(ylabel, y), title=title)
     ax.legend(fontsize="small")
     ax.figure.tight_layout()
