@@ -119,7 +119,7 @@ def plot_map_2d(points: np.ndarray, labels: np.ndarray, classes: list[str], *,
                     legend=legend)
     ax.set(xticks=[], yticks=[], title=title)
     if legend:
-        ax.legend(fontsize="x-small", markerscale=1.5, loc="center left",
+        ax.legend(fontsize="small", markerscale=2, loc="center left",
                   bbox_to_anchor=(1.0, 0.5), frameon=False)
     ax.figure.tight_layout()
     return ax.figure
