@@ -51,7 +51,7 @@ record = {"profile": profile, "results": {"net": {"test_acc": acc}},
           ],
           "claims": [
               {"experiment": "A1", "the report says": "a <unk> | claim", "where": "T1",
-               "we measured": "it holds", "verdict": "holds"},
+               "check": "test_acc: bn > net", "we measured": "it holds", "verdict": "holds"},
               {"experiment": "A1", "the report says": "BN helps", "where": "T1",
                "we measured": "no", "verdict": "does not hold"},
               {"experiment": "B1", "the report says": "L2 helps", "where": "p1",
@@ -150,6 +150,7 @@ def test_scoreboard_shows_mean_and_std_over_seeds_from_the_records(book: Path, l
     assert "| A1 | Net | parameters | 62,006 | 62,006 | 0 |" in page
     assert "| B4 | RNN | test MSE (scaled) | 0.0045 | 0.00091 | -0.0036 |" in page
     assert "a &lt;unk&gt; \\| claim" in page  # escaped for the Markdown table
+    assert "| test_acc: bn &gt; net | it holds |" in page  # what was measured, checked how
     # the totals open the page: claims per report and per part, headlines within 1.5
     totals = page.split("## Headline results")[0]
     assert "Claims that hold: **1 of 3** (33 %)" in totals  # contradicted left out

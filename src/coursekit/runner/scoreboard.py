@@ -286,7 +286,11 @@ def _headline_section(headlines: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def _uncounted(rows: int) -> str:
     """The words on headline rows without a reported number (E3's: report E printed
-    curves), which the share leaves out."""
+    curves), which the share leaves out.
+
+    >>> _uncounted(0), _uncounted(1)
+    ('', '; 1 row without a reported number not counted')
+    """
     if not rows:
         return ""
     return f"; {rows} row{'s' if rows > 1 else ''} without a reported number not counted"
@@ -307,10 +311,12 @@ def _chapter_section(chapter: Chapter, record: dict | None) -> list[str]:
               *_comparison_cells(r)] for r in rows],
             "lllrrr")
     if claims:
-        lines += _table(["experiment", "the report says", "where", "we measured",
+        # the check, not the report's section (the chapter page has both): without it
+        # "we measured 0.98" says nothing
+        lines += _table(["experiment", "the report says", "check", "we measured",
                          "verdict"],
                         [[_cell(r.get("experiment")), _cell(r.get("the report says")),
-                          _cell(r.get("where")), _cell(r.get("we measured")),
+                          _cell(r.get("check")), _cell(r.get("we measured")),
                           f"**{r['verdict']}**" if r.get("verdict") == FAILS
                           else _cell(r.get("verdict"))] for r in claims])
     if not rows and not claims:
