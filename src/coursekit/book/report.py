@@ -25,9 +25,9 @@ import coursekit
 from coursekit._atomic import write_text_atomic
 from coursekit.book import number_format
 
-__all__ = ["SHORTFALL_POINTS", "comparison_table", "difference", "environment", "experiment", "fact",
-           "reported", "seed_spread_sentence", "select_variants", "style_comparison",
-           "style_results", "write_run_record"]
+__all__ = ["SHORTFALL_POINTS", "above_below", "comparison_table", "environment", "experiment",
+           "fact", "reported", "seed_spread_sentence", "select_variants",
+           "style_comparison", "style_results", "write_run_record"]
 
 REPORTED_FILE = Path(__file__).with_name("reported.yaml")
 SHORTFALL_POINTS = 1.5  # a reproduced accuracy further below the report than this is marked
@@ -247,12 +247,12 @@ def fact(results: pd.DataFrame, name: str, column: str, fmt: str = ".2f",
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
-def difference(value: float, unit: str = "points", fmt: str = ".1f") -> str:
+def above_below(value: float, unit: str = "points", fmt: str = ".1f") -> str:
     """A difference ``a - b`` in words, for "a is <this> b" in a chapter's closing
     text: its size with ``unit`` and "above" or "below", or "equal to" when it rounds
     to zero ("n/a" for NaN).
 
-    >>> difference(-0.62), difference(2.0, "BLEU points"), difference(0.01)
+    >>> above_below(-0.62), above_below(2.0, "BLEU points"), above_below(0.01)
     ('0.6 points below', '2.0 BLEU points above', 'equal to')
     """
     if pd.isna(value):
