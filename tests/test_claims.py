@@ -169,11 +169,15 @@ def test_a_malformed_requirement_is_refused(monkeypatch):
 
 def test_style_claims_writes_a_shared_note_once():
     rows = pd.DataFrame({
-        "claim": ["a", "b", "c", "d"], "the report says": ["w", "x", "y", "z"],
-        "verdict": [claims.UNTESTED, claims.HOLDS, claims.UNTESTED, claims.UNTESTED],
-        "note": ["needs 200 epochs", "", "needs 200 epochs", "needs a GPU"]})
+        "claim": ["a", "b", "c", "d", "e"], "the report says": ["v", "w", "x", "y", "z"],
+        "verdict": [claims.UNTESTED, claims.HOLDS, claims.UNTESTED, claims.UNTESTED,
+                    claims.FAILS],
+        "note": ["needs 200 epochs", "", "needs 200 epochs", "needs a GPU",
+                 "needs 200 epochs"]})
     shown = claims.style_claims(rows).data
-    assert list(shown["note"]) == ["needs 200 epochs", "", claims.SAME_NOTE, "needs a GPU"]
+    # "as above" only where the nearest note above is the same one
+    assert list(shown["note"]) == ["needs 200 epochs", "", claims.SAME_NOTE, "needs a GPU",
+                                   "needs 200 epochs"]
     assert list(rows["note"])[2] == "needs 200 epochs"  # the rows themselves keep theirs
 
 

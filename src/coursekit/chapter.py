@@ -217,7 +217,7 @@ class Chapter:
                  f"hold, {count[claims_.UNTESTED]} not tested"
                  + (f"; {contradicted} more {'is' if contradicted == 1 else 'are'} "
                     "contradicted by the report itself" if contradicted else "") + ")."]
-        said: set[str] = set()  # a reason shared by several claims is given once
+        last_reason = ""  # a reason shared by neighbouring claims is given once
         for experiment, rows in self._claims.items():
             for row in rows.to_dict(orient="records"):
                 if row["verdict"] not in (claims_.FAILS, claims_.UNTESTED):
@@ -225,8 +225,8 @@ class Chapter:
                 why = ""  # a sentence of its own: reasons hold parentheses of their own
                 if row["verdict"] == claims_.UNTESTED and row["note"]:
                     note = _as_text(row["note"].rstrip("."))
-                    why = " Why: as above." if note in said else f" Why: {note}."
-                    said.add(note)
+                    why = " Why: as above." if note == last_reason else f" Why: {note}."
+                    last_reason = note
                 check = f" (check: {_as_text(row['check'])})" if row.get("check") else ""
                 lines.append(f"- {row['verdict'].capitalize()}, {experiment}: "
                              f"\"{_as_text(row['the report says'])}\"; we measured "

@@ -365,20 +365,24 @@ def _html_cell(value: Any) -> Any:
 
 
 def _notes_once(notes: pd.Series) -> pd.Series:
-    """Each distinct note as it first appears; its repeats become :data:`SAME_NOTE`.
+    """A note that repeats the nearest note above it becomes :data:`SAME_NOTE`; a
+    repeat with another note between is written out again, since "as above" would
+    point at that one (E3's measures once read "as above" under another claim's reason
+    for not being tested).
 
     Example:
-        >>> list(_notes_once(pd.Series(["needs a GPU", "", "needs a GPU"])))
-        ['needs a GPU', '', 'as above']
+        >>> list(_notes_once(pd.Series(["needs a GPU", "", "needs a GPU", "a", "needs a GPU"])))
+        ['needs a GPU', '', 'as above', 'a', 'needs a GPU']
     """
-    return notes.where(~notes.astype(bool) | ~notes.duplicated(), SAME_NOTE)
+    nearest_above = notes.where(notes.astype(bool)).ffill().shift()
+    return notes.where(~notes.astype(bool) | (notes != nearest_above), SAME_NOTE)
 
 
 def style_claims(table: pd.DataFrame):
     """A pandas Styler of :func:`evaluate`'s rows for a chapter page, its HTML table of
     class ``coursekit-claims`` (the book's stylesheet gives the notes room); a note
-    shared by several claims (one reason several cannot be tested, one measure) is
-    written at its first claim and "as above" at the others."""
+    shared by neighbouring claims (one reason several cannot be tested, one measure) is
+    written at the first of them and "as above" at the others."""
     shown = table.drop(columns=[c for c in ("claim", "profile") if c in table])
     if "experiment" in shown and shown["experiment"].nunique() <= 1:
         shown = shown.drop(columns="experiment")
