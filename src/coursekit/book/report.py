@@ -291,7 +291,7 @@ def early_stopping_sentence(results: pd.DataFrame, name: str, num_epochs: int,
     >>> runs = pd.DataFrame({"epochs": [4, 6], "best_epoch": [2, 6], "test_acc": [80.0, 81.0]},
     ...                     index=["stopped", "ran_on"])
     >>> early_stopping_sentence(runs, "stopped", 6, 2)
-    'stopped after epoch 4 and went back to its lowest validation loss, epoch 2 (80.00 %)'
+    'stopped after epoch 4 and went back to its lowest validation loss, epoch 2 (test accuracy 80.00 %)'
     >>> early_stopping_sentence(runs, "ran_on", 6, 2)[:50]
     'ran all 6 epochs: its validation loss never went 2'
     >>> early_stopping_sentence(runs, "absent", 6, 2)
@@ -302,9 +302,11 @@ def early_stopping_sentence(results: pd.DataFrame, name: str, num_epochs: int,
     epochs, score = int(results.loc[name, "epochs"]), fact(results, name, "test_acc")
     if epochs < num_epochs:
         return (f"stopped after epoch {epochs} and went back to its lowest validation "
-                f"loss, epoch {fact(results, name, 'best_epoch', '.0f')} ({score} %)")
+                f"loss, epoch {fact(results, name, 'best_epoch', '.0f')} (test accuracy "
+                f"{score} %)")
     return (f"ran all {num_epochs} epochs: its validation loss never went {patience} "
-            f"epochs without a new low, so it kept the last epoch's weights ({score} %)")
+            f"epochs without a new low, so it kept the last epoch's weights (test accuracy "
+            f"{score} %)")
 
 
 def environment() -> dict:
