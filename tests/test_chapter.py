@@ -142,3 +142,17 @@ def test_the_summary_shows_a_quoted_tag_as_text(book):
         "check": "train_exact_pct of gru >= 50", "we measured": "gru: 0.091", "note": ""}])
     assert ('"he s a powerful sorcerer . &lt;EOS&gt;"; we measured gru: 0.091 '
             '(check: train_exact_pct of gru &gt;= 50).') in ch.summary()
+
+
+def test_the_summary_gives_a_shared_reason_once_for_neighbours(book):
+    from coursekit.book import claims as claims_
+    ch = Chapter("X1", {"profile": "cpu", "num_epochs": 3, "variants": "all", "seed": 0})
+    row = {"the report says": "r", "check": "", "we measured": "m"}
+    ch._claims["X1"] = pd.DataFrame([
+        {**row, "verdict": claims_.UNTESTED, "note": "needs a GPU."},
+        {**row, "verdict": claims_.FAILS, "note": "a measure"},  # a failed claim gives none
+        {**row, "verdict": claims_.UNTESTED, "note": "needs a GPU."},
+        {**row, "verdict": claims_.UNTESTED, "note": "needs WikiText"},
+        {**row, "verdict": claims_.UNTESTED, "note": "needs a GPU"}])
+    whys = [line.partition("Why: ")[2] for line in ch.summary().splitlines()[1:]]
+    assert whys == ["needs a GPU.", "", "as above.", "needs WikiText.", "needs a GPU."]

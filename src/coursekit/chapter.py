@@ -217,20 +217,19 @@ class Chapter:
                  f"hold, {count[claims_.UNTESTED]} not tested"
                  + (f"; {contradicted} more {'is' if contradicted == 1 else 'are'} "
                     "contradicted by the report itself" if contradicted else "") + ")."]
-        last_reason = ""  # a reason shared by neighbouring claims is given once
-        for experiment, rows in self._claims.items():
-            for row in rows.to_dict(orient="records"):
-                if row["verdict"] not in (claims_.FAILS, claims_.UNTESTED):
-                    continue
-                why = ""  # a sentence of its own: reasons hold parentheses of their own
-                if row["verdict"] == claims_.UNTESTED and row["note"]:
-                    note = _as_text(row["note"].rstrip("."))
-                    why = " Why: as above." if note == last_reason else f" Why: {note}."
-                    last_reason = note
-                check = f" (check: {_as_text(row['check'])})" if row.get("check") else ""
-                lines.append(f"- {row['verdict'].capitalize()}, {experiment}: "
-                             f"\"{_as_text(row['the report says'])}\"; we measured "
-                             f"{_as_text(row['we measured'])}{check}.{why}")
+        listed = [(experiment, row) for experiment, rows in self._claims.items()
+                  for row in rows.to_dict(orient="records")
+                  if row["verdict"] in (claims_.FAILS, claims_.UNTESTED)]
+        # a reason is given for a claim not tested, once for neighbours that share it
+        reasons = claims_.notes_once(pd.Series(
+            [(row["note"] or "").rstrip(".") if row["verdict"] == claims_.UNTESTED else ""
+             for _, row in listed], dtype=object))
+        for (experiment, row), reason in zip(listed, reasons):
+            why = f" Why: {_as_text(reason)}." if reason else ""  # reasons hold parentheses
+            check = f" (check: {_as_text(row['check'])})" if row.get("check") else ""
+            lines.append(f"- {row['verdict'].capitalize()}, {experiment}: "
+                         f"\"{_as_text(row['the report says'])}\"; we measured "
+                         f"{_as_text(row['we measured'])}{check}.{why}")
         return "\n".join(lines)
 
     # ------------------------------------------------------------ the record

@@ -46,7 +46,7 @@ from coursekit.book import number_format
 
 __all__ = ["CHECKS", "CONTRADICTED", "FAILS", "HOLDS", "UNTESTED", "VERDICTS", "Claim",
            "Outcome", "claims", "describe", "evaluate", "results_mapping", "run_check",
-           "share", "style_claims", "tally", "validate"]
+           "notes_once", "share", "style_claims", "tally", "validate"]
 
 HOLDS = "holds"
 FAILS = "does not hold"
@@ -364,14 +364,14 @@ def _html_cell(value: Any) -> Any:
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(value))
 
 
-def _notes_once(notes: pd.Series) -> pd.Series:
+def notes_once(notes: pd.Series) -> pd.Series:
     """A note that repeats the nearest note above it becomes :data:`SAME_NOTE`; a
     repeat with another note between is written out again, since "as above" would
     point at that one (E3's measures once read "as above" under another claim's reason
     for not being tested).
 
     Example:
-        >>> list(_notes_once(pd.Series(["needs a GPU", "", "needs a GPU", "a", "needs a GPU"])))
+        >>> list(notes_once(pd.Series(["needs a GPU", "", "needs a GPU", "a", "needs a GPU"])))
         ['needs a GPU', '', 'as above', 'a', 'needs a GPU']
     """
     nearest_above = notes.where(notes.astype(bool)).ffill().shift()
@@ -389,7 +389,7 @@ def style_claims(table: pd.DataFrame):
     if "note" in shown and not shown["note"].astype(bool).any():
         shown = shown.drop(columns="note")
     elif "note" in shown:
-        shown = shown.assign(note=_notes_once(shown["note"]))
+        shown = shown.assign(note=notes_once(shown["note"]))
     shown = shown.reset_index(drop=True)
     # a class per text column, for the stylesheet's widths: "the report says" -> says
     classes = pd.DataFrame({c: c.split()[-1] for c in shown}, index=shown.index)

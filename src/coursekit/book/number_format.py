@@ -6,7 +6,7 @@ Two styles, for two places:
 
 - ``cell``, for table columns: a fixed number of decimals so a column lines up (2;
   none for large whole numbers such as parameter counts; 2 significant digits below 0.1,
-  where 2 decimals would show 0.00). ``difference`` writes the signed gap between two of
+  where 2 decimals would show 0.00; scientific notation below 0.0001, as in ``short``). ``difference`` writes the signed gap between two of
   them, without decimals when both were whole counts.
 - ``short``, for numbers inside a sentence (a claim's "we measured"): the shortest
   form, trailing zeros dropped ("76.3", "5", "0.00091"), and below 0.0001 in
@@ -25,16 +25,20 @@ __all__ = ["cell", "comparison", "difference", "is_count", "short"]
 
 
 def cell(value: Any, sign: bool = False) -> str:
-    """A number for a table cell, written out in decimals, never in scientific notation.
+    """A number for a table cell, written out in decimals down to 0.0001 and in
+    scientific notation below (as ``short`` writes it in a sentence, so a table and a
+    claim show one number alike).
 
-    >>> [cell(v) for v in (81.137, 49338.0, 0.0035, 0.00005, 0.0, None)]
-    ['81.14', '49,338', '0.0035', '0.000050', '0.00', 'n/a']
+    >>> [cell(v) for v in (81.137, 49338.0, 0.0035, 0.00012, 2.9e-07, 0.0, None)]
+    ['81.14', '49,338', '0.0035', '0.00012', '2.9e-07', '0.00', 'n/a']
     >>> cell(-0.00042, sign=True), cell(2.5, sign=True)
     ('-0.00042', '+2.50')
     """
     if _missing(value):
         return "n/a"
     value = float(value)
+    if 0 < abs(value) < 1e-4:
+        return f"{value:{'+' if sign else ''}.2g}"
     if 0 < abs(value) < 0.1:  # the decimals that keep 2 significant digits
         digits = 1 - math.floor(math.log10(abs(value)))
     else:

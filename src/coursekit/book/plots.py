@@ -16,12 +16,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-__all__ = ["color_for", "colors_for", "plot_attention", "plot_confusion_matrices",
-           "plot_confusion_matrix", "plot_curves", "plot_image_grid", "plot_image_rows",
-           "plot_agreement", "plot_lr_schedule", "plot_map_2d", "plot_panels",
-           "plot_per_seed", "plot_perplexity", "plot_reported_vs_reproduced", "plot_sweep",
-           "plot_traces",
-           "use_book_style"]
+__all__ = ["color_for", "colors_for", "legend_below", "plot_agreement", "plot_attention",
+           "plot_confusion_matrices", "plot_confusion_matrix", "plot_curves",
+           "plot_image_grid", "plot_image_rows", "plot_lr_schedule", "plot_map_2d",
+           "plot_panels", "plot_per_seed", "plot_perplexity", "plot_reported_vs_reproduced",
+           "plot_sweep", "plot_traces", "use_book_style"]
 
 FIGSIZE = (6.0, 3.5)        # inches: the book column
 WIDE_FIGSIZE = (7.0, 3.2)   # two panels side by side
@@ -149,11 +148,25 @@ def plot_curves(histories: dict[str, pd.DataFrame], *, labels: dict[str, str] | 
     axes[0].set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     axes[1].set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
     for ax in axes:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
+        _whole_number_ticks(ax)
     fig.tight_layout()
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center",
-               ncol=min(3, len(histories)), bbox_to_anchor=(0.5, 0.0),
-               title="solid: validation, dashed: training", title_fontsize="small")
+    legend_below(fig, axes[0], ncol=min(3, len(histories)),
+                 title="solid: validation, dashed: training")
+    return fig
+
+
+def legend_below(fig: Figure, ax: Axes, *, ncol: int | None = None,
+                 title: str | None = None) -> Figure:
+    """One legend for every panel of ``fig``, under them, from ``ax``'s lines (each
+    panel draws the same runs in the same colours), where it covers no curve; the
+    panels' own legends are removed."""
+    handles, names = ax.get_legend_handles_labels()
+    for panel in fig.axes:
+        if panel.get_legend() is not None:
+            panel.get_legend().remove()
+    fig.legend(handles, names, loc="upper center", ncol=ncol or len(names),
+               bbox_to_anchor=(0.5, 0.0), fontsize="small", frameon=False, title=title,
+               title_fontsize="small")
     return fig
 
 
@@ -269,6 +282,12 @@ def plot_reported_vs_reproduced(table: pd.DataFrame, *, metric: str,
     return ax.figure
 
 
+def _whole_number_ticks(ax: Axes) -> None:
+    """Ticks on whole numbers only along x (epochs, steps): no epoch 1.5, and a run of
+    one epoch gets the tick 1 rather than 0.95, 0.975, ..."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+
+
 def _label(given: str | None, column: str) -> str:
     """An axis label: the one given ("" for none), else the column's name."""
     return column if given is None else given
@@ -295,7 +314,7 @@ def plot_traces(traces: dict[str, pd.DataFrame], *, x: str = "step", y: str = "l
     if logy:
         ax.set_yscale("log")
     if x in ("epoch", "step"):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
+        _whole_number_ticks(ax)
     ax.set(xlabel=_label(xlabel, x), ylabel=_label(ylabel, y), title=title)
     ax.legend(fontsize="small")
     ax.figure.tight_layout()
