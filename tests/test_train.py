@@ -132,6 +132,15 @@ def test_loader_rejects_float_images():
         DeviceLoader(data, 2, torch.zeros(3), torch.ones(3), device=torch.device("cpu"))
 
 
+def test_epoch_lines_leave_out_validation_when_there_is_none(capsys):
+    loud = {**FAST, "verbose": True}
+    training.fit(tiny_model(), separable(), None, num_epochs=1, **loud)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("epoch 1/1  train loss") and "val" not in line and "nan" not in line
+    training.fit(tiny_model(), separable(), separable(), num_epochs=1, **loud)
+    assert "|  val loss" in capsys.readouterr().out
+
+
 def test_fit_variants_applies_each_variants_recipe():
     g = torch.Generator().manual_seed(0)
     data = SimpleNamespace(images=torch.randint(0, 255, (64, 3, 32, 32), generator=g,
@@ -148,7 +157,7 @@ def test_fit_variants_applies_each_variants_recipe():
     assert set(runs.histories) == set(runs.trained) == {"lenet", "short", "l2"}
 
 
-def test_fit_over_seeds_trains_every_variant_once_per_seed_on_the_same_data():
+def test_fit_over_seeds_trains_every_variant_once_per_seed_on_the_same_data(capsys):
     g = torch.Generator().manual_seed(0)
     data = SimpleNamespace(images=torch.randint(0, 255, (64, 1, 32, 32), generator=g,
                                                 dtype=torch.uint8),
@@ -163,6 +172,11 @@ def test_fit_over_seeds_trains_every_variant_once_per_seed_on_the_same_data():
     again = training.fit_variants(variants, data, data, data, training.FitConfig(
         num_epochs=1, seed=0, **FAST))
     assert again.results["test_acc"].equals(runs[0].results["test_acc"])
+    training.fit_over_seeds(["mlp"], data, data, None, training.FitConfig(
+        num_epochs=1, batch_size=32, progress=False), [3, 0])
+    headings = [line.split(" (")[0] for line in capsys.readouterr().out.splitlines()
+                if line.startswith(("===", "---"))]
+    assert headings == ["=== seed 3", "--- mlp", "=== seed 0", "--- mlp"]
     for seeds in ([], [1, 1]):
         with pytest.raises(ValueError, match="one or more different seeds"):
             training.fit_over_seeds(variants, data, data, data, recipe, seeds)

@@ -101,15 +101,16 @@ def time_left(epoch_times: list[float], num_epochs: int) -> str:
 
 
 def print_row(history: History, num_epochs: int) -> None:
-    """One line per epoch: losses, accuracies where there are any, time, time left."""
+    """One line per epoch: losses, accuracies where there are any (no "val" part
+    without validation data), time, time left."""
     h = history
 
     def part(loss: float, acc: float) -> str:
         # 4 significant digits, padded to one width so the epochs' columns line up
         return f"loss {loss:<7.4g}" + ("" if math.isnan(acc) else f"  acc {acc:5.2f}%")
+    val = "" if math.isnan(h.val_loss[-1]) else f"val {part(h.val_loss[-1], h.val_acc[-1])}  |  "
     print(f"epoch {h.epoch[-1]:>{len(str(num_epochs))}}/{num_epochs}  "
-          f"train {part(h.train_loss[-1], h.train_acc[-1])}  |  "
-          f"val {part(h.val_loss[-1], h.val_acc[-1])}  |  "
+          f"train {part(h.train_loss[-1], h.train_acc[-1])}  |  {val}"
           f"{h.epoch_time_s[-1]:5.1f} s  |  {time_left(h.epoch_time_s, num_epochs)}",
           file=sys.stdout, flush=True)
 

@@ -183,7 +183,8 @@ def fit_over_seeds(variants: list[str | Variant], train_data, val_data, test_dat
     (a variant's own ``seed`` override still wins): every variant starts from new
     weights and sees its batches in a new order, on the same data. For claims about
     differences smaller than one seed's spread, such as report B's tweet models 0.2 to
-    2.7 points apart, checked on the mean over seeds.
+    2.7 points apart, checked on the mean over seeds. A verbose recipe heads each
+    seed's training log with ``=== seed N``.
 
     Returns:
         seed -> that seed's ``VariantRuns``, in the order of ``seeds``.
@@ -191,6 +192,10 @@ def fit_over_seeds(variants: list[str | Variant], train_data, val_data, test_dat
     Raises:
         ValueError: for no seeds or a seed listed twice, before anything trains.
     """
-    return {seed: fit_variants(variants, train_data, val_data, test_data,
-                               dataclasses.replace(config, seed=seed), **kwargs)
-            for seed in check_seeds(seeds)}
+    runs = {}
+    for seed in check_seeds(seeds):
+        if config.verbose:  # the variants' headings repeat from seed to seed
+            print(f"=== seed {seed}")
+        runs[seed] = fit_variants(variants, train_data, val_data, test_data,
+                                  dataclasses.replace(config, seed=seed), **kwargs)
+    return runs
