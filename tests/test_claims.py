@@ -19,6 +19,15 @@ CASES = [
     ({"kind": "less", "a": "bn", "b": "plain", "metric": "loss"}, True),
     ({"kind": "less", "a": "dropout", "b": "plain", "metric": "loss"}, False),
     ({"kind": "less", "a": "bn", "b": "plain", "metric": "loss", "margin": 0.5}, False),
+    # margin_pct: bn leads plain by 1.5 points of 59.5 (2.5 %) and by 0.2 of 1.1 (18 %)
+    ({"kind": "greater", "a": "bn", "b": "plain", "metric": "acc", "margin_pct": 2}, True),
+    ({"kind": "greater", "a": "bn", "b": "plain", "metric": "acc", "margin_pct": 3}, False),
+    ({"kind": "less", "a": "bn", "b": "plain", "metric": "loss", "margin_pct": 15}, True),
+    ({"kind": "less", "a": "bn", "b": "plain", "metric": "loss", "margin_pct": 20}, False),
+    ({"kind": "best", "variant": "bn", "metric": "acc", "margin_pct": 2}, True),
+    ({"kind": "best", "variant": "bn", "metric": "acc", "margin_pct": 3}, False),
+    ({"kind": "best", "variant": "bn", "metric": "loss", "lower_is_better": True,
+      "margin_pct": 20}, False),
     ({"kind": "order", "variants": ["bn", "plain", "dropout"], "metric": "acc"}, True),
     ({"kind": "order", "variants": ["plain", "bn", "dropout"], "metric": "acc"}, False),
     ({"kind": "order", "variants": ["bn", "plain"], "metric": "loss",
@@ -107,7 +116,8 @@ def test_malformed_checks_are_refused_with_what_is_wrong(check, message):
 
 def test_describe_reads_like_the_check():
     assert claims.describe(CASES[0][0]) == "acc: bn > plain"
-    assert claims.describe(CASES[20][0]) == "loss of wrong_init = 2.3 ± 0.1"
+    near = next(check for check, _ in CASES if check["kind"] == "near")
+    assert claims.describe(near) == "loss of wrong_init = 2.3 ± 0.1"
     assert claims.describe({"kind": "best", "variant": "bn", "metric": "loss",
                             "lower_is_better": True}) == "loss: bn lowest"
 
@@ -223,3 +233,16 @@ def test_every_seed_experiment_lists_its_claims(experiment_id):
     assert found, f"{experiment_id} lists no claims in reported.yaml"
     for claim in found:
         assert claim.says.strip() and claim.where.strip()
+
+
+def test_margin_pct_is_described_shown_and_checked():
+    check = {"kind": "best", "variant": "bn", "metric": "loss", "lower_is_better": True,
+             "margin_pct": 3}
+    assert claims.describe(check) == "loss: bn lowest by more than 3 %"
+    assert claims.run_check(check, RESULTS).measured == "bn: 0.9; plain: 1.1"  # the rival too
+    for bad, message in [({**check, "margin_pct": -1}, "from 0 to below 100"),
+                         ({**check, "margin_pct": "3"}, "from 0 to below 100"),
+                         ({"kind": "at_least", "variant": "bn", "metric": "acc",
+                           "value": 1, "margin_pct": 3}, "not 'at_least'")]:
+        with pytest.raises(ValueError, match=message):
+            claims.validate(bad)

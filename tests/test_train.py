@@ -306,3 +306,22 @@ def test_a_fresh_variant_is_the_model_fit_variants_starts_from():
     again = variant.fresh(config, num_hidden=1, hidden_size=8)
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
                                                  again.state_dict().values()))
+
+
+def test_step_times_times_copies_in_turns_and_ranks_by_cost():
+    data = SimpleNamespace(images=torch.randint(0, 255, (256, 1, 32, 32), dtype=torch.uint8),
+                           labels=torch.randint(0, 10, (256,)))
+    small = models.build_model("mlp", hidden_size=8, num_hidden=1)
+    large = models.build_model("mlp", hidden_size=1024, num_hidden=3)
+    before = [p.detach().clone() for p in large.parameters()]
+    recipe = training.FitConfig(batch_size=256, **{k: v for k, v in FAST.items()
+                                                   if k != "batch_size"})
+    ms = training.step_times({"small": small, "large": large}, data, recipe, rounds=5)
+    assert list(ms) == ["small", "large"] and ms["small"] > 0
+    assert ms["large"] > ms["small"]  # about 1,000 times the arithmetic
+    assert all(torch.equal(a, b) for a, b in zip(before, large.parameters()))  # copies trained
+    for bad in (dict(rounds=0), dict(warmup=-1)):
+        with pytest.raises(ValueError, match="rounds must be at least 1"):
+            training.step_times({"small": small}, data, recipe, **bad)
+    with pytest.raises(ValueError, match="at least one model"):
+        training.step_times({}, data, recipe)

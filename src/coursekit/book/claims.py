@@ -21,6 +21,11 @@ near      variant (one or a list), metric, value, tol every abs(r[v] - value) <=
 equals    variant, metric, value                      r[v] == value
 ========  ==========================================  =================================
 
+``greater``, ``less`` and ``best`` also take ``margin_pct``: the lead must exceed that
+share of the rival's value (``less``: r[a] < r[b] * (1 - margin_pct / 100)). Timing
+claims use it: two networks whose steps cost the same still differ by a per cent or
+two when timed in turns (``training.step_times``), and that is not a lead.
+
 A claim whose variant or metric the run did not produce is *not tested* (a profile
 that leaves a variant out, or a scale the chapter declares out of reach). A claim the
 report contradicts itself on (``contradicted:`` names the two places) is evaluated and
@@ -120,16 +125,19 @@ def _list(variant: str | Sequence[str]) -> list[str]:
 # ---------------------------------------------------------------- the checks
 
 
+def _lead(rival: float, c: Mapping) -> float:
+    """How far past ``rival`` a value must be: ``margin`` plus ``margin_pct`` of it."""
+    return c.get("margin", 0) + abs(rival) * c.get("margin_pct", 0) / 100
+
+
 def _greater(r: Results, c: Mapping) -> Outcome:
     a, b = _value(r, c["a"], c["metric"]), _value(r, c["b"], c["metric"])
-    margin = c.get("margin", 0)
-    return Outcome(a > b + margin, _pairs([c["a"], c["b"]], [a, b]))
+    return Outcome(a > b + _lead(b, c), _pairs([c["a"], c["b"]], [a, b]))
 
 
 def _less(r: Results, c: Mapping) -> Outcome:
     a, b = _value(r, c["a"], c["metric"]), _value(r, c["b"], c["metric"])
-    margin = c.get("margin", 0)
-    return Outcome(a < b - margin, _pairs([c["a"], c["b"]], [a, b]))
+    return Outcome(a < b - _lead(b, c), _pairs([c["a"], c["b"]], [a, b]))
 
 
 def _order(r: Results, c: Mapping) -> Outcome:
@@ -153,9 +161,11 @@ def _best(r: Results, c: Mapping) -> Outcome:
     values = {v: _value(r, v, metric) for v in rivals}
     lower = c.get("lower_is_better", False)
     rival = (min if lower else max)(values, key=values.get)
-    ok = ours < values[rival] if lower else ours > values[rival]
-    shown = [name] + ([] if ok else [rival])
-    return Outcome(ok, _pairs(shown, [ours] + ([] if ok else [values[rival]])))
+    lead = _lead(values[rival], c)
+    ok = ours < values[rival] - lead if lower else ours > values[rival] + lead
+    if ok and not lead:  # the rival matters to the reader only when it came close
+        return Outcome(ok, _pairs([name], [ours]))
+    return Outcome(ok, _pairs([name, rival], [ours, values[rival]]))
 
 
 def _bound(compare: Callable[[Any], bool]) -> Callable[[Results, Mapping], Outcome]:
@@ -193,6 +203,14 @@ def validate(check: Mapping[str, Any], where: str = "check") -> None:
         raise ValueError(f"{where}: a {kind!r} check needs {', '.join(missing)}")
     if kind == "order" and len(check["variants"]) < 2:
         raise ValueError(f"{where}: an 'order' check needs two variants or more")
+    if "margin_pct" in check:
+        pct = check["margin_pct"]
+        if kind not in ("greater", "less", "best"):
+            raise ValueError(f"{where}: margin_pct applies to greater, less and best "
+                             f"checks, not {kind!r}")
+        if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 <= pct < 100:
+            raise ValueError(f"{where}: margin_pct is a per cent from 0 to below 100, "
+                             f"got {pct!r}")
 
 
 def run_check(check: Mapping[str, Any], results: Results | pd.DataFrame) -> Outcome:
@@ -222,6 +240,8 @@ def describe(check: Mapping[str, Any]) -> str:
     kind, metric = check["kind"], check.get("metric", "")
     margin = (f" by more than {number_format.short(check['margin'])}"
               if check.get("margin") else "")
+    if check.get("margin_pct"):
+        margin += f" by more than {number_format.short(check['margin_pct'])} %"
     if kind in ("greater", "less"):
         sign = ">" if kind == "greater" else "<"
         return f"{metric}: {check['a']} {sign} {check['b']}{margin}"
@@ -231,7 +251,7 @@ def describe(check: Mapping[str, Any]) -> str:
     if kind == "best":
         word = "lowest" if check.get("lower_is_better") else "highest"
         among = f" among {', '.join(map(str, check['among']))}" if check.get("among") else ""
-        return f"{metric}: {check['variant']} {word}{among}"
+        return f"{metric}: {check['variant']} {word}{among}{margin}"
     who = ", ".join(map(str, _list(check["variant"])))
     value = number_format.short(check["value"])
     sign = {"at_least": f">= {value}", "at_most": f"<= {value}", "equals": f"= {value}",

@@ -182,6 +182,7 @@ RESULT_COLUMNS = {  # results column -> (label on the page, number format)
     "steps_per_epoch": ("steps / epoch", "{:.0f}"),
     "best_val_acc": ("best val acc (%)", "{:.2f}"),
     "epoch_time_s": ("s / epoch", "{:.2f}"), "gap": ("train - val (points)", "{:.2f}"),
+    "step_ms": ("ms / step, in turns", "{:.2f}"),  # training.step_times
     "epochs": ("epochs", "{:.0f}"), "best_epoch": ("best epoch", "{:.0f}"),
     "time_s": ("train time (s)", "{:,.0f}"), "throughput": ("images/s", "{:,.0f}"),
     "peak_memory_mb": ("peak memory (MB)", "{:,.0f}"),
