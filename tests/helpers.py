@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 # Fields of a run record that vary from run to run on the same seed.
-VOLATILE = {"time_s", "throughput", "peak_memory_mb", "epoch_time_s", "fit_s",
+VOLATILE = {"time_s", "throughput", "peak_memory_mb", "epoch_time_s", "step_ms", "fit_s",
             "train_s", "seconds", "wall_s", "elapsed_s"}
 
 
