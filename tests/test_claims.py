@@ -242,6 +242,7 @@ def test_margin_pct_is_described_shown_and_checked():
     assert claims.run_check(check, RESULTS).measured == "bn: 0.9; plain: 1.1"  # the rival too
     for bad, message in [({**check, "margin_pct": -1}, "from 0 to below 100"),
                          ({**check, "margin_pct": "3"}, "from 0 to below 100"),
+                         ({**check, "margin": 0.1}, "not both"),
                          ({"kind": "at_least", "variant": "bn", "metric": "acc",
                            "value": 1, "margin_pct": 3}, "not 'at_least'")]:
         with pytest.raises(ValueError, match=message):

@@ -313,9 +313,13 @@ def test_step_times_times_copies_in_turns_and_ranks_by_cost():
                            labels=torch.randint(0, 10, (256,)))
     small = models.build_model("mlp", hidden_size=8, num_hidden=1)
     large = models.build_model("mlp", hidden_size=1024, num_hidden=3)
-    before = [p.detach().clone() for p in large.parameters()]
     recipe = training.FitConfig(batch_size=256, **{k: v for k, v in FAST.items()
                                                    if k != "batch_size"})
+    with pytest.raises(ValueError, match="has no input statistics"):
+        training.step_times({"small": small}, data, recipe)  # as built, not as fit left it
+    for model in (small, large):
+        training.Classification().prepare(model, data, recipe, torch.device("cpu"))
+    before = [p.detach().clone() for p in large.parameters()]
     ms = training.step_times({"small": small, "large": large}, data, recipe, rounds=5)
     assert list(ms) == ["small", "large"] and ms["small"] > 0
     assert ms["large"] > ms["small"]  # about 1,000 times the arithmetic

@@ -163,7 +163,7 @@ def _best(r: Results, c: Mapping) -> Outcome:
     rival = (min if lower else max)(values, key=values.get)
     lead = _lead(values[rival], c)
     ok = ours < values[rival] - lead if lower else ours > values[rival] + lead
-    if ok and not lead:  # the rival matters to the reader only when it came close
+    if ok and not lead:  # an outright best needs no rival beside it; a lead does
         return Outcome(ok, _pairs([name], [ours]))
     return Outcome(ok, _pairs([name, rival], [ours, values[rival]]))
 
@@ -205,6 +205,9 @@ def validate(check: Mapping[str, Any], where: str = "check") -> None:
         raise ValueError(f"{where}: an 'order' check needs two variants or more")
     if "margin_pct" in check:
         pct = check["margin_pct"]
+        if "margin" in check:
+            raise ValueError(f"{where}: give a lead as margin (in the metric's units) or "
+                             f"as margin_pct (a per cent of the rival), not both")
         if kind not in ("greater", "less", "best"):
             raise ValueError(f"{where}: margin_pct applies to greater, less and best "
                              f"checks, not {kind!r}")
@@ -238,10 +241,9 @@ def describe(check: Mapping[str, Any]) -> str:
         'acc: a > b > c'
     """
     kind, metric = check["kind"], check.get("metric", "")
-    margin = (f" by more than {number_format.short(check['margin'])}"
-              if check.get("margin") else "")
-    if check.get("margin_pct"):
-        margin += f" by more than {number_format.short(check['margin_pct'])} %"
+    lead = (number_format.short(check["margin"]) if check.get("margin") else
+            f"{number_format.short(check['margin_pct'])} %" if check.get("margin_pct") else "")
+    margin = f" by more than {lead}" if lead else ""
     if kind in ("greater", "less"):
         sign = ">" if kind == "greater" else "<"
         return f"{metric}: {check['a']} {sign} {check['b']}{margin}"

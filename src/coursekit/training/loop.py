@@ -32,7 +32,7 @@ from coursekit.training.config import FitConfig, History, lr_factor, optimizer_f
 from coursekit.training.devices import (autocast, resolve_device, seed_everything,
                                         synchronize, use_fp16_scaler)
 from coursekit.training.memory import PeakMemory
-from coursekit.training.objectives import Classification, Objective
+from coursekit.training.objectives import Classification, Objective, Step
 
 __all__ = ["EpochTotals", "fit"]
 
@@ -168,9 +168,7 @@ def _train_epoch(step, batches, model: nn.Module, optimizer, scheduler, scaler,
     loss_sum = torch.zeros((), device=device)
     correct, seen, step_losses = None, 0, []
     for batch in batches:
-        with autocast(device, amp):
-            result = step(batch)
-        _update(result.loss, model, optimizer, scaler, config)
+        result = train_step(step, batch, model, optimizer, scaler, config, device, amp)
         scheduler.step()
         step_losses.append(result.loss.detach())
         loss_sum += result.total
@@ -180,6 +178,16 @@ def _train_epoch(step, batches, model: nn.Module, optimizer, scheduler, scaler,
     synchronize(device)
     return EpochTotals(time.perf_counter() - t0, seen, loss_sum, correct,
                        torch.stack(step_losses))
+
+
+def train_step(step: Callable, batch, model: nn.Module, optimizer, scaler,
+               config: FitConfig, device: torch.device, amp: bool) -> Step:
+    """One training step as ``fit`` takes it: ``step(batch)`` (the objective's loss)
+    under autocast, then the update. Returns what ``step`` returned."""
+    with autocast(device, amp):
+        result = step(batch)
+    _update(result.loss, model, optimizer, scaler, config)
+    return result
 
 
 def _update(loss: Tensor, model: nn.Module, optimizer, scaler, config: FitConfig) -> None:

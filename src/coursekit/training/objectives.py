@@ -126,6 +126,10 @@ class Classification(Objective):
                 generator: torch.Generator, config):
         mean, std = input_norm(model)
         images = hasattr(data, "images")
+        if images and mean is None:
+            raise ValueError(f"{type(model).__name__} has no input statistics to normalise "
+                             "images with: Classification.prepare stores them (fit calls "
+                             "it), so batch a model that fit trained or prepare it first")
         batch_size = min(batch_size, len(data.labels))  # larger: the full batch
         return make_loader(data, batch_size, mean, std, device=device, shuffle=True,
                            augment=config.augment, drop_last=True,

@@ -11,6 +11,7 @@ network's median: a slow minute of the machine slows every network alike.
 from __future__ import annotations
 
 import copy
+import functools
 import statistics
 import time
 from collections.abc import Mapping
@@ -19,8 +20,8 @@ import torch
 from torch import nn
 
 from coursekit.training.config import FitConfig, optimizer_for
-from coursekit.training.devices import autocast, resolve_device, synchronize
-from coursekit.training.loop import _update  # the very update fit makes
+from coursekit.training.devices import resolve_device, synchronize
+from coursekit.training.loop import train_step
 from coursekit.training.objectives import Classification, Objective
 
 __all__ = ["step_times"]
@@ -33,12 +34,14 @@ def step_times(models: Mapping[str, nn.Module], data, config: FitConfig, *,
     step, as ``fit`` makes it under ``config``) of each of ``models``, all on one batch
     of ``data``, timed in turns.
 
-    Copies of the models train, so ``models`` are not changed. Each round times every
-    copy once, starting one further along the list than the round before; the first
-    ``warmup`` rounds are not counted (first calls allocate and pick kernels).
+    Copies of the models train, so ``models`` are not changed. Give them as ``fit``
+    left them (e.g. ``VariantRuns.trained``): on the device, with the input statistics
+    and memory layout their objective gave them. Each round times every copy once,
+    starting one further along the list than the round before; the first ``warmup``
+    rounds are not counted (first calls allocate and pick kernels).
 
     Args:
-        models: name -> model, e.g. ``VariantRuns.trained``.
+        models: name -> model.
         data: training data as ``fit`` takes it; the batch is the first that
             ``objective`` draws from it at ``config.batch_size``.
         objective: default ``Classification(config.label_smoothing)``.
@@ -54,25 +57,23 @@ def step_times(models: Mapping[str, nn.Module], data, config: FitConfig, *,
                          f"got rounds={rounds}, warmup={warmup}")
     objective = objective or Classification(config.label_smoothing)
     device = resolve_device(config.device)
-    copies = {name: copy.deepcopy(model) for name, model in models.items()}
-    for model in copies.values():
-        objective.prepare(model, data, config, device)
-        model.train()
-    first = next(iter(copies.values()))
+    copies = {name: copy.deepcopy(model).to(device).train() for name, model in models.items()}
     generator = torch.Generator(device=device if objective.shuffles_on_device else "cpu")
-    batch = next(iter(objective.batches(first, data, config.batch_size, device=device,
+    batch = next(iter(objective.batches(next(iter(copies.values())), data,
+                                        config.batch_size, device=device,
                                         generator=generator.manual_seed(config.seed),
                                         config=config)))
+    amp = config.amp and objective.mixed_precision
     optimizers = {name: optimizer_for(model, config) for name, model in copies.items()}
     names = list(copies)
     times: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(warmup + rounds):
         for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            model = copies[name]
             synchronize(device)
             start = time.perf_counter()
-            with autocast(device, config.amp and objective.mixed_precision):
-                loss = objective.loss(copies[name], batch).loss
-            _update(loss, copies[name], optimizers[name], None, config)
+            train_step(functools.partial(objective.loss, model), batch, model,
+                       optimizers[name], None, config, device, amp)
             synchronize(device)
             if round_ >= warmup:
                 times[name].append(1e3 * (time.perf_counter() - start))

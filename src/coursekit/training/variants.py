@@ -20,6 +20,7 @@ from coursekit.training.evaluation import predict, predict_flip_averaged
 from coursekit.training.loader import LabelledImages
 from coursekit.training.loop import fit
 from coursekit.training.objectives import Classification, Objective
+from coursekit.training.timing import step_times
 
 __all__ = ["Variant", "VariantRuns", "fit_over_seeds", "fit_variants"]
 
@@ -117,6 +118,15 @@ class VariantRuns:
             predict_flip_averaged(self.trained[name], test_data), test_data.labels)
             for name in out.index]
         return out
+
+    def step_ms(self, data, config: FitConfig,
+                objective: Objective | None = None) -> "pd.Series":
+        """Each trained variant's median milliseconds per training step, all timed in
+        turns on one batch of ``data`` under ``config`` (:func:`.timing.step_times`):
+        a column for ``results``, read by the reports' speed claims."""
+        import pandas as pd
+        return pd.Series(step_times(self.trained, data, config, objective=objective),
+                         name="step_ms")
 
     def confusion_matrices(self, data: LabelledImages) -> dict[str, "np.ndarray"]:
         """Each variant's confusion matrix on ``data`` (rows true, columns predicted)."""
